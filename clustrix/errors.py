@@ -1,0 +1,223 @@
+"""The clustrix error tree.
+
+Every error carries its evidence (the command, exit code, stderr, job id, remote traceback) so that a
+user reading one message knows what failed and how to fix it::
+
+    ClustrixError
+    ├── ConfigError            bad profile, config file or key (also a ValueError)
+    ├── ResourceError          bad resource value: memory, time, cores... (also a ValueError)
+    ├── SchedulerOutputError   scheduler output that cannot be parsed
+    ├── CommandError           a scheduler command exited non-zero
+    │   └── SubmissionError    the submit command failed
+    ├── TransportError         the way to the cluster failed (names the host)
+    │   ├── HostKeyError       unknown or changed SSH host key
+    │   ├── AuthenticationError
+    │   ├── ConnectionLostError
+    │   └── CommandTimeoutError
+    ├── PayloadError           a payload or result file is unreadable
+    │   └── PayloadAuthError   a result failed HMAC verification (never unpickled)
+    ├── RemoteError            the remote function raised an exception whose type cannot be
+    │                          rebuilt here (the original type name and traceback are kept)
+    └── JobError               the job itself ended badly (no result to return)
+        ├── JobFailedError     non-zero exit without a result
+        ├── JobTimeoutError    walltime exceeded
+        ├── JobOutOfMemoryError
+        ├── JobNodeFailError
+        ├── JobPreemptedError
+        ├── JobCancelledError  also a concurrent.futures.CancelledError
+        └── JobLostError       vanished from queue and accounting with no sentinel
+
+Waiting longer than a caller's ``timeout`` raises the built-in ``TimeoutError`` (which is
+``concurrent.futures.TimeoutError``), as ``Future.result`` does.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+from collections.abc import Sequence
+
+
+class ClustrixError(Exception):
+    """Base class of every error clustrix raises on purpose."""
+
+
+class ConfigError(ClustrixError, ValueError):
+    """A configuration value, key, file or profile is invalid or missing.
+
+    ``source`` names the file (or "argument") and ``key`` the offending key when known.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, key: str | None = None):
+        where = ""
+        if source and key:
+            where = f"{source}: key {key!r}: "
+        elif source:
+            where = f"{source}: "
+        elif key:
+            where = f"key {key!r}: "
+        super().__init__(where + message)
+        self.source = source
+        self.key = key
+
+
+class ResourceError(ClustrixError, ValueError):
+    """A resource request (memory, time, cores, array range...) is malformed or out of range."""
+
+    def __init__(self, field: str, value: object, accepted: str):
+        super().__init__(f"invalid {field} {value!r}: expected {accepted}")
+        self.field = field
+        self.value = value
+        self.accepted = accepted
+
+
+class SchedulerOutputError(ClustrixError):
+    """Scheduler output did not have the pinned format the parser expects."""
+
+    def __init__(self, message: str, *, text: str = "", command: Sequence[str] | None = None):
+        shown = text if len(text) <= 400 else text[:400] + "..."
+        cmd = f" from {' '.join(command)!r}" if command else ""
+        super().__init__(f"{message}{cmd}; output was: {shown!r}")
+        self.text = text
+        self.command = list(command) if command else None
+
+
+class CommandError(ClustrixError):
+    """A scheduler command exited with a non-zero status."""
+
+    def __init__(
+        self,
+        argv: Sequence[str],
+        exit_code: int,
+        stdout: str = "",
+        stderr: str = "",
+        *,
+        host: str | None = None,
+        hint: str = "",
+    ):
+        where = f" on {host}" if host else ""
+        detail = stderr.strip() or stdout.strip() or "(no output)"
+        msg = f"command {' '.join(argv)!r} exited {exit_code}{where}: {detail}"
+        if hint:
+            msg += f" ({hint})"
+        super().__init__(msg)
+        self.argv = list(argv)
+        self.exit_code = exit_code
+        self.stdout = stdout
+        self.stderr = stderr
+        self.host = host
+
+
+class SubmissionError(CommandError):
+    """The scheduler refused a job (``sbatch``/``qsub`` failed)."""
+
+
+class TransportError(ClustrixError):
+    """Running a command or moving a file to or from a host failed."""
+
+    def __init__(self, message: str, *, host: str | None = None, cause: BaseException | None = None):
+        prefix = f"{host}: " if host else ""
+        super().__init__(prefix + message)
+        self.host = host
+        if cause is not None:
+            self.__cause__ = cause
+
+
+class HostKeyError(TransportError):
+    """The host's SSH key is unknown or does not match known_hosts."""
+
+
+class AuthenticationError(TransportError):
+    """The SSH server rejected every credential offered."""
+
+
+class ConnectionLostError(TransportError):
+    """The connection dropped and could not be re-established in time."""
+
+
+class CommandTimeoutError(TransportError):
+    """A remote command did not finish within its timeout."""
+
+
+class PayloadError(ClustrixError):
+    """A payload or result file is missing, truncated or not a clustrix envelope."""
+
+
+class PayloadAuthError(PayloadError):
+    """A result file's HMAC does not match: it was not written by this key's owner."""
+
+
+class RemoteError(ClustrixError):
+    """The remote function raised an exception that cannot be rebuilt locally.
+
+    Raised when the exception's class does not exist here or does not unpickle; the remote type
+    name, message and full traceback are preserved.
+    """
+
+    def __init__(self, type_name: str, message: str, remote_traceback: str):
+        super().__init__(f"{type_name}: {message}\n\nRemote traceback:\n{remote_traceback}")
+        self.type_name = type_name
+        self.remote_message = message
+        self.remote_traceback = remote_traceback
+
+
+class JobError(ClustrixError):
+    """A job ended without producing a result.
+
+    Carries the job id, the scheduler's raw state and reason, the exit code and the tail of the
+    job's stderr, which is usually where the explanation is.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        job_id: str | None = None,
+        state: str | None = None,
+        reason: str = "",
+        exit_code: int | None = None,
+        stderr_tail: str = "",
+    ):
+        parts = [message]
+        if job_id:
+            parts.append(f"job {job_id}")
+        if state:
+            parts.append(f"state {state}" + (f" ({reason})" if reason else ""))
+        if exit_code is not None:
+            parts.append(f"exit code {exit_code}")
+        text = "; ".join(parts)
+        if stderr_tail.strip():
+            text += "\n--- job stderr (tail) ---\n" + stderr_tail.rstrip()
+        super().__init__(text)
+        self.job_id = job_id
+        self.state = state
+        self.reason = reason
+        self.exit_code = exit_code
+        self.stderr_tail = stderr_tail
+
+
+class JobFailedError(JobError):
+    """The job exited non-zero (or was killed) before writing a result."""
+
+
+class JobTimeoutError(JobError):
+    """The job ran past its walltime limit; raise ``time=`` or checkpoint."""
+
+
+class JobOutOfMemoryError(JobError):
+    """The job exceeded its memory limit; raise ``memory=``."""
+
+
+class JobNodeFailError(JobError):
+    """A node of the job failed; resubmitting usually works."""
+
+
+class JobPreemptedError(JobError):
+    """The job was preempted by a higher-priority job and not requeued."""
+
+
+class JobCancelledError(JobError, concurrent.futures.CancelledError):
+    """The job was cancelled (by this client, ``scancel``/``qdel``, or an administrator)."""
+
+
+class JobLostError(JobError):
+    """The job vanished from the queue and from accounting and left no exit-code sentinel."""

@@ -1,0 +1,51 @@
+"""The scheduler-independent body of every batch script (pure text rendering).
+
+The body exports the job's environment, runs the user's setup lines, starts the clustrix runner
+for this job (or array task) and records the runner's exit code in a sentinel file, written
+atomically, which the poller uses as the tie-breaker when the scheduler has forgotten the job.
+"""
+
+from __future__ import annotations
+
+import shlex
+
+from clustrix.spec import JobPaths, JobSpec
+
+
+def render_body(spec: JobSpec, paths: JobPaths, *, task_var: str | None) -> str:
+    """Render the script lines that follow the scheduler's directives.
+
+    ``task_var`` is the shell expression of the array-task index (``SLURM_ARRAY_TASK_ID``,
+    ``PBS_ARRAY_INDEX``, ``SGE_TASK_ID``), or None for a single job. Every interpolated value is
+    ``shlex.quote``d; setup lines are the user's own shell and go in verbatim, by design.
+    """
+    q = shlex.quote
+    lines = [
+        "",
+        "# --- clustrix job body ---",
+        f"cd {q(paths.job_dir)} || exit 97",
+    ]
+    for key, value in spec.env:
+        lines.append(f"export {key}={q(value)}")
+    if spec.setup:
+        lines.append("# setup lines from the profile / decorator (run verbatim)")
+        lines.extend(spec.setup)
+    if task_var is None or spec.array is None:
+        lines.append('CLUSTRIX_TASK=""')
+        suffix = ""
+    else:
+        # SGE sets SGE_TASK_ID=undefined outside arrays; treat anything non-numeric as "no task".
+        lines.append(f'CLUSTRIX_TASK="${{{task_var}:-}}"')
+        lines.append('case "$CLUSTRIX_TASK" in ""|*[!0-9]*) CLUSTRIX_TASK="" ;; esac')
+        suffix = '${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}'
+    lines.append(
+        f'{q(spec.python)} -m clustrix.runner {q(paths.job_dir)} --task "$CLUSTRIX_TASK" '
+        f"--key-file {q(paths.key_file)}"
+    )
+    lines.append("clustrix_status=$?")
+    sentinel = q(paths.sentinel()) + suffix
+    lines.append(
+        f'printf "%s\\n" "$clustrix_status" > {sentinel}.tmp && mv -f {sentinel}.tmp {sentinel}'
+    )
+    lines.append('exit "$clustrix_status"')
+    return "\n".join(lines) + "\n"

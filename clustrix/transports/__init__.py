@@ -1,0 +1,1 @@
+"""Transports run argv lists and move files, locally or over SSH."""

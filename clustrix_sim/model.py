@@ -1,0 +1,211 @@
+"""The simulator's job model: plain records shared by the controller and every front end.
+
+The controller (``clustrix_sim.controller``) owns and persists these records; the command-line
+front ends (``clustrix_sim.slurm``, later ``clustrix_sim.pbs`` / ``clustrix_sim.sge``) receive them
+over the controller protocol (``clustrix_sim.protocol``) as JSON dicts and format them exactly as
+the real tools do. Nothing here imports clustrix: the simulator is an independent oracle.
+
+Vocabulary is SLURM's (it is the richest); other front ends map it to their own codes.
+
+Clock: every time field is **simulated** epoch seconds (float). The controller's sim clock runs
+``time_scale`` times faster than the wall clock from the moment the cluster was created, so with
+``time_scale=600`` a 10-minute limit expires after one real second, and elapsed times shown by
+``squeue``/``sacct`` are simulated durations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+# Base job states (SLURM names). COMPLETING is a transient flag state the controller shows
+# between a job's process exiting and its record becoming final.
+PENDING = "PENDING"
+RUNNING = "RUNNING"
+SUSPENDED = "SUSPENDED"
+COMPLETING = "COMPLETING"
+COMPLETED = "COMPLETED"
+CANCELLED = "CANCELLED"
+FAILED = "FAILED"
+TIMEOUT = "TIMEOUT"
+NODE_FAIL = "NODE_FAIL"
+PREEMPTED = "PREEMPTED"
+OUT_OF_MEMORY = "OUT_OF_MEMORY"
+BOOT_FAIL = "BOOT_FAIL"
+DEADLINE = "DEADLINE"
+REQUEUED = "REQUEUED"
+
+ACTIVE_STATES = frozenset({PENDING, RUNNING, SUSPENDED, COMPLETING})
+FINAL_STATES = frozenset(
+    {COMPLETED, CANCELLED, FAILED, TIMEOUT, NODE_FAIL, PREEMPTED, OUT_OF_MEMORY, BOOT_FAIL, DEADLINE}
+)
+
+
+def _from_dict(cls: type, data: dict[str, Any]) -> Any:
+    """Build a dataclass from a dict, ignoring unknown keys (forward compatible over the wire)."""
+    names = {f.name for f in fields(cls)}
+    return cls(**{k: v for k, v in data.items() if k in names})
+
+
+@dataclass
+class Dependency:
+    """One dependency clause: ``kind`` in after/afterany/afterok/afternotok/aftercorr/singleton;
+    ``job_ids`` as the user wrote them (``"123"``, ``"123_4"``); ``minutes`` for ``after:id+min``."""
+
+    kind: str
+    job_ids: list[str] = field(default_factory=list)
+    minutes: int = 0
+
+
+@dataclass
+class JobRequest:
+    """What a submit tool sends: the fully parsed options (command line over env over directives).
+
+    ``time_limit_s`` None means "the partition's default"; 0 means unlimited. ``mem_mb`` is per
+    node; ``mem_per_cpu_mb`` the alternative. ``array_indices`` is the expanded index list.
+    ``env`` is the environment the job starts with after ``--export`` processing (the front end
+    builds it from the submitting process's environment). ``flavor_options`` carries
+    scheduler-specific extras the controller stores but does not interpret.
+    """
+
+    script: str
+    name: str
+    user: str
+    uid: int
+    work_dir: str
+    script_path: str | None = None
+    script_args: list[str] = field(default_factory=list)
+    partition: str | None = None
+    account: str | None = None
+    qos: str | None = None
+    nodes: int = 1
+    ntasks: int = 1
+    cpus_per_task: int = 1
+    mem_mb: int | None = None
+    mem_per_cpu_mb: int | None = None
+    gpus: int = 0
+    time_limit_s: int | None = None
+    stdout_pattern: str | None = None
+    stderr_pattern: str | None = None
+    open_mode: str = "truncate"
+    array_indices: list[int] | None = None
+    array_max_parallel: int | None = None
+    array_text: str | None = None  # as the user wrote it, e.g. "0-9%2"
+    dependencies: list[Dependency] = field(default_factory=list)
+    dependency_any: bool = False  # True when clauses were joined by '?' (OR)
+    dependency_text: str | None = None
+    hold: bool = False
+    requeue: bool = True
+    exclusive: bool = False
+    comment: str | None = None
+    wckey: str | None = None
+    constraint: str | None = None
+    signal: str | None = None  # e.g. "USR2@90" as given to --signal
+    env: dict[str, str] = field(default_factory=dict)
+    submit_host: str = "login1"
+    flavor_options: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRequest:
+        data = dict(data)
+        data["dependencies"] = [_from_dict(Dependency, d) for d in data.get("dependencies", [])]
+        return _from_dict(cls, data)
+
+
+@dataclass
+class JobRecord:
+    """One job, or one task of a job array (each task has its own record and ``job_id``).
+
+    For an array, the first task's ``job_id`` equals ``array_job_id``; the others get their own
+    ids. ``state`` is a base state above; ``reason`` a SLURM reason (``None``, ``Priority``,
+    ``Resources``, ``Dependency``, ``JobHeldUser``, ``JobArrayTaskLimit``, ``NonZeroExitCode``,
+    ``TimeLimit``, ``OutOfMemory``...). ``exit_code``/``exit_signal`` form SLURM's ``code:signal``;
+    ``cancelled_by_uid`` gives ``CANCELLED by <uid>``. ``node_list`` is the names of allocated
+    nodes in order. ``stdout_path``/``stderr_path`` are resolved once the job starts.
+    ``visible_in_queue`` is False once the controller has purged it (MinJobAge or the purge fault);
+    accounting keeps every record regardless.
+    """
+
+    job_id: int
+    request: JobRequest
+    state: str = PENDING
+    reason: str = "None"
+    array_job_id: int | None = None
+    array_task_id: int | None = None
+    submit_time: float = 0.0
+    eligible_time: float | None = None
+    start_time: float | None = None
+    end_time: float | None = None
+    node_list: list[str] = field(default_factory=list)
+    alloc_cpus: int = 0
+    exit_code: int = 0
+    exit_signal: int = 0
+    cancelled_by_uid: int | None = None
+    restart_count: int = 0
+    priority: int = 1
+    held: bool = False
+    stdout_path: str | None = None
+    stderr_path: str | None = None
+    visible_in_queue: bool = True
+    max_rss_mb: float = 0.0
+
+    @property
+    def is_array_task(self) -> bool:
+        return self.array_job_id is not None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> JobRecord:
+        data = dict(data)
+        data["request"] = JobRequest.from_dict(data["request"])
+        return _from_dict(cls, data)
+
+
+@dataclass
+class NodeRecord:
+    """A virtual compute node. ``state`` is idle/mixed/allocated/down/drained (sinfo words)."""
+
+    name: str
+    cpus: int
+    mem_mb: int
+    gpus: int = 0
+    partitions: list[str] = field(default_factory=list)
+    state: str = "idle"
+    alloc_cpus: int = 0
+    alloc_mem_mb: int = 0
+    alloc_gpus: int = 0
+    reason: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> NodeRecord:
+        return _from_dict(cls, data)
+
+
+@dataclass
+class PartitionRecord:
+    """A partition (SLURM) / queue (PBS, SGE). ``max_time_s`` None is UNLIMITED.
+    ``enforce_limits`` mirrors EnforcePartLimits: reject at submit instead of pending forever."""
+
+    name: str
+    nodes: list[str] = field(default_factory=list)
+    default: bool = False
+    max_time_s: int | None = None
+    default_time_s: int | None = None
+    max_nodes: int | None = None
+    state: str = "up"
+    enforce_limits: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> PartitionRecord:
+        return _from_dict(cls, data)

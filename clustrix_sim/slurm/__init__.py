@@ -1,0 +1,1 @@
+"""SLURM front end of the simulator: sbatch, squeue, sacct, scancel, scontrol, sinfo, srun."""
