@@ -12,11 +12,12 @@ import shlex
 from clustrix.spec import JobPaths, JobSpec
 
 
-def render_body(spec: JobSpec, paths: JobPaths, *, task_var: str | None) -> str:
+def render_body(spec: JobSpec, paths: JobPaths, *, task_var: str | None, task_offset: int = 0) -> str:
     """Render the script lines that follow the scheduler's directives.
 
     ``task_var`` is the shell expression of the array-task index (``SLURM_ARRAY_TASK_ID``,
-    ``PBS_ARRAY_INDEX``, ``SGE_TASK_ID``), or None for a single job. Every interpolated value is
+    ``PBS_ARRAY_INDEX``, ``SGE_TASK_ID``), or None for a single job. ``task_offset`` is subtracted
+    from it so clustrix task indices always start at 0 (SGE numbers tasks from 1). Every interpolated value is
     ``shlex.quote``d; setup lines are the user's own shell and go in verbatim, by design.
     """
     q = shlex.quote
@@ -37,6 +38,8 @@ def render_body(spec: JobSpec, paths: JobPaths, *, task_var: str | None) -> str:
         # SGE sets SGE_TASK_ID=undefined outside arrays; treat anything non-numeric as "no task".
         lines.append(f'CLUSTRIX_TASK="${{{task_var}:-}}"')
         lines.append('case "$CLUSTRIX_TASK" in ""|*[!0-9]*) CLUSTRIX_TASK="" ;; esac')
+        if task_offset:
+            lines.append(f'[ -n "$CLUSTRIX_TASK" ] && CLUSTRIX_TASK=$((CLUSTRIX_TASK - {int(task_offset)}))')
         suffix = '${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}'
     lines.append(
         f'{q(spec.python)} -m clustrix.runner {q(paths.job_dir)} --task "$CLUSTRIX_TASK" '

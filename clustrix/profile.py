@@ -1,0 +1,134 @@
+"""A profile: everything needed to reach one backend, as a validated frozen value.
+
+Where profiles come from (YAML files, ``configure()``, ``use_profile()``) is ``clustrix.config``'s
+concern; this module only defines the value and builds it from a plain mapping, rejecting unknown
+keys and bad values with the source and key named.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from clustrix.errors import ConfigError, ResourceError
+from clustrix.spec import RESOURCE_KEYS, Resources, env_pairs
+
+BACKENDS = ("local", "debug", "ssh", "slurm", "pbs", "torque", "sge")
+SCHEDULER_BACKENDS = ("slurm", "pbs", "torque", "sge")
+HOST_KEY_POLICIES = ("strict", "accept-new")
+LOCAL_MODES = ("processes", "threads")
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How and where jobs run.
+
+    ``backend`` picks the executor: ``local`` (process pool here), ``debug`` (in-process, pdb
+    works), ``ssh`` (a host without a scheduler), or a scheduler reached over SSH (or on this
+    machine when ``host`` is None: a login node). ``remote_dir`` holds the job directories and
+    must be on a filesystem the compute nodes share. ``resources`` are defaults that decorator
+    arguments override. Poll intervals start at ``poll_interval_s`` and back off to
+    ``poll_max_interval_s``.
+    """
+
+    name: str = "default"
+    backend: str = "local"
+    host: str | None = None
+    port: int | None = None
+    user: str | None = None
+    key_file: str | None = None
+    known_hosts: str | None = None
+    host_key_policy: str = "strict"
+    use_ssh_config: bool = True
+    remote_dir: str = "~/.clustrix/jobs"
+    python: str = "python3"
+    setup: tuple[str, ...] = ()
+    env: tuple[tuple[str, str], ...] = ()
+    resources: Resources = field(default_factory=Resources)
+    poll_interval_s: float = 1.0
+    poll_max_interval_s: float = 30.0
+    command_timeout_s: float = 60.0
+    max_workers: int | None = None
+    local_mode: str = "processes"
+    array_chunk_size: int | None = None
+    max_array_parallel: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.backend not in BACKENDS:
+            raise ConfigError(f"unknown backend {self.backend!r}; choose one of {', '.join(BACKENDS)}",
+                              source=f"profile {self.name!r}", key="backend")
+        if self.host_key_policy not in HOST_KEY_POLICIES:
+            raise ConfigError(f"unknown host_key_policy {self.host_key_policy!r}; choose one of "
+                              f"{', '.join(HOST_KEY_POLICIES)}", source=f"profile {self.name!r}", key="host_key_policy")
+        if self.local_mode not in LOCAL_MODES:
+            raise ConfigError(f"unknown local_mode {self.local_mode!r}; choose one of {', '.join(LOCAL_MODES)}",
+                              source=f"profile {self.name!r}", key="local_mode")
+        if self.backend == "ssh" and not self.host:
+            raise ConfigError("backend 'ssh' needs a host", source=f"profile {self.name!r}", key="host")
+        for key in ("poll_interval_s", "poll_max_interval_s", "command_timeout_s"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+                raise ConfigError(f"must be a positive number of seconds, got {value!r}",
+                                  source=f"profile {self.name!r}", key=key)
+        for key in ("port", "max_workers", "array_chunk_size", "max_array_parallel"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise ConfigError(f"must be a positive whole number, got {value!r}",
+                                  source=f"profile {self.name!r}", key=key)
+        setup = (self.setup,) if isinstance(self.setup, str) else tuple(self.setup)
+        object.__setattr__(self, "setup", setup)
+        object.__setattr__(self, "env", env_pairs(self.env) if not isinstance(self.env, tuple) else self.env)
+
+    @property
+    def is_remote(self) -> bool:
+        return self.backend not in ("local", "debug")
+
+    @property
+    def scheduler(self) -> str | None:
+        """The scheduler module name, or None for local/debug/ssh."""
+        return self.backend if self.backend in SCHEDULER_BACKENDS else None
+
+    def with_resources(self, **user_values: Any) -> Profile:
+        """A copy whose default resources are overridden (user forms: ``memory="8GB"``)."""
+        return replace(self, resources=self.resources.merged(**user_values))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping[str, Any], *, name: str | None = None, source: str = "argument") -> Profile:
+        """Build from a plain mapping (a YAML profile section, a dict, ``SimCluster.profile()``).
+
+        Resource keys may sit at the top level or under ``resources:``. Unknown keys raise
+        :class:`ConfigError` naming the source, the key and the valid keys.
+        """
+        if not isinstance(data, Mapping):
+            raise ConfigError(f"a profile must be a mapping of keys, got {type(data).__name__}", source=source)
+        known = {f.name for f in fields(cls)}
+        values: dict[str, Any] = {}
+        resource_values: dict[str, Any] = {}
+        nested = data.get("resources") or {}
+        if not isinstance(nested, Mapping):
+            raise ConfigError("must be a mapping of resource keys", source=source, key="resources")
+        for key, value in {**{k: v for k, v in data.items() if k != "resources"}, **nested}.items():
+            if key in RESOURCE_KEYS:
+                resource_values[key] = value
+            elif key in known:
+                values[key] = value
+            else:
+                valid = sorted((known - {"resources"}) | set(RESOURCE_KEYS))
+                raise ConfigError(f"unknown key; valid keys are: {', '.join(valid)}", source=source, key=str(key))
+        if name is not None:
+            values["name"] = name
+        for key in ("setup",):
+            if key in values and isinstance(values[key], list):
+                values[key] = tuple(values[key])
+        if "env" in values:
+            if not isinstance(values["env"], Mapping):
+                raise ConfigError("must be a mapping of NAME: value", source=source, key="env")
+            values["env"] = env_pairs(values["env"])
+        try:
+            values["resources"] = Resources.from_user(**resource_values)
+            return cls(**values)
+        except ResourceError as exc:
+            raise ConfigError(str(exc), source=source, key=exc.field) from exc
+        except TypeError as exc:
+            raise ConfigError(str(exc), source=source) from exc
