@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
 from clustrix.errors import ConfigError, ResourceError
-from clustrix.spec import RESOURCE_KEYS, Resources, env_pairs
+from clustrix.spec import RESOURCE_KEYS, Resources, env_pairs, format_hms
 
 BACKENDS = ("local", "debug", "ssh", "slurm", "pbs", "torque", "sge")
 SCHEDULER_BACKENDS = ("slurm", "pbs", "torque", "sge")
@@ -76,9 +76,34 @@ class Profile:
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise ConfigError(f"must be a positive whole number, got {value!r}",
                                   source=f"profile {self.name!r}", key=key)
+        self._check_types()
         setup = (self.setup,) if isinstance(self.setup, str) else tuple(self.setup)
         object.__setattr__(self, "setup", setup)
         object.__setattr__(self, "env", env_pairs(self.env) if not isinstance(self.env, tuple) else self.env)
+
+    def _check_types(self) -> None:
+        # YAML happily yields ints, lists or None where a string belongs; say so here instead of
+        # failing later inside a transport with a TypeError.
+        where = f"profile {self.name!r}"
+        if not isinstance(self.name, str) or not self.name.strip():
+            raise ConfigError(f"must be a non-empty string, got {self.name!r}", source=where, key="name")
+        for key in ("host", "user", "key_file", "known_hosts"):
+            value = getattr(self, key)
+            if value is not None and (not isinstance(value, str) or not value.strip()):
+                raise ConfigError(f"must be a non-empty string, got {value!r}", source=where, key=key)
+        for key in ("remote_dir", "python"):
+            value = getattr(self, key)
+            if not isinstance(value, str) or not value.strip() or "\n" in value:
+                raise ConfigError(f"must be a non-empty single-line string, got {value!r}", source=where, key=key)
+        if not isinstance(self.use_ssh_config, bool):
+            raise ConfigError(f"must be true or false, got {self.use_ssh_config!r}", source=where, key="use_ssh_config")
+        setup = self.setup
+        if not isinstance(setup, str) and (
+            not isinstance(setup, (list, tuple)) or not all(isinstance(line, str) for line in setup)
+        ):
+            raise ConfigError(f"must be a shell line or a list of shell lines, got {setup!r}", source=where, key="setup")
+        if not isinstance(self.resources, Resources):
+            raise ConfigError(f"must be a Resources value, got {self.resources!r}", source=where, key="resources")
 
     @property
     def is_remote(self) -> bool:
@@ -132,3 +157,51 @@ class Profile:
             raise ConfigError(str(exc), source=source, key=exc.field) from exc
         except TypeError as exc:
             raise ConfigError(str(exc), source=source) from exc
+        except ConfigError as exc:
+            # __post_init__ only knows the profile's name; name the file (or argument) instead.
+            raise _resourced(exc, source) from exc
+
+    def to_mapping(self) -> dict[str, Any]:
+        """This profile as a plain mapping that :meth:`from_mapping` turns back into an equal profile.
+
+        Resources are written in user form (``memory: 8192M``, ``time: "01:00:00"``) and flattened
+        to the top level, as a profile in a YAML file would write them; ``name`` is left out
+        because a file gives it as the section key.
+        """
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name in ("name", "resources"):
+                continue
+            value = getattr(self, f.name)
+            if f.name == "setup":
+                value = list(value)
+            elif f.name == "env":
+                value = dict(value)
+            out[f.name] = value
+        res = self.resources
+        out.update(
+            cores=res.cores,
+            nodes=res.nodes,
+            memory=None if res.mem_mb is None else f"{res.mem_mb}M",
+            time=None if res.time_s is None else format_hms(res.time_s),
+            gpus=res.gpus,
+            partition=res.partition,
+            queue=res.queue,
+            account=res.account,
+            qos=res.qos,
+            extra_directives=list(res.extra_directives),
+        )
+        return out
+
+
+def _resourced(exc: ConfigError, source: str) -> ConfigError:
+    """The same complaint as ``exc`` with ``source`` as where it came from."""
+    text = str(exc)
+    if exc.source and exc.key:
+        prefix = f"{exc.source}: key {exc.key!r}: "
+    elif exc.source:
+        prefix = f"{exc.source}: "
+    else:
+        prefix = ""
+    message = text[len(prefix):] if prefix and text.startswith(prefix) else text
+    return ConfigError(message, source=source, key=exc.key)
