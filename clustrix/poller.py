@@ -1,0 +1,352 @@
+"""One poller per backend: a daemon thread that learns job states with ONE batched command per tick.
+
+Each tick:
+
+1. one status command for every live job (``StatusSource.query``), falling back for the rest of
+   the session when accounting is unavailable (inside the source);
+2. one bulk ``get_files`` of the result, sentinel and stderr files of every job that is terminal or
+   missing from the output (so a result is never reported before it is readable);
+3. :func:`clustrix.status_resolution.decide` per such job; jobs missing past their grace period are
+   checked against accounting in one more command, when the scheduler has one.
+
+Intervals start at ``interval_s``, grow by ``backoff`` while nothing changes, are capped at
+``max_interval_s`` and reset when a job changes state, finishes, or is added. Command failures are
+retried on the next tick; only a bounded number of consecutive failures fails the live jobs (with
+the command and its stderr), because the jobs themselves are probably fine.
+
+The clock and the sleep are injectable so the state machine is tested without waiting:
+``tick()`` runs one poll and returns the delay before the next.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from clustrix.errors import CommandError, JobError, TransportError
+from clustrix.states import JobStatus
+from clustrix.status_resolution import (
+    Decision,
+    Evidence,
+    Failed,
+    GracePolicy,
+    NeedAccounting,
+    ResultReady,
+    decide,
+)
+
+log = logging.getLogger(__name__)
+
+
+class StatusQueryError(Exception):
+    """A status command failed. ``transient`` errors are retried longer than hard ones."""
+
+    def __init__(self, error: CommandError | TransportError, *, transient: bool):
+        super().__init__(str(error))
+        self.error = error
+        self.transient = transient
+
+
+class StatusSource(Protocol):
+    """Where statuses come from: a scheduler's commands, or ``ps`` + sentinels for plain ssh."""
+
+    has_accounting: bool
+
+    def query(self, ids: Sequence[str]) -> dict[str, JobStatus]:
+        """One batched status command for ``ids``; raises :class:`StatusQueryError`."""
+        ...
+
+    def accounting(self, ids: Sequence[str]) -> dict[str, JobStatus]:
+        """Final states of jobs that left the queue (only called when ``has_accounting``)."""
+        ...
+
+
+class FileFetcher(Protocol):
+    def get_files(self, paths: Sequence[str]) -> dict[str, bytes | None]: ...
+
+
+@dataclass(frozen=True)
+class WatchFiles:
+    """The remote files that decide one job's (or array task's) outcome."""
+
+    result: str
+    sentinel: str
+    stderr: str
+
+
+@dataclass(eq=False)
+class Watch:
+    """One job or array task the poller tracks until it resolves.
+
+    ``key`` is the id as the status output names it (``"123_4"``), ``query_id`` the id passed to
+    the status command (the array's base id for its tasks). ``on_status`` is called from the
+    poller thread whenever the status changes; ``on_done`` exactly once with the final
+    :class:`ResultReady` or :class:`Failed`.
+    """
+
+    key: str
+    query_id: str
+    files: WatchFiles
+    on_done: Callable[[ResultReady | Failed], None]
+    on_status: Callable[[JobStatus], None] = lambda status: None
+    status: JobStatus | None = None
+    terminal_since: float | None = None
+    missing_since: float | None = None
+    accounting_checked: bool = False
+    done: bool = False
+
+
+@dataclass
+class PollerConfig:
+    """Tuning knobs; defaults suit a real cluster (tests shrink the grace periods)."""
+
+    interval_s: float = 1.0
+    max_interval_s: float = 30.0
+    backoff: float = 1.5
+    grace: GracePolicy = field(default_factory=GracePolicy)
+    max_transient_failures: int = 10
+    max_hard_failures: int = 3
+
+
+class Poller:
+    """Tracks watches and resolves them; see the module docstring."""
+
+    def __init__(
+        self,
+        source: StatusSource,
+        fetcher: FileFetcher,
+        config: PollerConfig | None = None,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] | None = None,
+        name: str = "clustrix-poller",
+    ):
+        self.source = source
+        self.fetcher = fetcher
+        self.config = config or PollerConfig()
+        self._clock = clock
+        self._sleep = sleep
+        self._name = name
+        self._cond = threading.Condition()
+        self._watches: dict[str, Watch] = {}
+        self._interval = self.config.interval_s
+        self._next_tick_at = 0.0
+        self._failures = 0
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+
+    # -- registration (any thread) -------------------------------------------------------------
+
+    def watch(self, watches: Sequence[Watch]) -> None:
+        """Start tracking ``watches``; the next tick comes after the short first interval."""
+        with self._cond:
+            for w in watches:
+                if w.key in self._watches and not self._watches[w.key].done:
+                    raise ValueError(f"job {w.key!r} is already being watched")
+                self._watches[w.key] = w
+            self._interval = self.config.interval_s
+            self._next_tick_at = min(self._next_tick_at or float("inf"), self._clock() + self._interval)
+            self._cond.notify_all()
+        self._ensure_thread()
+
+    def forget(self, keys: Sequence[str]) -> None:
+        """Stop tracking ``keys`` without resolving them (the caller resolved their futures)."""
+        with self._cond:
+            for key in keys:
+                w = self._watches.pop(key, None)
+                if w is not None:
+                    w.done = True
+
+    def live_keys(self) -> list[str]:
+        with self._cond:
+            return [k for k, w in self._watches.items() if not w.done]
+
+    def stop(self, *, wait: bool = False, timeout_s: float | None = None) -> None:
+        """Let the thread exit once no live watches remain (immediately if there are none)."""
+        with self._cond:
+            self._stopping = True
+            self._cond.notify_all()
+        thread = self._thread
+        if wait and thread is not None and thread is not threading.current_thread():
+            thread.join(timeout_s)
+
+    def kick(self) -> None:
+        """Poll soon (e.g. after a cancel) instead of at the end of a long backoff."""
+        with self._cond:
+            self._interval = self.config.interval_s
+            self._next_tick_at = self._clock()
+            self._cond.notify_all()
+
+    # -- the state machine ---------------------------------------------------------------------
+
+    def tick(self) -> float:
+        """Run one poll over all live watches; return the delay until the next one."""
+        with self._cond:
+            live = [w for w in self._watches.values() if not w.done]
+        if not live:
+            return self.config.interval_s
+        ids = list(dict.fromkeys(w.query_id for w in live))
+        try:
+            statuses = self.source.query(ids)
+        except StatusQueryError as exc:
+            return self._on_failure(live, exc, "status")
+        now = self._clock()
+        changed = False
+        candidates: list[Watch] = []
+        for w in live:
+            st = statuses.get(w.key)
+            if st is None:
+                if w.missing_since is None:
+                    w.missing_since = now
+                candidates.append(w)  # its files are checked right away: a result may be there
+                continue
+            w.missing_since = None
+            w.accounting_checked = False
+            if st != w.status:
+                changed = True
+                w.status = st
+                _safe(w.on_status, st)
+            if st.is_terminal:
+                if w.terminal_since is None:
+                    w.terminal_since = now
+                candidates.append(w)
+        if candidates:
+            try:
+                resolved = self._resolve(candidates, statuses, now)
+            except StatusQueryError as exc:
+                return self._on_failure(live, exc, "fetch")
+            changed = changed or resolved
+        self._failures = 0
+        waiting_on_grace = any(not w.done for w in candidates)
+        if changed or waiting_on_grace:
+            self._interval = self.config.interval_s
+        else:
+            self._interval = min(self._interval * self.config.backoff, self.config.max_interval_s)
+        return self._interval
+
+    def _resolve(self, candidates: list[Watch], statuses: dict[str, JobStatus], now: float) -> bool:
+        paths = [p for w in candidates for p in (w.files.result, w.files.sentinel, w.files.stderr)]
+        try:
+            blobs = self.fetcher.get_files(paths)
+        except TransportError as exc:
+            raise StatusQueryError(exc, transient=True) from exc
+        needs_accounting: list[Watch] = []
+        resolved = False
+        for w in candidates:
+            decision = decide(w.key, self._evidence(w, statuses.get(w.key), blobs, now),
+                              self.config.grace, has_accounting=self.source.has_accounting)
+            if isinstance(decision, NeedAccounting):
+                needs_accounting.append(w)
+            else:
+                resolved = self._finish(w, decision) or resolved
+        if needs_accounting:
+            ids = list(dict.fromkeys(w.query_id for w in needs_accounting))
+            try:
+                acct = self.source.accounting(ids)
+            except StatusQueryError as exc:
+                log.warning("accounting query failed (%s); will retry", exc)
+                acct = None
+            for w in needs_accounting:
+                if acct is None:
+                    continue
+                w.accounting_checked = True
+                st = acct.get(w.key)
+                if st is not None and st != w.status:
+                    w.status = st
+                    _safe(w.on_status, st)
+                ev = self._evidence(w, st, blobs, now)
+                if st is not None and st.is_terminal:
+                    # Accounting speaks only after the missing grace, so no more waiting.
+                    ev = Evidence(st, None, ev.sentinel, ev.stderr, terminal_for_s=float("inf"),
+                                  accounting_checked=True)
+                resolved = self._finish(w, decide(w.key, ev, self.config.grace, has_accounting=True)) or resolved
+        return resolved
+
+    def _evidence(self, w: Watch, st: JobStatus | None, blobs: dict[str, bytes | None], now: float) -> Evidence:
+        return Evidence(
+            status=st,
+            result=blobs.get(w.files.result),
+            sentinel=blobs.get(w.files.sentinel),
+            stderr=blobs.get(w.files.stderr),
+            terminal_for_s=0.0 if w.terminal_since is None else now - w.terminal_since,
+            missing_for_s=0.0 if w.missing_since is None else now - w.missing_since,
+            accounting_checked=w.accounting_checked,
+        )
+
+    def _finish(self, w: Watch, decision: Decision) -> bool:
+        if not isinstance(decision, (ResultReady, Failed)):
+            return False
+        with self._cond:
+            if w.done:  # cancelled or forgotten meanwhile
+                return False
+            w.done = True
+            self._watches.pop(w.key, None)
+        _safe(w.on_done, decision)
+        return True
+
+    def _on_failure(self, live: list[Watch], exc: StatusQueryError, what: str) -> float:
+        self._failures += 1
+        limit = self.config.max_transient_failures if exc.transient else self.config.max_hard_failures
+        log.warning("%s poll failed (%d/%d in a row): %s", what, self._failures, limit, exc)
+        if self._failures >= limit:
+            detail = (f"the {what} command failed {self._failures} times in a row; the job may still be "
+                      f"running: check it later with `clustrix jobs status`. Last error: {exc}")
+            for w in live:
+                if not w.done:
+                    err = JobError(f"could not learn the job's state: {detail}", job_id=w.key,
+                                   state=(w.status.raw or w.status.state.value) if w.status else None,
+                                   stderr_tail=getattr(exc.error, "stderr", "") or "")
+                    err.__cause__ = exc.error
+                    self._finish(w, Failed(err))
+            self._failures = 0
+        self._interval = self.config.interval_s
+        return self._interval
+
+    # -- the thread ----------------------------------------------------------------------------
+
+    def _ensure_thread(self) -> None:
+        with self._cond:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._stopping = False
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                while True:
+                    live = any(not w.done for w in self._watches.values())
+                    if not live and self._stopping:
+                        self._thread = None
+                        return
+                    if not live:
+                        # Idle: wait for new work or stop (bounded, so a lost notify cannot hang).
+                        self._cond.wait(timeout=5.0)
+                        continue
+                    remaining = self._next_tick_at - self._clock()
+                    if remaining <= 0:
+                        break
+                    if self._sleep is not None:
+                        break  # injected sleep: waited below, outside the lock
+                    self._cond.wait(timeout=remaining)
+            if self._sleep is not None:
+                self._sleep(max(0.0, self._next_tick_at - self._clock()))
+            try:
+                delay = self.tick()
+            except Exception:  # a bug must not kill the thread silently and hang every future
+                log.exception("clustrix poller tick failed")
+                delay = self.config.max_interval_s
+            with self._cond:
+                self._next_tick_at = self._clock() + delay
+
+
+def _safe(fn: Callable[..., object], *args: object) -> None:
+    try:
+        fn(*args)
+    except Exception:  # a broken callback must not stop the poller for every other job
+        log.exception("clustrix poller callback failed")

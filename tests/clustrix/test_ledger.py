@@ -1,0 +1,110 @@
+"""The job ledger: SQLite persistence across connections, threads and processes."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+
+import pytest
+
+from clustrix.ledger import Ledger, LedgerError, profile_record
+
+
+def _record(ledger: Ledger, job_id: str = "101", host: str | None = "login1", **kw):
+    args = dict(job_id=job_id, backend="slurm", host=host,
+                profile={"name": "hpc", "backend": "slurm", "host": host, "password": "hunter2",
+                         "resources": {"cores": 2}},
+                job_dir="/home/u/.clustrix/jobs/20250101-abc", key_file="/home/u/.clustrix/jobs/.clustrix-key",
+                function="mod.fn")
+    args.update(kw)
+    return ledger.record(**args)
+
+
+def test_record_and_find_roundtrip(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    row = _record(ledger)
+    entry = ledger.find("101")
+    assert entry.row == row
+    assert entry.job_id == "101" and entry.backend == "slurm" and entry.host == "login1"
+    assert entry.profile["resources"] == {"cores": 2}
+    assert "password" not in entry.profile
+    assert entry.state == "PENDING" and not entry.is_final and entry.finished_at is None
+    assert (tmp_path / "l.sqlite3").stat().st_mode & 0o777 == 0o600
+
+
+def test_states_and_tasks(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    row = _record(ledger, task_ids=["7_0", "7_1", "7_2"], n_items=5, chunk_size=2, job_id="7")
+    ledger.set_task_states(row, {0: "COMPLETED", 2: "RUNNING"})
+    ledger.set_state(row, "RUNNING")
+    entry = ledger.by_row(row)
+    assert entry.is_array and entry.n_items == 5 and entry.chunk_size == 2
+    assert entry.task_ids == ("7_0", "7_1", "7_2")
+    assert entry.task_states == ("COMPLETED", "PENDING", "RUNNING")
+    ledger.set_state(row, "FAILED", error="ValueError: boom")
+    entry = ledger.by_row(row)
+    assert entry.is_final and entry.finished_at is not None and entry.error == "ValueError: boom"
+
+
+def test_find_ambiguous_and_missing(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    _record(ledger, host="a")
+    newer_same_host = _record(ledger, host="a")
+    assert ledger.find("101").row == newer_same_host  # same target: newest wins
+    _record(ledger, host="b")
+    with pytest.raises(LedgerError, match="several targets"):
+        ledger.find("101")
+    assert ledger.find("101", host="b").host == "b"
+    with pytest.raises(LedgerError, match="not in the ledger"):
+        ledger.find("999")
+    assert ledger.find(f"#{newer_same_host}").row == newer_same_host
+
+
+def test_entries_order_and_active_filter(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    rows = [_record(ledger, job_id=str(i)) for i in range(5)]
+    ledger.set_state(rows[1], "COMPLETED")
+    listed = ledger.entries(limit=None)
+    assert [e.job_id for e in listed] == ["4", "3", "2", "1", "0"]
+    assert [e.job_id for e in ledger.entries(active_only=True, limit=None)] == ["4", "3", "2", "0"]
+    assert len(ledger.entries(limit=2)) == 2
+
+
+def test_concurrent_writers_threads_and_process(tmp_path):
+    path = tmp_path / "l.sqlite3"
+    ledger = Ledger(path)
+    errors: list[BaseException] = []
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(20):
+                _record(ledger, job_id=f"{n}-{i}")
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    code = (f"from clustrix.ledger import Ledger; l = Ledger({str(path)!r})\n"
+            "for i in range(20): l.record(job_id=f'p-{i}', backend='ssh', host='h', profile={'name': 'x'},"
+            " job_dir='/d', key_file='/k', function='f')")
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    assert proc.wait(60) == 0
+    assert not errors
+    assert len(Ledger(path).entries(limit=None)) == 100
+
+
+def test_profile_record_is_json_safe():
+    rec = profile_record({"name": "p", "setup": ("a", "b"), "env": (("A", "1"),), "api_token": "x"})
+    assert rec == {"name": "p", "setup": ["a", "b"], "env": [["A", "1"]]}
+
+
+def test_env_override(tmp_path, monkeypatch):
+    monkeypatch.setenv("CLUSTRIX_LEDGER", str(tmp_path / "sub" / "ledger.db"))
+    ledger = Ledger()
+    assert ledger.path == tmp_path / "sub" / "ledger.db"
+    _record(ledger)
+    assert (tmp_path / "sub" / "ledger.db").exists()
