@@ -1,0 +1,414 @@
+"""The simulated login node's SSH front door: a paramiko SSH server on loopback.
+
+``SimSSHServer`` accepts public-key logins for one user, runs ``exec`` requests with
+``/bin/sh -c`` in the user's home directory and environment (so the scheduler shims on ``PATH``
+answer ``sbatch``/``squeue``...), serves SFTP over the real filesystem, and forwards
+``direct-tcpip`` channels to loopback ports (so a second server can act as a ProxyJump host).
+
+Behaviour that clients depend on and real sshd has:
+
+- stdout and stderr are streamed back concurrently, with SSH flow control: a client that does
+  not read stalls the command instead of the server buffering without bound;
+- stdin is forwarded, and the client's EOF closes the command's stdin;
+- the exit status is sent (128+N for a command killed by signal N, as a shell reports it);
+- when the client closes the channel or the connection drops mid-command, the command's whole
+  process group is killed (TERM, then KILL after a grace period);
+- it refuses to listen on anything but a loopback address.
+
+Fault injection: :meth:`SimSSHServer.drop_connections` cuts every TCP connection without an SSH
+disconnect message, as a NAT timeout or a rebooted bastion would; :meth:`set_exec_delay` makes
+every command start late. Nothing here imports ``clustrix``; logging goes to the
+``clustrix_sim.sshd`` logger, never stdout.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Iterable, Mapping
+
+import paramiko
+
+from clustrix_sim.sshd_exec import ExecSession, forward_channel
+from clustrix_sim.sshd_sftp import SimSFTPServer
+
+log = logging.getLogger("clustrix_sim.sshd")
+log.addHandler(logging.NullHandler())  # paramiko's ERROR lines must not reach stderr unasked
+PARAMIKO_LOG_CHANNEL = "clustrix_sim.sshd.paramiko"
+
+__all__ = ["SimSSHServer", "is_loopback"]
+
+
+def is_loopback(address: str) -> bool:
+    """True when ``address`` is a loopback IP literal or ``localhost``."""
+    if address == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _wake_accept(transport: paramiko.Transport) -> None:
+    """Wake a thread blocked in ``transport.accept()`` (paramiko skips this when the peer hung up)."""
+    cv = getattr(transport, "server_accept_cv", None)
+    if cv is not None:
+        with cv:
+            cv.notify_all()
+
+
+class _ServerInterface(paramiko.ServerInterface):
+    """Per-connection policy: who may log in and which channel requests are honoured."""
+
+    def __init__(self, server: SimSSHServer, transport: paramiko.Transport):
+        self.server = server
+        self.transport = transport
+        self.channel_env: dict[int, dict[str, str]] = {}
+        self.forwards: dict[int, tuple[str, int]] = {}
+        self.lock = threading.Lock()
+
+    # -- authentication: public key for the one user, nothing else
+    def get_allowed_auths(self, username: str) -> str:
+        return "publickey"
+
+    def check_auth_none(self, username: str) -> int:
+        return paramiko.AUTH_FAILED
+
+    def check_auth_password(self, username: str, password: str) -> int:
+        log.info("refused password login for %r", username)
+        return paramiko.AUTH_FAILED
+
+    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
+        if username == self.server.user and self.server.is_authorized(key):
+            return paramiko.AUTH_SUCCESSFUL
+        log.info("refused key %s for user %r", key.fingerprint, username)
+        return paramiko.AUTH_FAILED
+
+    # -- channels
+    def check_channel_request(self, kind: str, chanid: int) -> int:
+        if kind == "session":
+            return paramiko.OPEN_SUCCEEDED
+        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+
+    def check_channel_direct_tcpip_request(self, chanid: int, origin: tuple[str, int],
+                                           destination: tuple[str, int]) -> int:
+        host, port = destination
+        # a loopback simulator must not become an open proxy to the network
+        if not (is_loopback(host) or host in self.server.forward_hosts):
+            log.info("refused direct-tcpip to %s:%s", host, port)
+            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
+        with self.lock:
+            self.forwards[chanid] = (host, port)
+        return paramiko.OPEN_SUCCEEDED
+
+    def check_channel_env_request(self, channel: paramiko.Channel, name: bytes | str,
+                                  value: bytes | str) -> bool:
+        key = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
+        val = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
+        with self.lock:
+            self.channel_env.setdefault(channel.get_id(), {})[key] = val
+        return True
+
+    def check_channel_pty_request(self, channel: paramiko.Channel, term: bytes, width: int,
+                                  height: int, pixelwidth: int, pixelheight: int,
+                                  modes: bytes) -> bool:
+        return True  # accepted for clients that always ask; commands still run on pipes
+
+    def check_channel_window_change_request(self, *args: object) -> bool:
+        return True
+
+    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
+        text = command.decode("utf-8", "surrogateescape")
+        self._start(channel, ["/bin/sh", "-c", text])
+        return True
+
+    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
+        self._start(channel, ["/bin/sh"])  # reads commands from the channel's stdin
+        return True
+
+    def check_global_request(self, kind: str, msg: paramiko.Message) -> bool:
+        # keepalive@openssh.com and friends: any reply keeps a client's ServerAlive happy
+        return kind.startswith("keepalive@")
+
+    def _start(self, channel: paramiko.Channel, argv: list[str]) -> None:
+        with self.lock:
+            extra = self.channel_env.pop(channel.get_id(), {})
+        env = self.server.command_env(extra)
+        session = ExecSession(channel, self.transport, argv, cwd=self.server.home, env=env,
+                              delay_s=self.server.exec_delay_s)
+        self.server.track_thread(session.start())
+
+
+class SimSSHServer:
+    """An SSH server for one user on a loopback port (see the module docstring).
+
+    ``env`` is the base environment of every command (it should contain the ``PATH`` with the
+    scheduler tools); ``HOME``, ``USER``, ``LOGNAME`` and ``SHELL`` are set from ``home`` and
+    ``user``, and per-channel ``env`` requests from the client are added on top.
+    """
+
+    def __init__(
+        self,
+        authorized_keys: Iterable[paramiko.PKey],
+        host_key: paramiko.PKey,
+        env: Mapping[str, str],
+        home: str,
+        user: str,
+        bind: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        tcp_nodelay: bool = True,
+        forward_hosts: Iterable[str] = (),
+    ):
+        self.authorized_keys = list(authorized_keys)
+        if not self.authorized_keys:
+            raise ValueError("authorized_keys is empty: nobody could log in; pass the client's key")
+        self.host_key = host_key
+        self.env = dict(env)
+        self.home = os.path.abspath(home)
+        self.user = user
+        self.bind = bind
+        self.requested_port = port
+        self.tcp_nodelay = tcp_nodelay
+        self.forward_hosts = frozenset(forward_hosts)
+        self.exec_delay_s = 0.0
+        self.port: int | None = None
+        self._listener: socket.socket | None = None
+        self._accept_thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._transports: set[paramiko.Transport] = set()
+        self._threads: list[threading.Thread] = []
+        self._stopping = threading.Event()
+
+    # -- lifecycle
+    def start(self) -> SimSSHServer:
+        """Bind and listen; returns once connections are accepted. ``.port`` is then set."""
+        if not is_loopback(self.bind):
+            raise ValueError(f"refusing to bind the simulator's SSH server to {self.bind!r}: "
+                             "it runs commands for anyone holding the key; use 127.0.0.1 or ::1")
+        if not os.path.isdir(self.home):
+            raise ValueError(f"home directory {self.home!r} does not exist; create it first")
+        if self._listener is not None:
+            raise RuntimeError("SimSSHServer already started")
+        family = socket.AF_INET6 if ":" in self.bind else socket.AF_INET
+        listener = socket.socket(family, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind((self.bind, self.requested_port))
+        listener.listen(128)
+        self._listener = listener
+        self.port = listener.getsockname()[1]
+        self._stopping.clear()
+        self._accept_thread = threading.Thread(target=self._accept_loop, name=f"sim-sshd-{self.port}",
+                                               daemon=True)
+        self._accept_thread.start()
+        log.info("listening on %s:%s for user %s", self.bind, self.port, self.user)
+        return self
+
+    def stop(self, timeout_s: float = 10.0) -> None:
+        """Stop listening, cut every connection, kill running commands and join the threads."""
+        self._stopping.set()
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            try:
+                listener.shutdown(socket.SHUT_RDWR)  # wakes the blocked accept() on Linux
+            except OSError:
+                pass
+            listener.close()
+        self.drop_connections()
+        deadline = time.monotonic() + timeout_s
+        if self._accept_thread is not None:
+            self._accept_thread.join(max(0.0, deadline - time.monotonic()))
+        with self._lock:
+            threads, self._threads = self._threads, []
+        for thread in threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        log.info("stopped server on port %s", self.port)
+
+    def __enter__(self) -> SimSSHServer:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    # -- fault injection and introspection
+    def drop_connections(self) -> int:
+        """Cut every open connection abruptly (no SSH disconnect message); returns how many.
+
+        Commands running on those connections are killed, as sshd's children die with it.
+        """
+        with self._lock:
+            transports = list(self._transports)
+            self._transports.clear()
+        for transport in transports:
+            sock = transport.sock
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            transport.close()
+            _wake_accept(transport)
+        if transports:
+            log.info("dropped %d connection(s)", len(transports))
+        return len(transports)
+
+    @property
+    def connection_count(self) -> int:
+        """Open (authenticated or negotiating) connections right now."""
+        with self._lock:
+            self._transports = {t for t in self._transports if t.is_active()}
+            return len(self._transports)
+
+    def set_exec_delay(self, seconds: float) -> None:
+        """Delay the start of every later command by ``seconds`` (a slow login node)."""
+        if seconds < 0:
+            raise ValueError(f"exec delay must be >= 0 seconds, got {seconds!r}")
+        self.exec_delay_s = float(seconds)
+
+    # -- helpers used by the per-connection interface
+    def is_authorized(self, key: paramiko.PKey) -> bool:
+        offered = (key.get_name(), key.asbytes())
+        return any((k.get_name(), k.asbytes()) == offered for k in self.authorized_keys)
+
+    def command_env(self, extra: Mapping[str, str]) -> dict[str, str]:
+        env = {"PATH": "/usr/local/bin:/usr/bin:/bin", **self.env}
+        env.update(HOME=self.home, USER=self.user, LOGNAME=self.user, SHELL="/bin/sh")
+        env.update(extra)
+        return env
+
+    def track_thread(self, thread: threading.Thread) -> None:
+        with self._lock:
+            self._threads = [t for t in self._threads if t.is_alive()]
+            self._threads.append(thread)
+
+    # -- connection handling
+    def _accept_loop(self) -> None:
+        listener = self._listener
+        while listener is not None and not self._stopping.is_set():
+            try:
+                conn, addr = listener.accept()
+            except OSError:
+                break  # listener shut down by stop()
+            if self.tcp_nodelay:
+                conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            thread = threading.Thread(target=self._serve, args=(conn, addr), daemon=True,
+                                      name=f"sim-sshd-conn-{addr[1]}")
+            self.track_thread(thread)
+            thread.start()
+
+    def _serve(self, conn: socket.socket, addr: tuple[str, int]) -> None:
+        transport = paramiko.Transport(conn)
+        transport.set_log_channel(PARAMIKO_LOG_CHANNEL)
+        transport.add_server_key(self.host_key)
+        transport.set_subsystem_handler("sftp", paramiko.SFTPServer, SimSFTPServer, self.home)
+        interface = _ServerInterface(self, transport)
+        with self._lock:
+            if self._stopping.is_set():
+                conn.close()
+                return
+            self._transports.add(transport)
+        try:
+            transport.start_server(server=interface)
+        except (paramiko.SSHException, EOFError, OSError) as exc:
+            log.info("handshake with %s failed: %s", addr, exc)
+            transport.close()
+            with self._lock:
+                self._transports.discard(transport)
+            return
+        # channels come out of accept(); sessions are driven by the interface callbacks already,
+        # direct-tcpip channels need a forwarder
+        while transport.is_active() and not self._stopping.is_set():
+            channel = transport.accept(timeout=1.0)
+            if channel is None:
+                continue
+            with interface.lock:
+                target = interface.forwards.pop(channel.get_id(), None)
+            if target is not None:
+                thread = threading.Thread(target=forward_channel, args=(channel, target), daemon=True,
+                                          name=f"sim-sshd-fwd-{target[1]}")
+                self.track_thread(thread)
+                thread.start()
+        with self._lock:
+            self._transports.discard(transport)
+        transport.close()
+
+
+# -- ``python -m clustrix_sim.sshd``: run the server as its own process
+def _load_authorized(path: str) -> list[paramiko.PKey]:
+    """Keys from an authorized_keys/.pub file (one ``type base64 [comment]`` per line) or a
+    private key file."""
+    import base64
+
+    with open(path, encoding="utf-8") as handle:
+        text = handle.read()
+    if "PRIVATE KEY" in text:
+        return [paramiko.PKey.from_path(path)]
+    keys = []
+    for number, line in enumerate(text.splitlines(), 1):
+        fields = line.split()
+        if not fields or fields[0].startswith("#"):
+            continue
+        if len(fields) < 2:
+            raise ValueError(f"{path}:{number}: expected 'TYPE BASE64 [comment]', got {line!r}")
+        keys.append(paramiko.PKey.from_type_string(fields[0], base64.b64decode(fields[1])))
+    return keys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run a SimSSHServer until SIGTERM/SIGINT; write the port to ``--port-file`` once listening."""
+    import argparse
+    import getpass
+    import json
+    import signal
+
+    from clustrix_sim.keys import write_private_file
+
+    parser = argparse.ArgumentParser(prog="python -m clustrix_sim.sshd", description=__doc__.split("\n")[0])
+    parser.add_argument("--home", required=True, help="login directory (cwd of commands, SFTP base)")
+    parser.add_argument("--env-json", help="JSON object (or @file) with the commands' environment")
+    parser.add_argument("--authorized-key", action="append", required=True,
+                        help="public key / authorized_keys file (or private key); repeatable")
+    parser.add_argument("--host-key", required=True, help="host private key file (OpenSSH format)")
+    parser.add_argument("--user", default=getpass.getuser())
+    parser.add_argument("--bind", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--port-file", help="write the listening port here (atomically)")
+    parser.add_argument("--log-file", help="append the server log here")
+    args = parser.parse_args(argv)
+
+    if args.log_file:
+        handler = logging.FileHandler(args.log_file)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        logging.getLogger("clustrix_sim.sshd").addHandler(handler)
+        logging.getLogger("clustrix_sim.sshd").setLevel(logging.INFO)
+    env: dict[str, str] = dict(os.environ)
+    if args.env_json:
+        raw = args.env_json
+        if raw.startswith("@"):
+            with open(raw[1:], encoding="utf-8") as handle:
+                raw = handle.read()
+        env = json.loads(raw)
+        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
+            parser.error("--env-json must be a JSON object of string values")
+    keys = [key for path in args.authorized_key for key in _load_authorized(path)]
+    server = SimSSHServer(keys, paramiko.PKey.from_path(args.host_key), env, args.home, args.user,
+                          bind=args.bind, port=args.port)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    server.start()
+    if args.port_file:
+        write_private_file(args.port_file, f"{server.port}\n", 0o644)
+    try:
+        while not stop.wait(3600):
+            pass
+    finally:
+        server.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
