@@ -313,7 +313,10 @@ def _make_status(state_text: str, exit_text: str, reason_text: str) -> JobStatus
 
 
 def _collect(rows: Iterable[tuple[str, JobStatus]]) -> dict[JobId, JobStatus]:
-    """Statuses by key: job rows win; a step row counts only when its job row is missing."""
+    """Statuses by key: job rows win; a step row counts only when its job row is missing.
+
+    A later job row for the same key replaces an earlier one (the newest line is the newest news).
+    """
     statuses: dict[JobId, JobStatus] = {}
     step_fallback: dict[JobId, tuple[bool, JobStatus]] = {}
     budget = MAX_EXPANDED_TASKS
