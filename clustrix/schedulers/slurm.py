@@ -42,7 +42,7 @@ malformed rather than exhausting memory (SLURM's own MaxArraySize tops out at 4,
 # --- batch script ---------------------------------------------------------------------------------
 
 # Values made only of these characters pass sbatch's tokenizer untouched without quotes.
-_BARE_RE = re.compile(r"^[A-Za-z0-9_.,:=/@+%^-]+$")
+_BARE_RE = re.compile(r"[A-Za-z0-9_.,:=/@+%^-]+")
 # sbatch scans each raw #SBATCH line, case-insensitively, for "hetjob"/"packjob": a hit blanks the
 # word and starts a new heterogeneous-job component. An empty quote pair inside the word
 # ('het""job') hides it from that scan and vanishes in the tokenizer, so the value arrives intact.
@@ -67,7 +67,7 @@ def quote_directive_value(field: str, value: str) -> str:
             raise ResourceError(
                 field, value, f"text without a {what}: a #SBATCH directive is a single line"
             )
-    if _BARE_RE.match(value):
+    if _BARE_RE.fullmatch(value):
         text = value
     else:
         text = '"' + value.replace("\\", "\\\\").replace('"', '"\'"\'"') + '"'
@@ -152,14 +152,14 @@ def render_script(spec: JobSpec, paths: JobPaths) -> str:
 
 # --- job ids ----------------------------------------------------------------------------------------
 
-_ARG_ID_RE = re.compile(r"^[0-9]+(?:_[0-9]+|\+[0-9]+)?$")
+_ARG_ID_RE = re.compile(r"[0-9]+(?:_[0-9]+|\+[0-9]+)?")
 _JOB_ID_RE = re.compile(
-    r"""^(?P<base>[0-9]+)
+    r"""(?P<base>[0-9]+)
         (?: _(?P<task>[0-9]+) | _\[(?P<range>[^\]]*)\] | \+(?P<het>[0-9]+) )?
-        (?: \.(?P<step>[A-Za-z0-9_]+) )?$""",
+        (?: \.(?P<step>[A-Za-z0-9_]+) )?""",
     re.VERBOSE,
 )
-_RANGE_ITEM_RE = re.compile(r"^([0-9]{1,10})(?:-([0-9]{1,10})(?::([0-9]{1,10}))?)?$")
+_RANGE_ITEM_RE = re.compile(r"([0-9]{1,10})(?:-([0-9]{1,10})(?::([0-9]{1,10}))?)?")
 
 
 def _check_ids(ids: Sequence[JobId], what: str) -> list[str]:
@@ -173,7 +173,7 @@ def _check_ids(ids: Sequence[JobId], what: str) -> list[str]:
     if not checked:
         raise ResourceError(f"job ids for {what}", checked, "at least one SLURM job id")
     for job_id in checked:
-        if not isinstance(job_id, str) or not _ARG_ID_RE.match(job_id):
+        if not isinstance(job_id, str) or not _ARG_ID_RE.fullmatch(job_id):
             raise ResourceError("SLURM job id", job_id, "digits, optionally '_<task>' or '+<offset>'")
     return checked
 
@@ -185,7 +185,7 @@ def _expand_range(text: str, budget: int) -> list[int]:
         raise SchedulerOutputError(f"bad array throttle {throttle!r} in task range {text!r}", text=text)
     indices: list[int] = []
     for item in body.split(","):
-        m = _RANGE_ITEM_RE.match(item)
+        m = _RANGE_ITEM_RE.fullmatch(item)
         if not m:
             raise SchedulerOutputError(f"bad array task range {item!r} in {text!r}", text=text)
         low = int(m.group(1))
@@ -203,7 +203,7 @@ def _expand_range(text: str, budget: int) -> list[int]:
 
 def _row_keys(job_id: str, budget: int) -> tuple[list[str], str | None]:
     """The status keys one printed JobID stands for, and its step name (None for the job itself)."""
-    m = _JOB_ID_RE.match(job_id)
+    m = _JOB_ID_RE.fullmatch(job_id)
     if not m:
         raise SchedulerOutputError(f"unrecognised SLURM job id {job_id!r}", text=job_id)
     base = m.group("base")
@@ -227,8 +227,8 @@ def task_ids(job_id: JobId, array: ArraySpec) -> list[JobId]:
 
 # --- submit -----------------------------------------------------------------------------------------
 
-_PARSABLE_RE = re.compile(r"^([0-9]+)(?:;(\S+))?$")
-_CHATTY_RE = re.compile(r"^Submitted batch job ([0-9]+)(?: on cluster (\S+))?$")
+_PARSABLE_RE = re.compile(r"([0-9]+)(?:;(\S+))?")
+_CHATTY_RE = re.compile(r"Submitted batch job ([0-9]+)(?: on cluster (\S+))?")
 
 
 def submit_argv(script_path: str) -> list[str]:
@@ -252,7 +252,7 @@ def parse_submit(stdout: str) -> JobId:
         raise SchedulerOutputError(
             "sbatch printed no job id (expected '123' from --parsable)", text=stdout, command=["sbatch"]
         )
-    m = _PARSABLE_RE.match(lines[-1]) or _CHATTY_RE.match(lines[-1])
+    m = _PARSABLE_RE.fullmatch(lines[-1]) or _CHATTY_RE.fullmatch(lines[-1])
     if not m:
         raise SchedulerOutputError(
             "sbatch output does not end with a job id ('123', '123;cluster' or "

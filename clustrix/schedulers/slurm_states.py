@@ -105,7 +105,7 @@ def map_state(word: str) -> JobState:
     return JobState.UNKNOWN
 
 
-_EXIT_RE = re.compile(r"^(\d+):(\d+)$")
+_EXIT_RE = re.compile(r"([0-9]{1,10}):([0-9]{1,10})")
 
 
 def parse_exit_code(text: str) -> int | None:
@@ -117,7 +117,7 @@ def parse_exit_code(text: str) -> int | None:
     text = text.strip()
     if not text:
         return None
-    m = _EXIT_RE.match(text)
+    m = _EXIT_RE.fullmatch(text)
     if not m:
         raise SchedulerOutputError(f"SLURM exit code {text!r} is not of the form CODE:SIGNAL", text=text)
     code, signal = int(m.group(1)), int(m.group(2))

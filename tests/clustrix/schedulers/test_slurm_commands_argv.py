@@ -122,7 +122,9 @@ def test_cancel_argv():
 
 
 @pytest.mark.parametrize("builder", [slurm.status_argv, slurm.fallback_status_argv, slurm.cancel_argv])
-@pytest.mark.parametrize("ids", [[], ["--user=bob"], ["12", "-u"], ["12 13"], ["12;rm"], [12], ["١٢"]])
+@pytest.mark.parametrize(
+    "ids", [[], ["--user=bob"], ["12", "-u"], ["12 13"], ["12;rm"], [12], ["١٢"], ["12\n"], ["12_"]]
+)
 def test_argv_builders_refuse_empty_or_non_id_values(builder, ids):
     with pytest.raises(ResourceError):
         builder(ids)
