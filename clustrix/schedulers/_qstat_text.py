@@ -41,19 +41,19 @@ def parse_qstat_full(text: str) -> dict[str, dict[str, str]]:
     last_key: str | None = None
     for number, line in enumerate(text.splitlines(), start=1):
         line = line.rstrip("\r")
+        if line.startswith("\t") and current is not None and last_key is not None:
+            current[last_key] += line[1:]  # a continuation, possibly empty
+            continue
         if not line.strip():
             current, last_key = None, None
             continue
+        if line.startswith("\t"):
+            raise SchedulerOutputError(
+                f"qstat -f line {number}: continuation line outside an attribute", text=text)
         header = _JOB_RE.match(line)
         if header:
             current = jobs.setdefault(header.group(1), {})
             last_key = None
-            continue
-        if line.startswith("\t"):
-            if current is None or last_key is None:
-                raise SchedulerOutputError(
-                    f"qstat -f line {number}: continuation line outside an attribute", text=text)
-            current[last_key] += line[1:]
             continue
         attr = _ATTR_RE.match(line)
         if attr and current is not None:

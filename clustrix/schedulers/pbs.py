@@ -59,8 +59,8 @@ FALLBACK_STATUS_FLAGS = ("-x", "-f", "-t")
 
 _PLAIN_RE = re.compile(r"^[A-Za-z0-9_./:=+@%^,\-]+$")
 _NAME_BAD_RE = re.compile(r"[^A-Za-z0-9_+\-]")
-_JOB_ID_RE = re.compile(r"^\d+(?:\[\d*\])?(?:\.[A-Za-z0-9][\w.\-]*)?$")
-_TASK_ID_RE = re.compile(r"^(\d+)(?:\[\d*\])?(.*)$")
+_JOB_ID_RE = re.compile(r"^\d+(?:\[\d*\])?(?:\.[A-Za-z0-9][\w.\-]*)?$", re.ASCII)
+_TASK_ID_RE = re.compile(r"^(\d+)(?:\[\d*\])?(.*)$", re.ASCII)
 _UNKNOWN_RE = re.compile(r"Unknown Job Id|Job has finished", re.IGNORECASE)
 _NO_JSON_RE = re.compile(r"invalid option|illegal option|unrecognized option|usage:",
                          re.IGNORECASE)

@@ -53,11 +53,12 @@ MAX_EXPANDED_TASKS = 1_000_000
 STATUS_FLAGS = ("-xml",)
 
 _PSEUDO_RE = re.compile(r"\$(HOME|USER|JOB_ID|JOB_NAME|HOSTNAME|TASK_ID)")
-_TERSE_RE = re.compile(r"^(\d+)(?:\.\d+-\d+:\d+)?$")
-_CHATTY_RE = re.compile(r'^Your job(?:-array)? (\d+)(?:\.\d+-\d+:\d+)? \(".*"\) has been submitted')
-_RANGE_RE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
+_TERSE_RE = re.compile(r"^(\d+)(?:\.\d+-\d+:\d+)?$", re.ASCII)
+_CHATTY_RE = re.compile(r'^Your job(?:-array)? (\d+)(?:\.\d+-\d+:\d+)? \(".*"\) has been submitted',
+                        re.ASCII)
+_RANGE_RE = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$", re.ASCII)
 _UNKNOWN_RE = re.compile(r"job id \S+ not found|do(?:es)? not exist", re.IGNORECASE)
-_ID_RE = re.compile(r"^(\d+)")
+_ID_RE = re.compile(r"^(\d+)", re.ASCII)
 
 
 # --- script --------------------------------------------------------------------------------
