@@ -69,6 +69,7 @@ class _ServerInterface(paramiko.ServerInterface):
         self.transport = transport
         self.channel_env: dict[int, dict[str, str]] = {}
         self.forwards: dict[int, tuple[str, int]] = {}
+        self.sessions: dict[int, paramiko.Channel] = {}
         self.lock = threading.Lock()
 
     # -- authentication: public key for the one user, nothing else
@@ -326,6 +327,12 @@ class SimSSHServer:
                 continue
             with interface.lock:
                 target = interface.forwards.pop(channel.get_id(), None)
+                # paramiko holds channels weakly and a collected Channel closes itself: keep
+                # session channels alive until they are done (their exec request may not have
+                # arrived yet)
+                interface.sessions = {c.get_id(): c for c in interface.sessions.values() if not c.closed}
+                if target is None:
+                    interface.sessions[channel.get_id()] = channel
             if target is not None:
                 thread = threading.Thread(target=forward_channel, args=(channel, target), daemon=True,
                                           name=f"sim-sshd-fwd-{target[1]}")
