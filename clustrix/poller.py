@@ -338,9 +338,12 @@ class Poller:
                 self._sleep(max(0.0, self._next_tick_at - self._clock()))
             try:
                 delay = self.tick()
-            except Exception:  # a bug must not kill the thread silently and hang every future
+            except Exception as exc:  # a bug must not kill the thread nor hang every future
                 log.exception("clustrix poller tick failed")
-                delay = self.config.max_interval_s
+                with self._cond:
+                    live = [w for w in self._watches.values() if not w.done]
+                err = CommandError(["<poll>"], -1, stderr=f"{type(exc).__name__}: {exc}")
+                delay = self._on_failure(live, StatusQueryError(err, transient=False), "poll")
             with self._cond:
                 self._next_tick_at = self._clock() + delay
 

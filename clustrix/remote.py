@@ -1,0 +1,495 @@
+"""The remote backend: jobs on a batch scheduler (over SSH, or on this login node) or a plain host.
+
+``RemoteBackend(profile)`` stages each call into its own job directory
+(:mod:`clustrix.staging`), starts it through a *launcher* — :class:`SchedulerLauncher` for
+slurm/pbs/torque/sge, :class:`clustrix.plainssh.PlainSSHLauncher` for ``ssh`` — records it in the
+ledger, and hands back :class:`~clustrix.futures.JobFuture` objects that one
+:class:`~clustrix.poller.Poller` per backend resolves. Reattaching to a recorded job after a
+restart is :func:`clustrix.reattach.attach` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from types import ModuleType
+from typing import Any, Protocol
+
+from clustrix.arrays import ArrayPlan, Progress
+from clustrix.backend import ArrayItem, check_items
+from clustrix.errors import (
+    ClustrixError,
+    CommandError,
+    JobCancelledError,
+    PayloadError,
+    SubmissionError,
+    TransportError,
+)
+from clustrix.futures import JobFuture, status_for_exception
+from clustrix.ledger import Ledger, LedgerEntry
+from clustrix.payload import Call, dump_array, dump_call, load_result
+from clustrix.poller import Poller, PollerConfig, StatusSource, Watch, WatchFiles
+from clustrix.profile import Profile
+from clustrix.scheduler_source import SchedulerStatusSource, is_transient
+from clustrix.spec import ArraySpec, JobPaths, JobSpec
+from clustrix.staging import Stager
+from clustrix.states import JobState, JobStatus
+from clustrix.status_resolution import Failed, GracePolicy, ResultReady
+
+log = logging.getLogger(__name__)
+
+SUBMIT_ATTEMPTS = 4
+SUBMIT_BACKOFF_S = (1.0, 3.0, 9.0)
+LOG_TAIL_BYTES = 64 * 1024
+PENDING = JobStatus(JobState.PENDING, "SUBMITTED")
+
+
+class Launcher(Protocol):
+    """How jobs start and stop on one kind of target; the backend does everything else."""
+
+    source: StatusSource
+    grace: GracePolicy
+
+    def render(self, spec: JobSpec, paths: JobPaths) -> dict[str, str]:
+        """The files to stage besides the payload (path -> text), at least ``paths.script``."""
+        ...
+
+    def submit(self, spec: JobSpec, paths: JobPaths) -> str:
+        """Start the staged job; return its job id. Raises SubmissionError."""
+        ...
+
+    def task_keys(self, job_id: str, n_tasks: int | None) -> list[str]:
+        """Status keys: ``[job_id]`` for a single job, one per task for an array."""
+        ...
+
+    def track(self, job_id: str, paths: JobPaths, n_tasks: int | None) -> None:
+        """Remember a job the source must report on (plain ssh needs its directory)."""
+        ...
+
+    def cancel(self, job_ids: Sequence[str]) -> None:
+        """Cancel jobs or tasks (ids as ``submit``/``task_keys`` return them)."""
+        ...
+
+
+class SchedulerLauncher:
+    """Launcher for a pure scheduler module run through a transport."""
+
+    def __init__(self, transport: Any, module: ModuleType, profile: Profile,
+                 *, sleep: Callable[[float], None] = time.sleep):
+        self.transport = transport
+        self.module = module
+        self.host = profile.host
+        self.timeout_s = profile.command_timeout_s
+        self._sleep = sleep
+        self.source = SchedulerStatusSource(transport, module, timeout_s=self.timeout_s, host=self.host)
+        self.grace = GracePolicy()
+
+    def render(self, spec: JobSpec, paths: JobPaths) -> dict[str, str]:
+        return {paths.script: self.module.render_script(spec, paths)}
+
+    def submit(self, spec: JobSpec, paths: JobPaths) -> str:
+        argv = self.module.submit_argv(paths.script)
+        return self.module.parse_submit(run_with_retry(self.transport, argv, self.timeout_s, self._sleep,
+                                                       host=self.host, error=SubmissionError))
+
+    def task_keys(self, job_id: str, n_tasks: int | None) -> list[str]:
+        if n_tasks is None:
+            return [job_id]
+        return list(self.module.task_ids(job_id, ArraySpec(n_tasks)))
+
+    def track(self, job_id: str, paths: JobPaths, n_tasks: int | None) -> None:
+        return None
+
+    def cancel(self, job_ids: Sequence[str]) -> None:
+        argv = self.module.cancel_argv(list(job_ids))
+        run_with_retry(self.transport, argv, self.timeout_s, self._sleep, host=self.host,
+                       error=CommandError, benign=getattr(self.module, "is_unknown_job_error", None))
+
+
+def run_with_retry(transport: Any, argv: list[str], timeout_s: float, sleep: Callable[[float], None],
+                   *, host: str | None, error: type[CommandError],
+                   benign: Callable[[str], bool] | None = None) -> str:
+    """Run ``argv``; retry transient failures with backoff; return stdout or raise ``error``.
+
+    Retrying a *submission* after an ambiguous failure ("Socket timed out", a dropped connection)
+    can submit the job twice if the first request did reach the controller. We retry anyway: the
+    alternative fails the user's call on every controller hiccup, which is far more common on busy
+    clusters than the duplicate. A duplicate is contained — it runs the same signed payload in the
+    same job directory and writes the same result atomically — and the job id we track is the one
+    the scheduler confirmed; the ledger keeps the job dir so a stray twin can be found. Only the
+    transient messages of :data:`clustrix.scheduler_source.TRANSIENT_MARKERS` and transport errors
+    are retried, at most :data:`SUBMIT_ATTEMPTS` times.
+    """
+    for attempt in range(SUBMIT_ATTEMPTS):
+        last = attempt == SUBMIT_ATTEMPTS - 1
+        try:
+            done = transport.run(argv, timeout_s=timeout_s)
+        except TransportError:
+            if last:
+                raise
+            log.warning("%s failed to run (attempt %d); retrying", argv[0], attempt + 1, exc_info=True)
+            sleep(SUBMIT_BACKOFF_S[min(attempt, len(SUBMIT_BACKOFF_S) - 1)])
+            continue
+        if done.returncode == 0 or (benign is not None and benign(done.stderr)):
+            return done.stdout
+        if last or not is_transient(done.stderr):
+            raise error(argv, done.returncode, done.stdout, done.stderr, host=host)
+        log.warning("%s failed transiently (attempt %d): %s; retrying", argv[0], attempt + 1,
+                    done.stderr.strip())
+        sleep(SUBMIT_BACKOFF_S[min(attempt, len(SUBMIT_BACKOFF_S) - 1)])
+    raise AssertionError("unreachable")
+
+
+@dataclass(eq=False)
+class Submission:
+    """One submitted job (or array) and the futures of its items."""
+
+    job_id: str
+    paths: JobPaths
+    key: bytes
+    plan: ArrayPlan | None
+    task_keys: list[str]
+    futures: list[JobFuture] = field(default_factory=list)
+    statuses: dict[int, JobStatus] = field(default_factory=dict)
+    finished: dict[int, str] = field(default_factory=dict)  # task -> final state name
+    cancelled: set[int] = field(default_factory=set)
+    row: int | None = None
+
+    @property
+    def n_tasks(self) -> int:
+        return 1 if self.plan is None else self.plan.n_tasks
+
+    def file_task(self, task: int) -> int | None:
+        return None if self.plan is None else task
+
+    def items_of(self, task: int) -> range:
+        return range(1) if self.plan is None else self.plan.items_of(task)
+
+    def task_of_item(self, item: int) -> int:
+        return 0 if self.plan is None else self.plan.task_of(item)[0]
+
+
+class _ItemHandle:
+    """The JobHandle of one item future: cancel its task, report its task's status and logs."""
+
+    def __init__(self, backend: RemoteBackend, sub: Submission, item: int):
+        self._backend, self._sub, self._item = backend, sub, item
+
+    def cancel(self) -> bool:
+        return self._backend._cancel_task(self._sub, self._sub.task_of_item(self._item))
+
+    def status(self) -> JobStatus:
+        return self._sub.statuses.get(self._sub.task_of_item(self._item), PENDING)
+
+    def stdout(self) -> str:
+        return self._backend._read_log(self._sub, self._sub.task_of_item(self._item), "stdout")
+
+    def stderr(self) -> str:
+        return self._backend._read_log(self._sub, self._sub.task_of_item(self._item), "stderr")
+
+
+class RemoteBackend:
+    """Backend for ``slurm``/``pbs``/``torque``/``sge`` (over SSH or local) and plain ``ssh``.
+
+    ``transport``, ``ledger`` (False disables it), ``poller_config`` and ``sleep`` exist for
+    tests and advanced use; ``RemoteBackend(profile)`` is the normal construction.
+    """
+
+    def __init__(self, profile: Profile, *, transport: Any = None, ledger: Ledger | bool | None = None,
+                 poller_config: PollerConfig | None = None, sleep: Callable[[float], None] = time.sleep):
+        if not profile.is_remote:
+            raise ClustrixError(f"RemoteBackend needs a scheduler or ssh profile, got backend {profile.backend!r}")
+        self.profile = profile
+        if transport is None:
+            from clustrix.transports import transport_for
+
+            transport = transport_for(profile)
+        self.transport = transport
+        self.stager = Stager(transport, profile)
+        if profile.scheduler is not None:
+            from clustrix import schedulers
+
+            self.launcher: Launcher = SchedulerLauncher(transport, schedulers.get(profile.scheduler), profile,
+                                                        sleep=sleep)
+        else:
+            from clustrix.plainssh import PlainSSHLauncher
+
+            self.launcher = PlainSSHLauncher(transport, profile)
+        config = poller_config or PollerConfig(interval_s=profile.poll_interval_s,
+                                               max_interval_s=profile.poll_max_interval_s,
+                                               grace=self.launcher.grace)
+        self.poller = Poller(self.launcher.source, transport, config,
+                             name=f"clustrix-poller-{profile.name}")
+        self._ledger_arg = ledger
+        self._ledger: Ledger | None = None
+        self._lock = threading.Lock()
+        self._subs: list[Submission] = []
+        self._closed = False
+
+    # -- Backend protocol ----------------------------------------------------------------------
+
+    def submit(self, call: Call, spec: JobSpec) -> JobFuture:
+        """Stage and submit one call as one job; the future resolves to its value."""
+        self._check_open()
+        key = self.stager.key()
+        payload = dump_call(call, key)  # unpicklable arguments raise here, before any remote work
+        sub = self._start(spec, payload, key, plan=None, function=_function_name(call.fn))
+        return sub.futures[0]
+
+    def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec) -> list[JobFuture]:
+        """One array job for all items (chunked, see clustrix.arrays); one future per item, in order."""
+        self._check_open()
+        checked = check_items(items)
+        if not checked:
+            return []
+        plan = ArrayPlan.for_items(len(checked), chunk_size=self.profile.array_chunk_size)
+        key = self.stager.key()
+        payload = dump_array(fn, plan.chunks(checked), key)
+        max_parallel = spec.array.max_parallel if spec.array is not None else None
+        spec = replace(spec, array=ArraySpec(plan.n_tasks, max_parallel or self.profile.max_array_parallel))
+        sub = self._start(spec, payload, key, plan=plan, function=_function_name(fn))
+        Progress(sub.futures, desc=f"{spec.name} {sub.job_id}")
+        return list(sub.futures)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No new submissions; cancel live jobs if asked; wait for the rest if asked."""
+        with self._lock:
+            self._closed = True
+            subs = list(self._subs)
+        if cancel_futures:
+            self.cancel_all(subs)
+        if wait:
+            for sub in subs:
+                for fut in sub.futures:
+                    try:
+                        fut.exception()
+                    except BaseException:  # noqa: BLE001 - cancelled futures raise here
+                        pass
+        self.poller.stop()
+
+    def cancel_all(self, subs: Sequence[Submission] | None = None) -> None:
+        """Cancel every unfinished job of this backend with one cancel command."""
+        with self._lock:
+            subs = list(self._subs) if subs is None else list(subs)
+            live = [s for s in subs if len(s.finished) + len(s.cancelled) < s.n_tasks]
+        if not live:
+            return
+        self.launcher.cancel([s.job_id for s in live])
+        for sub in live:
+            for task in range(sub.n_tasks):
+                self._mark_cancelled(sub, task)
+
+    def adopt(self, entry: LedgerEntry) -> list[JobFuture]:
+        """Futures for a job recorded in the ledger (by this or an earlier process).
+
+        The job's result and sentinel files decide its outcome as for a fresh submission, so a
+        job that finished long ago (and left the queue) resolves at the first poll.
+        """
+        with self._lock:
+            for sub in self._subs:
+                if sub.job_id == entry.job_id and sub.paths.job_dir == entry.job_dir:
+                    return list(sub.futures)
+        paths = JobPaths(entry.job_dir, entry.key_file)
+        plan = ArrayPlan(entry.n_items, entry.chunk_size) if entry.is_array else None
+        keys = list(entry.task_ids) if entry.is_array else [entry.job_id]
+        sub = Submission(entry.job_id, paths, self.stager.key(), plan, keys, row=entry.row)
+        self._register(sub, function=entry.function, record=False)
+        return list(sub.futures)
+
+    # -- submission ----------------------------------------------------------------------------
+
+    def _start(self, spec: JobSpec, payload: bytes, key: bytes, *, plan: ArrayPlan | None,
+               function: str) -> Submission:
+        job_dir = self.stager.new_job_dir()
+        paths = JobPaths(job_dir, self.stager.remote_key_path)
+        files: dict[str, bytes | str] = dict(self.launcher.render(spec, paths))
+        files[paths.payload] = payload
+        self.stager.stage(job_dir, files)
+        job_id = self.launcher.submit(spec, paths)
+        n_tasks = None if plan is None else plan.n_tasks
+        sub = Submission(job_id, paths, key, plan, self.launcher.task_keys(job_id, n_tasks))
+        self._register(sub, function=function, record=True)
+        return sub
+
+    def _register(self, sub: Submission, *, function: str, record: bool) -> None:
+        """Create the item futures, record the job in the ledger and start watching its tasks."""
+        n_items = 1 if sub.plan is None else sub.plan.n_items
+        for item in range(n_items):
+            fid = sub.job_id if sub.plan is None else f"{sub.job_id}[{item}]"
+            sub.futures.append(JobFuture(fid, _ItemHandle(self, sub, item)))
+        ledger = self._get_ledger()
+        if ledger is not None and record:
+            try:
+                sub.row = ledger.record(
+                    job_id=sub.job_id, backend=self.profile.backend, host=self.profile.host,
+                    profile=_profile_mapping(self.profile), job_dir=sub.paths.job_dir,
+                    key_file=sub.paths.key_file, function=function,
+                    task_ids=sub.task_keys if sub.plan is not None else (),
+                    n_items=n_items, chunk_size=1 if sub.plan is None else sub.plan.chunk_size)
+            except Exception:  # the ledger is a convenience; never fail a submitted job over it
+                log.warning("could not record job %s in the ledger", sub.job_id, exc_info=True)
+        self.launcher.track(sub.job_id, sub.paths, None if sub.plan is None else sub.plan.n_tasks)
+        with self._lock:
+            self._subs.append(sub)
+        watches = []
+        for task, key in enumerate(sub.task_keys):
+            if task in sub.finished:
+                continue
+            ft = sub.file_task(task)
+            watches.append(Watch(
+                key=key, query_id=sub.job_id,
+                files=WatchFiles(sub.paths.result(ft), sub.paths.sentinel(ft), sub.paths.stderr(ft)),
+                on_done=lambda decision, s=sub, t=task: self._on_done(s, t, decision),
+                on_status=lambda status, s=sub, t=task: self._on_status(s, t, status),
+            ))
+        self.poller.watch(watches)
+
+    # -- poller callbacks (poller thread) ------------------------------------------------------
+
+    def _on_status(self, sub: Submission, task: int, status: JobStatus) -> None:
+        sub.statuses[task] = status
+        if status.state is JobState.RUNNING:
+            for item in sub.items_of(task):
+                sub.futures[item].mark_running()
+        self._ledger_update(sub, {task: status.state.value})
+
+    def _on_done(self, sub: Submission, task: int, decision: ResultReady | Failed) -> None:
+        items = sub.items_of(task)
+        if isinstance(decision, Failed):
+            for item in items:
+                sub.futures[item].set_job_error(decision.error)
+            state = status_for_exception(decision.error).state.value
+            self._finish_task(sub, task, state, error=str(decision.error).splitlines()[0])
+            return
+        try:
+            envelopes = load_result(decision.blob, sub.key)
+            if len(envelopes) != len(items):
+                raise PayloadError(f"result of job {sub.task_keys[task]} holds {len(envelopes)} items, "
+                                   f"expected {len(items)}")
+        except PayloadError as exc:
+            for item in items:
+                sub.futures[item].set_job_error(exc, JobStatus(JobState.FAILED, raw="BAD RESULT"))
+            self._finish_task(sub, task, "FAILED", error=str(exc))
+            return
+        failure = None
+        for item, env in zip(items, envelopes, strict=True):
+            sub.futures[item].set_envelope(env)
+            if not env.ok and failure is None:
+                failure = f"{env.exc_type}: {env.exc_message}"
+        self._finish_task(sub, task, "COMPLETED" if failure is None else "FAILED", error=failure)
+
+    def _finish_task(self, sub: Submission, task: int, state: str, *, error: str | None = None) -> None:
+        with self._lock:
+            sub.finished[task] = state
+            all_done = len(sub.finished) + len(sub.cancelled - set(sub.finished)) >= sub.n_tasks
+            if all_done and sub in self._subs:
+                self._subs.remove(sub)
+        self._ledger_update(sub, {task: state}, error=error)
+
+    # -- cancel --------------------------------------------------------------------------------
+
+    def _cancel_task(self, sub: Submission, task: int) -> bool:
+        with self._lock:
+            if task in sub.cancelled:
+                return True
+            if task in sub.finished:
+                return False
+        key = sub.task_keys[task]
+        try:
+            self.launcher.cancel([sub.job_id if sub.plan is None else key])
+        except (CommandError, TransportError):
+            log.warning("cancelling job %s failed", key, exc_info=True)
+            return False
+        self._mark_cancelled(sub, task)
+        return True
+
+    def _mark_cancelled(self, sub: Submission, task: int) -> None:
+        with self._lock:
+            if task in sub.finished:
+                return
+            sub.cancelled.add(task)
+        self.poller.forget([sub.task_keys[task]])
+        for item in sub.items_of(task):
+            sub.futures[item].cancel()  # the handle answers True at once: the task is cancelled
+        self._finish_task(sub, task, "CANCELLED")
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _read_log(self, sub: Submission, task: int, which: str) -> str:
+        ft = sub.file_task(task)
+        path = sub.paths.stdout(ft) if which == "stdout" else sub.paths.stderr(ft)
+        try:
+            blob = self.stager.fetch([path]).get(path)
+        except TransportError as exc:
+            log.warning("could not read %s: %s", path, exc)
+            return ""
+        return "" if blob is None else blob[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
+
+    def _get_ledger(self) -> Ledger | None:
+        if self._ledger_arg is False:
+            return None
+        if isinstance(self._ledger_arg, Ledger):
+            return self._ledger_arg
+        if self._ledger is None:
+            try:
+                self._ledger = Ledger()
+            except Exception:
+                log.warning("the job ledger is unavailable; jobs will not be reattachable", exc_info=True)
+                self._ledger_arg = False
+                return None
+        return self._ledger
+
+    def _ledger_update(self, sub: Submission, tasks: dict[int, str], *, error: str | None = None) -> None:
+        ledger = self._get_ledger()
+        if ledger is None or sub.row is None:
+            return
+        try:
+            if sub.plan is not None:
+                ledger.set_task_states(sub.row, tasks)
+            ledger.set_state(sub.row, _aggregate(sub), error=error)
+        except Exception:
+            log.warning("could not update job %s in the ledger", sub.job_id, exc_info=True)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("cannot submit after shutdown() of this backend")
+
+
+def _aggregate(sub: Submission) -> str:
+    """One state for a whole submission (the ledger's ``state`` column)."""
+    n = sub.n_tasks
+    finals = {t: s for t, s in sub.finished.items()}
+    finals.update({t: "CANCELLED" for t in sub.cancelled if t not in finals})
+    if len(finals) >= n:
+        bad = [s for s in finals.values() if s != "COMPLETED"]
+        return bad[0] if bad else "COMPLETED"
+    if any(st.state is JobState.RUNNING for st in sub.statuses.values()) or finals:
+        return "RUNNING"
+    return "PENDING"
+
+
+def _function_name(fn: Callable[..., Any]) -> str:
+    module = getattr(fn, "__module__", None) or "?"
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return f"{module}.{name}"
+
+
+def _profile_mapping(profile: Profile) -> dict[str, Any]:
+    to_mapping = getattr(profile, "to_mapping", None)
+    if callable(to_mapping):
+        return dict(to_mapping())
+    raise ClustrixError("Profile.to_mapping() is missing; cannot record the job in the ledger")
+
+
+def attach(job_id: str, **kwargs: Any) -> JobFuture:
+    """Reattach to a recorded job; see :func:`clustrix.reattach.attach`."""
+    from clustrix.reattach import attach as _attach
+
+    return _attach(job_id, **kwargs)
+
+
+__all__ = ["JobCancelledError", "Launcher", "RemoteBackend", "SchedulerLauncher", "Submission", "attach",
+           "run_with_retry"]

@@ -1,0 +1,59 @@
+"""Array planning: every item in exactly one task, in input order; progress bar only on a tty."""
+
+from __future__ import annotations
+
+import concurrent.futures
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from clustrix.arrays import AUTO_MAX_TASKS, ArrayPlan, Progress
+from clustrix.errors import ResourceError
+
+
+@given(n=st.integers(1, 5000), chunk=st.one_of(st.none(), st.integers(1, 300)))
+def test_plan_covers_every_item_once_in_order(n, chunk):
+    plan = ArrayPlan.for_items(n, chunk_size=chunk)
+    flat = [i for t in range(plan.n_tasks) for i in plan.items_of(t)]
+    assert flat == list(range(n))
+    for item in (0, n // 2, n - 1):
+        task, pos = plan.task_of(item)
+        assert plan.items_of(task)[pos] == item
+    if chunk is None:
+        assert plan.n_tasks <= AUTO_MAX_TASKS
+        assert plan.n_tasks == n or n > AUTO_MAX_TASKS  # one item per task while that fits
+    else:
+        assert all(len(plan.items_of(t)) == chunk for t in range(plan.n_tasks - 1))
+
+
+def test_chunks_split_items():
+    plan = ArrayPlan.for_items(7, chunk_size=3)
+    assert plan.chunks(list("abcdefg")) == [["a", "b", "c"], ["d", "e", "f"], ["g"]]
+    with pytest.raises(ValueError, match="plan is for 7 items"):
+        plan.chunks([1, 2])
+
+
+def test_bad_plans_name_the_value():
+    with pytest.raises(ResourceError, match="array_chunk_size"):
+        ArrayPlan(5, 0)
+    with pytest.raises(IndexError, match="outside the array"):
+        ArrayPlan(5, 2).items_of(3)
+
+
+def test_progress_counts_done_futures_when_enabled(capsys):
+    futs = [concurrent.futures.Future() for _ in range(3)]
+    bar = Progress(futs, desc="x", enabled=True)
+    assert bar.enabled
+    for f in futs:
+        f.set_result(1)
+    assert bar.done == 3
+    assert not bar.enabled  # closed after the last one
+    assert "0/3" in capsys.readouterr().err
+
+
+def test_progress_off_when_stderr_is_not_a_terminal(capsys):
+    futs = [concurrent.futures.Future()]
+    assert not Progress(futs).enabled  # pytest captures stderr: not a tty
+    futs[0].set_result(1)
+    assert capsys.readouterr().err == ""
