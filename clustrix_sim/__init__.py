@@ -6,3 +6,14 @@ independent oracle that checks them.
 """
 
 from __future__ import annotations
+
+__all__ = ["SimCluster"]
+
+
+def __getattr__(name: str):
+    # Lazy: the tool shims import clustrix_sim on every call and must not pay for SimCluster.
+    if name == "SimCluster":
+        from clustrix_sim.cluster import SimCluster
+
+        return SimCluster
+    raise AttributeError(f"module 'clustrix_sim' has no attribute {name!r}")

@@ -15,6 +15,7 @@ Clock: every time field is **simulated** epoch seconds (float). The controller's
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
@@ -151,6 +152,11 @@ class JobRecord:
     stderr_path: str | None = None
     visible_in_queue: bool = True
     max_rss_mb: float = 0.0
+    # Added by the controller (H5); defaults keep older front ends working.
+    partition: str = ""  # the partition the job was placed in (resolved at submit)
+    alloc_mem_mb: int = 0  # memory allocated per node while running
+    alloc_gpus: int = 0  # GPUs allocated per node while running
+    pid: int | None = None  # the batch script's process (and process-group) id while running
 
     @property
     def is_array_task(self) -> bool:
@@ -209,3 +215,64 @@ class PartitionRecord:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> PartitionRecord:
         return _from_dict(cls, data)
+
+
+@dataclass
+class ClusterConfig:
+    """Everything that defines one simulated cluster; persisted in its state dir.
+
+    ``time_scale`` is simulated seconds per real second. ``min_job_age_s`` is in **real** seconds
+    (how long finished jobs stay visible in the queue). ``kill_wait_s`` is SLURM's KillWait in
+    simulated seconds (the controller waits at least 0.2 real seconds). ``max_array_size`` is
+    MaxArraySize (array indices must be below it). ``user`` is the login user; ``server`` the
+    controller's host name as shown to tools.
+    """
+
+    flavor: str = "slurm"
+    cluster_name: str = "simcluster"
+    time_scale: float = 1.0
+    min_job_age_s: float = 300.0
+    kill_wait_s: float = 30.0
+    max_array_size: int = 1001
+    user: str = ""
+    server: str = "slurmctld"
+    nodes: list[NodeRecord] = field(default_factory=list)
+    partitions: list[PartitionRecord] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ClusterConfig:
+        data = dict(data)
+        data["nodes"] = [NodeRecord.from_dict(n) for n in data.get("nodes", [])]
+        data["partitions"] = [PartitionRecord.from_dict(p) for p in data.get("partitions", [])]
+        return _from_dict(cls, data)
+
+
+_MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$", re.IGNORECASE)
+_MEM_UNITS_MB = {"": 1.0, "k": 1 / 1024, "m": 1.0, "g": 1024.0, "t": 1024.0 * 1024}
+
+
+def parse_mem_mb(value: int | str) -> int:
+    """Parse a node memory size (``16384``, ``"16G"``, ``"512M"``, ``"1T"``) into whole MB."""
+    if isinstance(value, bool):
+        raise ValueError(f"invalid memory size {value!r}; use megabytes or a string like '16G'")
+    if isinstance(value, int):
+        mb = float(value)
+    else:
+        m = _MEM_RE.match(str(value))
+        if not m:
+            raise ValueError(f"invalid memory size {value!r}; use megabytes or a string like '16G'")
+        mb = float(m.group(1)) * _MEM_UNITS_MB[m.group(2).lower()]
+    if mb <= 0:
+        raise ValueError(f"invalid memory size {value!r}; it must be positive")
+    return int(-(-mb // 1))
+
+
+def make_nodes(count: int, cpus: int, mem_mb: int, gpus: int = 0, prefix: str = "c") -> list[NodeRecord]:
+    """``count`` identical nodes named ``c1..cN`` (SLURM docker clusters use the same names)."""
+    if count < 1 or cpus < 1 or mem_mb < 1 or gpus < 0:
+        raise ValueError(f"invalid node shape: nodes={count} cpus={cpus} mem_mb={mem_mb} gpus={gpus}; "
+                         "nodes, cores and memory must be positive and gpus >= 0")
+    return [NodeRecord(name=f"{prefix}{i}", cpus=cpus, mem_mb=mem_mb, gpus=gpus) for i in range(1, count + 1)]

@@ -29,6 +29,27 @@ Operations (params -> result):
 - ``info`` ``{}`` -> ``{"cluster_name", "flavor", "time_scale", "now": sim seconds,
   "server": hostname, "min_job_age_s"}``.
 - ``ping`` ``{}`` -> ``{"pid": int}``.
+
+Extensions (H5, all optional for callers):
+
+- ``jobs`` / ``accounting`` also take ``"include_script": bool`` and ``"include_env": bool``
+  (default False): without them each record's ``request.script`` is ``""`` and ``request.env``
+  is ``{}``, which keeps a 10,000-job reply small. ``jobs`` takes ``"include_finished": False``
+  to get active jobs only.
+- ``signal`` also takes ``"scope"`` for numeric signals: ``"steps"`` (default, like scancel
+  without -b: every process of the job except the batch script's own process, or the batch
+  process when it has no children), ``"batch"`` (-b: the batch script's process only),
+  ``"full"`` (-f: every process). A numeric signal to a pending job gives status
+  ``"job_pending"``.
+- ``hold`` on a job that is no longer pending gives ``"not_pending"``; ``requeue`` on a pending
+  job gives ``"job_pending"``, on a ``--no-requeue`` job ``"not_requeueable"``.
+- ``fault`` ``{"action": NAME, ...}`` -> ``{}``: fault injection (``clustrix_sim.faults``
+  documents the actions). Error kind ``bad_request`` for an unknown action or argument.
+- ``stats`` ``{}`` -> ``{"states": {STATE: count}, "running_pids": [int], "jobs": int}``.
+- ``shutdown`` ``{}`` -> ``{}``; the controller then kills running jobs and exits.
+- ``info`` also returns ``"ssh"``: ``{"host", "port", "user", "key_file", "known_hosts"}`` or None.
+
+Error kind ``bad_request`` means a malformed request (unknown op, missing or wrong params).
 """
 
 from __future__ import annotations

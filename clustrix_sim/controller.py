@@ -1,0 +1,298 @@
+"""The simulator's controller process: protocol server on a Unix socket, main loop, SSH front door.
+
+Run as ``python -m clustrix_sim.controller --state-dir DIR [--config FILE] [--ssh --home DIR]``
+(``SimCluster.start()`` does) or in the foreground by ``clustrix-sim up``. Layout of the state dir
+(0700): ``ctl.sock`` (0600), ``cluster.db`` (SQLite, see ``store``), ``spool/`` (job scripts),
+``bin/`` (tool shims), ``ssh/`` (keys, known_hosts), ``controller.pid``, ``controller.log``,
+``ready.json`` (what the ready line says).
+
+Every connection gets a thread; each request line is ``{"op", "tool", "params"}`` and gets one
+reply line. Fault rules are applied per request before the engine sees it. When ready, the
+process prints one JSON line on stdout (socket path, pid, ssh details) and detaches stdout, so
+the parent can wait for exactly that line instead of sleeping.
+
+The SSH server (``clustrix_sim.sshd.SimSSHServer``, bound to 127.0.0.1) runs in this process so
+``drop_ssh_connections`` is a protocol op and ``clustrix-sim up`` serves SSH too. Its commands run
+with the cluster environment (``bin/`` first on PATH, ``CLUSTRIX_SIM_SOCKET``) in the login home.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from typing import Any
+
+from clustrix_sim import protocol, shim
+from clustrix_sim.engine import Engine, OpError, RawJSON
+from clustrix_sim.model import ClusterConfig
+
+SOCKET_NAME = "ctl.sock"
+PID_NAME = "controller.pid"
+READY_NAME = "ready.json"
+MAX_SOCKET_PATH = 107
+UNFAULTED_OPS = frozenset({"fault", "ping", "shutdown", "stats"})
+
+
+def socket_path_for(state_dir: str) -> str:
+    return os.path.join(os.path.abspath(state_dir), SOCKET_NAME)
+
+
+class Controller:
+    """One cluster's controller: engine + socket server + optional SSH server."""
+
+    def __init__(self, state_dir: str, config: ClusterConfig | None = None, *, ssh: bool = False,
+                 home: str | None = None) -> None:
+        self.state_dir = os.path.abspath(state_dir)
+        os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
+        os.chmod(self.state_dir, 0o700)
+        self.socket_path = socket_path_for(self.state_dir)
+        if len(self.socket_path.encode()) > MAX_SOCKET_PATH:
+            raise ValueError(f"state dir {self.state_dir!r} is too deep: the socket path would be "
+                             f"{len(self.socket_path)} bytes (Unix sockets allow {MAX_SOCKET_PATH}); "
+                             "use a shorter --state-dir")
+        self.ssh_enabled = ssh
+        self.home = os.path.abspath(home or os.path.join(self.state_dir, "home"))
+        self._log_file = open(os.path.join(self.state_dir, "controller.log"), "a", buffering=1)  # noqa: SIM115
+        self.engine = Engine(self.state_dir, config, log=self.log)
+        self.stopped = threading.Event()
+        self._server: socket.socket | None = None
+        self._sshd = None
+        self._threads: list[threading.Thread] = []
+
+    def log(self, message: str) -> None:
+        self._log_file.write(f"{time.strftime('%Y-%m-%dT%H:%M:%S')} {message}\n")
+
+    # -- lifecycle -----------------------------------------------------------------------------
+    def start(self) -> dict[str, Any]:
+        """Bind the socket, start the loops (and the SSH server); returns the ready info."""
+        ssh_import = None
+        if self.ssh_enabled:  # paramiko takes ~0.15 s to import: overlap it with the rest
+            ssh_import = threading.Thread(target=_import_ssh, daemon=True)
+            ssh_import.start()
+        bin_dir = shim.write_shims(self.state_dir, self.engine.cfg.flavor, self.socket_path)
+        if os.path.exists(self.socket_path):
+            _refuse_if_live(self.socket_path)
+            os.unlink(self.socket_path)
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        server.bind(self.socket_path)  # the state dir is 0700, so nobody else can reach it meanwhile
+        os.chmod(self.socket_path, 0o600)
+        server.listen(256)
+        self._server = server
+        for target, name in ((self._accept_loop, "accept"), (self.engine.loop, "engine")):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+        info: dict[str, Any] = {"socket": self.socket_path, "pid": os.getpid(), "bin_dir": bin_dir,
+                                "state_dir": self.state_dir, "ssh": None}
+        if self.ssh_enabled:
+            ssh_import.join()
+            info["ssh"] = self._start_ssh(bin_dir)
+            self.engine.ssh_info = info["ssh"]
+        _write_json(os.path.join(self.state_dir, PID_NAME), os.getpid())
+        _write_json(os.path.join(self.state_dir, READY_NAME), info)
+        self.log(f"controller {os.getpid()} ready on {self.socket_path}")
+        return info
+
+    def cluster_env(self, bin_dir: str) -> dict[str, str]:
+        """Environment of commands on the simulated login node (SSH exec)."""
+        env = {k: v for k, v in os.environ.items() if k in ("LANG", "LC_ALL", "TZ", "TMPDIR")}
+        env["PATH"] = bin_dir + os.pathsep + os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin")
+        env[protocol.SOCKET_ENV] = self.socket_path
+        return env
+
+    def _start_ssh(self, bin_dir: str) -> dict[str, Any]:
+        from clustrix_sim import keys
+        from clustrix_sim.sshd import SimSSHServer
+
+        ssh_dir = os.path.join(self.state_dir, "ssh")
+        os.makedirs(ssh_dir, mode=0o700, exist_ok=True)
+        os.makedirs(self.home, mode=0o700, exist_ok=True)
+        key_file = os.path.join(ssh_dir, "id_ed25519")
+        host_file = os.path.join(ssh_dir, "host_ed25519")
+        # Keys survive a controller restart so clients keep trusting the same host key.
+        client_key = keys.load_private_key(key_file) if os.path.exists(key_file) else keys.write_client_key(key_file)
+        host_key = keys.load_private_key(host_file) if os.path.exists(host_file) else keys.write_host_key(host_file)
+        previous = _read_json(os.path.join(self.state_dir, READY_NAME)) or {}
+        port = (previous.get("ssh") or {}).get("port") or 0
+        user = self.engine.cfg.user or _current_user()
+        try:
+            server = SimSSHServer([client_key], host_key, self.cluster_env(bin_dir), self.home, user, port=port)
+            server.start()
+        except OSError:  # the old port is taken: any port will do (known_hosts is rewritten)
+            server = SimSSHServer([client_key], host_key, self.cluster_env(bin_dir), self.home, user, port=0)
+            server.start()
+        self._sshd = server
+        self.engine.ssh_drop = server.drop_connections
+        known_hosts = os.path.join(ssh_dir, "known_hosts")
+        keys.write_known_hosts(known_hosts, [("127.0.0.1", server.port, host_key)])
+        return {"host": "127.0.0.1", "port": server.port, "user": user, "key_file": key_file,
+                "known_hosts": known_hosts, "home": self.home}
+
+    def serve_forever(self) -> None:
+        """Block until stop() (SIGTERM/SIGINT, the shutdown op)."""
+        self.stopped.wait()
+
+    def stop(self) -> None:
+        """Stop serving, kill running jobs (restart rule: requeue or NODE_FAIL) and clean up."""
+        if getattr(self, "_stopping", False):
+            self.stopped.wait(30)
+            return
+        self._stopping = True
+        self.log("controller stopping")
+        if self._sshd is not None:
+            self._sshd.stop(timeout_s=2.0)
+        server, self._server = self._server, None
+        if server is not None:
+            try:
+                server.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            server.close()
+        try:
+            os.unlink(self.socket_path)
+        except FileNotFoundError:
+            pass
+        self.engine.shutdown()
+        for path in (PID_NAME,):
+            try:
+                os.unlink(os.path.join(self.state_dir, path))
+            except FileNotFoundError:
+                pass
+        self.log("controller stopped")
+        self._log_file.close()
+        self.stopped.set()
+
+    # -- serving -------------------------------------------------------------------------------
+    def _accept_loop(self) -> None:
+        server = self._server
+        while server is not None and not self.stopped.is_set():
+            try:
+                conn, _ = server.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve_conn, args=(conn,), daemon=True).start()
+
+    def _serve_conn(self, conn: socket.socket) -> None:
+        with conn:
+            buf = b""
+            while True:
+                try:
+                    chunk = conn.recv(1 << 16)
+                except OSError:
+                    return
+                if not chunk:
+                    return
+                buf += chunk
+                if len(buf) > protocol.MAX_LINE:
+                    return
+                while b"\n" in buf:
+                    line, buf = buf.split(b"\n", 1)
+                    reply, after = self._dispatch(line)
+                    try:
+                        conn.sendall(reply)
+                    except OSError:
+                        return
+                    if after is not None:
+                        after()
+
+    def _dispatch(self, line: bytes) -> tuple[bytes, Any]:
+        try:
+            message = json.loads(line)
+            op, tool, params = message["op"], str(message.get("tool", "")), message.get("params") or {}
+        except (ValueError, KeyError, TypeError) as exc:
+            return _error("bad_request", f"malformed request line: {exc}"), None
+        if op not in UNFAULTED_OPS:
+            delay, fault = self.engine.faults.intercept(op, tool)
+            if delay:
+                time.sleep(delay)
+            if fault is not None:
+                return (json.dumps({"ok": False, "fault": fault}) + "\n").encode(), None
+        if op == "shutdown":
+            return _ok({}), lambda: threading.Thread(target=self.stop, daemon=True).start()
+        try:
+            result = self.engine.handle(op, params)
+        except OpError as exc:
+            return _error(exc.kind, exc.message), None
+        except Exception as exc:  # a bug must not kill the controller; the tool gets the text
+            self.log(f"internal error serving {op}: {exc!r}")
+            return _error("internal", f"{type(exc).__name__}: {exc}"), None
+        return _ok(result), None
+
+
+def _ok(result: Any) -> bytes:
+    if isinstance(result, RawJSON):
+        return b'{"ok": true, "result": ' + result.encode() + b"}\n"
+    return (json.dumps({"ok": True, "result": result}) + "\n").encode()
+
+
+def _error(kind: str, message: str) -> bytes:
+    return (json.dumps({"ok": False, "error": {"kind": kind, "message": message}}) + "\n").encode()
+
+
+def _import_ssh() -> None:
+    import clustrix_sim.keys  # noqa: F401
+    import clustrix_sim.sshd  # noqa: F401
+
+
+def _refuse_if_live(path: str) -> None:
+    try:
+        pid = protocol.call("ping", "clustrix-sim", path=path, timeout_s=2.0)["pid"]
+    except (protocol.ControllerUnavailable, protocol.RequestRefused, ValueError):
+        return  # a stale socket from a dead controller
+    raise RuntimeError(f"a controller (pid {pid}) is already serving {path}; stop it first "
+                       "(clustrix-sim down) or use another state dir")
+
+
+def _current_user() -> str:
+    import getpass
+    return getpass.getuser()
+
+
+def _write_json(path: str, value: Any) -> None:
+    tmp = f"{path}.tmp-{os.getpid()}"
+    with open(tmp, "w") as fh:
+        json.dump(value, fh)
+    os.replace(tmp, path)
+
+
+def _read_json(path: str) -> Any:
+    try:
+        with open(path) as fh:
+            return json.load(fh)
+    except (OSError, ValueError):
+        return None
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``python -m clustrix_sim.controller`` (a child of SimCluster)."""
+    parser = argparse.ArgumentParser(prog="python -m clustrix_sim.controller")
+    parser.add_argument("--state-dir", required=True)
+    parser.add_argument("--config", help="ClusterConfig JSON file (used when the state dir is new)")
+    parser.add_argument("--ssh", action="store_true")
+    parser.add_argument("--home", help="login-node home for SSH sessions")
+    args = parser.parse_args(argv)
+    config = None
+    if args.config:
+        with open(args.config) as fh:
+            config = ClusterConfig.from_dict(json.load(fh))
+    controller = Controller(args.state_dir, config, ssh=args.ssh, home=args.home)
+    signal.signal(signal.SIGTERM, lambda *_: threading.Thread(target=controller.stop, daemon=True).start())
+    signal.signal(signal.SIGINT, lambda *_: threading.Thread(target=controller.stop, daemon=True).start())
+    info = controller.start()
+    sys.stdout.write(json.dumps(info) + "\n")
+    sys.stdout.flush()
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)  # nobody reads our stdout after the ready line
+    os.close(devnull)
+    controller.serve_forever()
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
