@@ -270,4 +270,4 @@ def test_missing_work_dir_runs_in_tmp_with_slurmstepd_error(sim, tmp_path):
     job = submit(sim, "pwd", tmp_path / "missing", stdout_pattern=str(tmp_path / "out.txt"))
     assert sim.wait_job(job, 20).state == "COMPLETED"
     text = (tmp_path / "out.txt").read_text()
-    assert "couldn't chdir to" in text and text.endswith("/tmp\n")
+    assert "couldn't chdir to" in text and text.endswith("/tmp\n")  # noqa: S108

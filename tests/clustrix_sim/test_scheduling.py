@@ -20,7 +20,7 @@ from clustrix_sim.model import (
 
 
 def request(**kw) -> JobRequest:
-    base = dict(script="#!/bin/sh\ntrue\n", name="job", user="alice", uid=1000, work_dir="/tmp")
+    base = dict(script="#!/bin/sh\ntrue\n", name="job", user="alice", uid=1000, work_dir="/work/jobs")
     base.update(kw)
     return JobRequest(**base)
 
