@@ -8,10 +8,10 @@ before 13) the text ``qstat -x -f -t`` is the fallback (:func:`parse_fallback_st
 Script decisions, each checked against OpenPBS source:
 
 * **Directive quoting.** qsub splits a ``#PBS`` line with ``make_argv``: whitespace separates
-  words, ``'...'`` and ``"..."`` quote literally, ``\\x`` escapes one character outside quotes. A
-  line whose last character is ``\\`` is joined with the next one, so a backslash-escaped value
-  could swallow a line; :func:`quote_value` therefore wraps any value that is not plain in single
-  quotes (``'`` itself as ``'\\''``), which always ends the line with a quote.
+  words, ``\\x`` stands for ``x``, and quotes group words (PBS Pro drops the quote characters,
+  Torque keeps them in the word). :func:`quote_value` therefore backslash-escapes whitespace,
+  quotes and backslashes, which both read back verbatim. A line whose last character is ``\\``
+  is joined with the next one, so a value ending with a backslash is refused.
 * **Job names** (``check_job_name``): at most :data:`MAX_JOB_NAME_LEN` characters (236 in older
   releases, 230 in current OpenPBS) from ``[A-Za-z0-9_+-]``, the first alphabetic. qsub rejects
   anything else, so :func:`sanitize_job_name` maps the name deterministically (other characters
@@ -70,10 +70,18 @@ _NO_JSON_RE = re.compile(r"invalid option|illegal option|unrecognized option|usa
 
 
 def quote_value(value: str) -> str:
-    """``value`` as one word for qsub's directive splitter (``make_argv``), byte for byte."""
+    """``value`` as one word for qsub's directive splitter (``make_argv``), byte for byte.
+
+    Whitespace, quotes and backslashes are escaped with a backslash, which PBS Pro and Torque
+    both undo (Torque keeps quote characters in the word, so quoting would corrupt values).
+    """
+    if not value or value.endswith("\\"):
+        raise ResourceError("PBS directive value", value,
+                            "a non-empty value not ending with a backslash (qsub would join "
+                            "the next script line to the directive)")
     if _PLAIN_RE.match(value):
         return value
-    return "'" + value.replace("'", "'\\''") + "'"
+    return "".join("\\" + c if c.isspace() or c in "'\"\\" else c for c in value)
 
 
 def sanitize_job_name(name: str, *, max_len: int = MAX_JOB_NAME_LEN) -> str:

@@ -30,12 +30,16 @@ class QsubFatal(Exception):
     """qsub would exit with 'unmatched quote'."""
 
 
-def make_argv(line: str) -> list[str]:
-    """qsub.c ``make_argv`` (without the leading "qsub")."""
+C_SPACE = " \t\n\v\f\r"  # isspace() in the C locale
+
+
+def make_argv(line: str, *, keep_quotes: bool = False) -> list[str]:
+    """qsub.c ``make_argv`` (without the leading "qsub"); ``keep_quotes`` is Torque's variant,
+    which copies the quote characters into the word."""
     args: list[str] = []
     buf: list[str] = []
     i, n = 0, len(line)
-    while i < n and line[i].isspace():
+    while i < n and line[i] in C_SPACE:
         i += 1
     started = i < n
     while i < n:
@@ -44,17 +48,17 @@ def make_argv(line: str) -> list[str]:
             end = line.find(c, i + 1)
             if end < 0:
                 raise QsubFatal(f"unmatched {c} in {line!r}")
-            buf.append(line[i + 1:end])
+            buf.append(line[i:end + 1] if keep_quotes else line[i + 1:end])
             i = end + 1
         elif c == "\\":
             if i + 1 >= n:
                 raise QsubFatal(f"trailing backslash in {line!r}")
             buf.append(line[i + 1])
             i += 2
-        elif c.isspace():
+        elif c in C_SPACE:
             args.append("".join(buf))
             buf = []
-            while i < n and line[i].isspace():
+            while i < n and line[i] in C_SPACE:
                 i += 1
             started = i < n
         else:
@@ -65,7 +69,7 @@ def make_argv(line: str) -> list[str]:
     return args
 
 
-def qsub_directives(script: str) -> list[list[str]]:
+def qsub_directives(script: str, *, keep_quotes: bool = False) -> list[list[str]]:
     """The argument words of every ``#PBS`` line qsub reads from ``script``."""
     lines = script.split("\n")
     out: list[list[str]] = []
@@ -78,17 +82,17 @@ def qsub_directives(script: str) -> list[list[str]]:
             while text.endswith("\\") and i + 1 < len(lines):  # get_script continuation
                 i += 1
                 text = text[:-1] + lines[i]
-            out.append(make_argv(text))
-        elif stripped and not stripped.startswith("#"):
+            out.append(make_argv(text, keep_quotes=keep_quotes))
+        elif stripped.strip(C_SPACE) and not stripped.startswith("#"):
             break  # first executable line: qsub stops reading directives
         i += 1
     return out
 
 
-def options(script: str) -> dict[str, list[str]]:
+def options(script: str, *, keep_quotes: bool = False) -> dict[str, list[str]]:
     """``{"-q": [value, ...], ...}`` from the script's directives."""
     found: dict[str, list[str]] = {}
-    for words in qsub_directives(script):
+    for words in qsub_directives(script, keep_quotes=keep_quotes):
         assert len(words) == 2, words
         found.setdefault(words[0], []).append(words[1])
     return found
@@ -116,8 +120,9 @@ def test_golden_script_sets_every_field():
     assert script == (DATA / "golden_all_fields.sh").read_text()
 
 
-def test_directives_read_back_verbatim_by_qsub_rules():
-    opts = options(pbs.render_script(full_spec(), PATHS))
+@pytest.mark.parametrize("keep_quotes", [False, True], ids=["pbspro", "torque-tokenizer"])
+def test_directives_read_back_verbatim_by_qsub_rules(keep_quotes):
+    opts = options(pbs.render_script(full_spec(), PATHS), keep_quotes=keep_quotes)
     assert opts["-q"] == ["gpu queue"]
     assert opts["-A"] == [HOSTILE]
     assert opts["-o"] == ["/home/u s/clustrix jobs/j$1 'x'/stdout.^array_index^.log"]
@@ -141,9 +146,16 @@ def test_qos_is_a_comment_not_a_directive():
                min_size=1, max_size=60))
 @settings(max_examples=300, deadline=None)
 def test_any_single_line_value_round_trips_through_qsub(value):
-    assert make_argv(pbs.quote_value(value)) == [value]
-    # and as part of a directive line, even when the value ends with a backslash
-    assert qsub_directives(f"#PBS -A {pbs.quote_value(value)}\n") == [["-A", value]]
+    if value.endswith("\\"):
+        with pytest.raises(ResourceError, match="backslash"):
+            pbs.quote_value(value)
+        return
+    word = pbs.quote_value(value)
+    for keep_quotes in (False, True):
+        assert make_argv(word, keep_quotes=keep_quotes) == [value]
+        # as part of a directive line, which must not continue onto the next line
+        script = f"#PBS -A {word}\n#PBS -q next\n"
+        assert qsub_directives(script, keep_quotes=keep_quotes) == [["-A", value], ["-q", "next"]]
 
 
 @pytest.mark.parametrize(("name", "expected"), [

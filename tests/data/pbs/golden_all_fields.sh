@@ -4,13 +4,13 @@
 #PBS -l select=2:ncpus=4:mem=8192mb:ngpus=2
 #PBS -l place=scatter
 #PBS -l walltime=25:01:01
-#PBS -q 'gpu queue'
-#PBS -A 'it'\''s a "quoted" $HOME; `rm -rf` \ value'
+#PBS -q gpu\ queue
+#PBS -A it\'s\ a\ \"quoted\"\ $HOME;\ `rm\ -rf`\ \\\ value
 # clustrix: qos 'high' not sent: PBS has no QOS
 #PBS -J 0-4%2
 #PBS -r y
-#PBS -o '/home/u s/clustrix jobs/j$1 '\''x'\''/stdout.^array_index^.log'
-#PBS -e '/home/u s/clustrix jobs/j$1 '\''x'\''/stderr.^array_index^.log'
+#PBS -o /home/u\ s/clustrix\ jobs/j$1\ \'x\'/stdout.^array_index^.log
+#PBS -e /home/u\ s/clustrix\ jobs/j$1\ \'x\'/stderr.^array_index^.log
 #PBS -l scratch=10gb
 #PBS -m n
 

@@ -1,0 +1,26 @@
+#!/bin/bash
+#PBS -N my_job___x___y_
+#PBS -S /bin/bash
+#PBS -l nodes=2:ppn=4:gpus=2
+#PBS -l mem=16384mb
+#PBS -l walltime=25:01:01
+#PBS -q gpu\ queue
+#PBS -A it\'s\ a\ \"quoted\"\ $HOME;\ `rm\ -rf`\ \\\ value
+# clustrix: qos 'high' not sent: Torque has no QOS
+#PBS -t 0-4%2
+#PBS -o /home/u\ s/clustrix\ jobs/j$1\ \'x\'/stdout.log
+#PBS -e /home/u\ s/clustrix\ jobs/j$1\ \'x\'/stderr.log
+#PBS -l scratch=10gb
+#PBS -m n
+
+# --- clustrix job body ---
+cd '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'' || exit 97
+export GREETING='it'"'"'s a "quoted" $HOME; `rm -rf` \ value'
+# setup lines from the profile / decorator (run verbatim)
+echo setup-ran
+CLUSTRIX_TASK="${PBS_ARRAYID:-}"
+case "$CLUSTRIX_TASK" in ""|*[!0-9]*) CLUSTRIX_TASK="" ;; esac
+'/opt/py 3/bin/python' -m clustrix.runner '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'' --task "$CLUSTRIX_TASK" --key-file '/home/u s/.clustrix/key file'
+clustrix_status=$?
+printf "%s\n" "$clustrix_status" > '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp && mv -f '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}
+exit "$clustrix_status"
