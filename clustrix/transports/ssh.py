@@ -1,0 +1,372 @@
+"""SSHTransport: the Transport protocol over a pooled paramiko connection.
+
+- Commands: ``shlex.join(argv)`` is the remote command line, so every argument is quoted and the
+  remote shell runs exactly one command whatever the values contain. stdout and stderr are drained
+  together (a command writing megabytes to both never deadlocks), every wait has a deadline, and a
+  timed-out command's channel is closed (sshd then kills it).
+- Reconnects: a dropped connection is re-established with bounded backoff. A command that was
+  already sent when the link died may or may not have run, so it is retried only when the caller
+  says it is safe (``retry_safe=True``: status queries, reads); otherwise
+  :class:`~clustrix.errors.ConnectionLostError` tells the caller to find out (e.g. list the queue
+  before submitting again). Failures before the command was sent are always retried.
+- Files: one SFTP channel per connection, reused and reopened after a reconnect. Writes go to a
+  temporary name, get their mode before any byte is written, and are renamed into place.
+"""
+
+from __future__ import annotations
+
+import os
+import posixpath
+import select
+import shlex
+import stat
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TypeVar
+
+import paramiko
+
+from clustrix.errors import CommandTimeoutError, ConnectionLostError, TransportError
+from clustrix.transports.base import (
+    DIR_MODE,
+    FILE_MODE,
+    Completed,
+    decode_output,
+    expand_home,
+    validate_argv,
+)
+from clustrix.transports.ssh_config import resolve_endpoint
+from clustrix.transports.ssh_pool import LINK_ERRORS, POOL, Connection, ConnectOptions
+
+__all__ = ["SSHTransport"]
+
+CHUNK_BYTES = 64 * 1024
+LIVENESS_CHECK_S = 1.0  # while waiting on a command, re-check the link at least this often
+NO_EXIT_STATUS = 255  # what OpenSSH's client reports when the server sends no exit status
+T = TypeVar("T")
+
+
+class _LinkLost(Exception):
+    """Internal: the connection died; ``sent`` says whether the command may have started."""
+
+    def __init__(self, cause: BaseException | None, sent: bool):
+        super().__init__(repr(cause))
+        self.cause = cause
+        self.sent = sent
+
+
+class SSHTransport:
+    """Run commands and move files on one host over SSH (see the module docstring)."""
+
+    def __init__(self, connection: Connection, command_timeout_s: float | None = 60.0):
+        self._conn = connection
+        self.command_timeout_s = command_timeout_s
+        self.host: str | None = connection.display
+        self._closed = False
+        self._close_lock = threading.Lock()
+
+    @classmethod
+    def connect(
+        cls,
+        host: str,
+        port: int | None = None,
+        user: str | None = None,
+        key_file: str | None = None,
+        known_hosts: str | None = None,
+        host_key_policy: str = "strict",
+        use_ssh_config: bool = True,
+        connect_timeout_s: float = 15.0,
+        command_timeout_s: float | None = 60.0,
+        *,
+        ssh_config_path: str | None = None,
+        keepalive_s: float = 15.0,
+        reconnect_attempts: int = 5,
+        reconnect_backoff_s: float = 0.5,
+        tcp_nodelay: bool = True,
+        max_sessions: int = 8,
+    ) -> SSHTransport:
+        """Connect (or join the pooled connection) to ``host`` and authenticate.
+
+        ``host`` may be an alias from ``~/.ssh/config`` (``ssh_config_path`` overrides the file);
+        explicit arguments win over the config. ``known_hosts`` replaces the known_hosts files
+        (default: the config's UserKnownHostsFile, else ~/.ssh/known_hosts, plus the system file).
+        ``host_key_policy`` is ``strict`` (unknown or changed key -> HostKeyError) or
+        ``accept-new`` (unknown keys are recorded; changed keys still refused). Keys are tried
+        from ``key_file``, IdentityFile, ssh-agent and ~/.ssh/id_* (the last two unless
+        IdentitiesOnly). Reconnection makes ``reconnect_attempts`` tries with delays doubling
+        from ``reconnect_backoff_s`` (0.5, 1, 2, 4 s by default).
+
+        The connection is shared by every transport for the same (host, port, user); the
+        options of the first one to connect apply. Call :meth:`close` to release it.
+        """
+        endpoint = resolve_endpoint(host, port, user, key_file, known_hosts,
+                                    use_ssh_config=use_ssh_config, ssh_config_path=ssh_config_path)
+        options = ConnectOptions(
+            host_key_policy=host_key_policy, connect_timeout_s=connect_timeout_s,
+            keepalive_s=keepalive_s, tcp_nodelay=tcp_nodelay, reconnect_attempts=reconnect_attempts,
+            reconnect_backoff_s=reconnect_backoff_s, max_sessions=max_sessions,
+        )
+        return cls(POOL.acquire(endpoint, options), command_timeout_s)
+
+    def __repr__(self) -> str:
+        return f"SSHTransport({self.host!r})"
+
+    def __enter__(self) -> SSHTransport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Release this handle; the pooled connection closes when its last handle is released."""
+        with self._close_lock:
+            if self._closed:
+                return
+            self._closed = True
+        POOL.release(self._conn)
+
+    # -- commands
+    def run(self, argv: Sequence[str], *, stdin: bytes | str | None = None,
+            timeout_s: float | None = None, retry_safe: bool = False) -> Completed:
+        """Run ``argv`` on the host (see :meth:`clustrix.transports.base.Transport.run`).
+
+        ``retry_safe=True`` declares that running the command twice is harmless (a status query,
+        a read): if the connection drops mid-command it is re-run after reconnecting. Leave it
+        False for submissions and cancellations; a drop then raises ConnectionLostError.
+        """
+        args = validate_argv(argv)
+        command = shlex.join(args)
+        data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
+        timeout = self.command_timeout_s if timeout_s is None else timeout_s
+        if self._closed:
+            raise TransportError("run() on a closed SSHTransport", host=self.host)
+        tries = 1 + self._conn.options.reconnect_attempts
+        for attempt in range(tries):
+            transport, generation = self._conn.ensure()
+            try:
+                code, out, err = self._exec(transport, command, data, timeout)
+            except _LinkLost as lost:
+                self._conn.invalidate(generation)
+                if (lost.sent and not retry_safe) or attempt == tries - 1:
+                    raise self._lost_error(command, lost, retry_safe) from lost.cause
+                continue
+            return Completed(args, code, decode_output(out), decode_output(err), host=self.host)
+        raise AssertionError("unreachable")  # the loop returns or raises
+
+    def _lost_error(self, command: str, lost: _LinkLost, retry_safe: bool) -> ConnectionLostError:
+        if lost.sent and not retry_safe:
+            why = ("it may or may not have run on the host, so it was not retried (only commands "
+                   "run with retry_safe=True are); check its effect before running it again")
+        else:
+            why = "the connection kept failing"
+        return ConnectionLostError(f"connection lost while running {command!r}: {why}; cause: "
+                                   f"{lost.cause!r}", host=self.host, cause=lost.cause)
+
+    def _exec(self, transport: paramiko.Transport, command: str, stdin: bytes | None,
+              timeout: float | None) -> tuple[int, bytes, bytes]:
+        deadline = None if timeout is None else time.monotonic() + timeout
+        if not self._conn.sessions.acquire(timeout=timeout if timeout is not None else -1):
+            raise CommandTimeoutError(f"command {command!r} waited {timeout:g} s for a free SSH "
+                                      "session on the shared connection", host=self.host)
+        try:
+            try:
+                channel = transport.open_session(timeout=self._conn.options.connect_timeout_s)
+            except LINK_ERRORS as exc:
+                if transport.is_active() and isinstance(exc, paramiko.ChannelException):
+                    raise TransportError(f"the server refused a session channel: {exc}",
+                                         host=self.host, cause=exc) from exc
+                raise _LinkLost(exc, sent=False) from exc
+            try:
+                try:
+                    channel.exec_command(command)
+                except LINK_ERRORS as exc:
+                    if transport.is_active():
+                        # the link is fine; the server refused or closed this one channel
+                        raise TransportError(f"the server did not accept command {command!r}: "
+                                             f"{exc}", host=self.host, cause=exc) from exc
+                    raise _LinkLost(exc, sent=True) from exc
+                feeder = self._feed_stdin(channel, stdin)
+                code, out, err = self._collect(transport, channel, command, deadline, timeout)
+                if feeder is not None:
+                    feeder.join(LIVENESS_CHECK_S)
+                return code, out, err
+            finally:
+                channel.close()
+        finally:
+            self._conn.sessions.release()
+
+    @staticmethod
+    def _feed_stdin(channel: paramiko.Channel, data: bytes | None) -> threading.Thread | None:
+        if not data:
+            channel.shutdown_write()  # the command reads EOF at once
+            return None
+
+        # a thread, so a command that writes before reading all its input cannot deadlock us
+        def feed() -> None:
+            try:
+                channel.sendall(data)
+                channel.shutdown_write()
+            except LINK_ERRORS:
+                pass  # the collector sees the closed channel or dead link and reports it
+
+        thread = threading.Thread(target=feed, name="clustrix-ssh-stdin", daemon=True)
+        thread.start()
+        return thread
+
+    def _collect(self, transport: paramiko.Transport, channel: paramiko.Channel, command: str,
+                 deadline: float | None, timeout: float | None) -> tuple[int, bytes, bytes]:
+        """Drain stdout and stderr together until EOF + exit status, the deadline, or link loss."""
+        out, err = bytearray(), bytearray()
+
+        def drain() -> None:
+            while channel.recv_ready():
+                out.extend(channel.recv(CHUNK_BYTES))
+            while channel.recv_stderr_ready():
+                err.extend(channel.recv_stderr(CHUNK_BYTES))
+
+        while True:
+            drain()
+            remaining = None if deadline is None else deadline - time.monotonic()
+            if remaining is not None and remaining <= 0:
+                raise CommandTimeoutError(
+                    f"command {command!r} did not finish within {timeout:g} s and was stopped (its "
+                    "channel was closed, so sshd kills it); raise command_timeout_s if it is "
+                    "legitimately slow",
+                    host=self.host)
+            wait = LIVENESS_CHECK_S if remaining is None else min(remaining, LIVENESS_CHECK_S)
+            if channel.eof_received or channel.closed:
+                # all output is in (the buffers are closed); only the exit status may be pending
+                if channel.status_event.wait(wait):
+                    drain()
+                    if channel.exit_status == -1 and not transport.is_active():
+                        raise _LinkLost(EOFError("connection closed before the exit status"),
+                                        sent=True)
+                    code = channel.exit_status
+                    return (NO_EXIT_STATUS if code == -1 else code), bytes(out), bytes(err)
+            else:
+                # the channel's fileno becomes readable on stdout data, stderr data, EOF or close
+                select.select([channel], [], [], wait)
+            if not transport.is_active():
+                drain()
+                if not (channel.eof_received and channel.status_event.is_set()):
+                    raise _LinkLost(EOFError("the SSH connection dropped"), sent=True)
+
+    # -- files
+    def _sftp_call(self, action: str, operation: Callable[[paramiko.SFTPClient], T]) -> T:
+        """Run ``operation(sftp)`` with the shared SFTP channel, reconnecting if the link drops.
+
+        File operations here are idempotent (temp + rename, reads, mkdir -p), so they are
+        always retried after a reconnect.
+        """
+        tries = 1 + self._conn.options.reconnect_attempts
+        for attempt in range(tries):
+            sftp, generation, lock = self._conn.sftp()
+            try:
+                with lock:
+                    return operation(sftp)
+            except TransportError:
+                raise
+            except LINK_ERRORS as exc:
+                channel = sftp.get_channel()
+                alive = (channel is not None and not channel.closed
+                         and channel.get_transport().is_active())
+                if alive and isinstance(exc, OSError):
+                    raise TransportError(f"cannot {action}: {exc}", host=self.host, cause=exc) from exc
+                self._conn.invalidate(generation)
+                if attempt == tries - 1:
+                    raise ConnectionLostError(f"connection lost during {action}: {exc!r}",
+                                              host=self.host, cause=exc) from exc
+        raise AssertionError("unreachable")
+
+    def put_files(self, files: Mapping[str, bytes], *, mode: int = FILE_MODE) -> None:
+        """Write files atomically with ``mode`` (set before the content is written)."""
+        items = [(self.expand_path(path), data) for path, data in files.items()]
+
+        def put(sftp: paramiko.SFTPClient) -> None:
+            for target, data in items:
+                _put_one(sftp, target, data, mode, self.host)
+
+        if items:
+            self._sftp_call(f"write {', '.join(t for t, _ in items)}", put)
+
+    def get_files(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """Read whole files; missing ones map to None."""
+        wanted = list(paths)
+
+        def get(sftp: paramiko.SFTPClient) -> dict[str, bytes | None]:
+            return {path: _get_one(sftp, self.expand_path(path), self.host) for path in wanted}
+
+        return self._sftp_call(f"read {', '.join(wanted)}", get) if wanted else {}
+
+    def makedirs(self, path: str, mode: int = DIR_MODE) -> None:
+        """``mkdir -p`` over SFTP: usually two round trips (mkdir + chmod) when the parent exists."""
+        target = posixpath.normpath(self.expand_path(path))
+        self._sftp_call(f"create directory {target}", lambda sftp: _makedirs(sftp, target, mode, self.host))
+
+    def home(self) -> str:
+        """The login directory on the host (SFTP's view of ``.``), cached per connection."""
+        if self._conn.home_dir is None:
+            self._conn.home_dir = self._sftp_call("resolve the home directory",
+                                                  lambda sftp: sftp.normalize("."))
+        return self._conn.home_dir
+
+    def expand_path(self, path: str) -> str:
+        return expand_home(path, self.home()) if path.startswith("~") else path
+
+
+def _put_one(sftp: paramiko.SFTPClient, target: str, data: bytes, mode: int, host: str | None) -> None:
+    directory, name = posixpath.split(target)
+    tmp = posixpath.join(directory, f".{name}.tmp-{os.urandom(6).hex()}")
+    try:
+        with sftp.open(tmp, "wbx") as handle:  # x: never follow or reuse an existing name
+            handle.chmod(mode)  # before the content: never readable with a looser mode
+            handle.set_pipelined(True)
+            handle.write(data)
+        sftp.posix_rename(tmp, target)
+    except BaseException:
+        try:
+            sftp.remove(tmp)
+        except Exception:  # best effort: the tmp may not exist, or the link may be gone
+            pass
+        raise
+
+
+def _get_one(sftp: paramiko.SFTPClient, path: str, host: str | None) -> bytes | None:
+    try:
+        with sftp.open(path, "rb") as handle:
+            size = handle.stat().st_size
+            if size:
+                handle.prefetch(size)  # pipelined reads instead of one round trip per 32 KB
+            return handle.read()
+    except FileNotFoundError:
+        return None
+
+
+def _makedirs(sftp: paramiko.SFTPClient, path: str, mode: int, host: str | None) -> None:
+    try:
+        sftp.mkdir(path, mode)
+    except FileNotFoundError:
+        parent = posixpath.dirname(path)
+        if parent in (path, ""):
+            raise
+        _makedirs(sftp, parent, mode, host)
+        try:
+            sftp.mkdir(path, mode)
+        except OSError:
+            _require_dir(sftp, path, host)
+            return
+    except OSError:
+        _require_dir(sftp, path, host)  # SFTP v3 reports "exists" as a generic failure
+        return
+    sftp.chmod(path, mode)  # mkdir's mode went through the server's umask
+
+
+def _require_dir(sftp: paramiko.SFTPClient, path: str, host: str | None) -> None:
+    try:
+        st = sftp.stat(path)
+    except OSError as exc:
+        raise TransportError(f"cannot create directory {path!r}: {exc}", host=host, cause=exc) from exc
+    if not stat.S_ISDIR(st.st_mode or 0):
+        raise TransportError(f"cannot create directory {path!r}: a file of that name exists",
+                             host=host)
