@@ -1,0 +1,127 @@
+"""Helpers shared by the SLURM tools: the controller call, the caller's identity, record views.
+
+Kept to the standard library and imported lazily by each tool, because every tool invocation
+is a fresh process and startup time matters.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any
+
+from clustrix_sim.model import PENDING, JobRecord
+
+__all__ = [
+    "SLURM_VERSION",
+    "array_range_text",
+    "call",
+    "current_user",
+    "error_exit",
+    "job_display_id",
+    "load_records",
+    "partition_of",
+    "say",
+    "warn",
+]
+
+SLURM_VERSION = "24.05.4"  # what --version prints; output formats follow >= 21.08
+
+
+def say(text: str) -> None:
+    """Write to stdout exactly (no newline added)."""
+    sys.stdout.write(text)
+
+
+def warn(line: str) -> None:
+    """Write one line to stderr."""
+    sys.stderr.write(line + "\n")
+
+
+def error_exit() -> int:
+    """Slurm's ``error_exit``: 1, or ``$SLURM_EXIT_ERROR`` when set to a number."""
+    raw = os.environ.get("SLURM_EXIT_ERROR", "")
+    try:
+        return int(raw) & 0xFF if raw else 1
+    except ValueError:
+        return 1
+
+
+def current_user() -> tuple[str, int]:
+    """The calling user's name and uid (the simulator runs everything as the caller)."""
+    uid = os.getuid()
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name, uid
+    except (ImportError, KeyError):
+        return os.environ.get("USER") or os.environ.get("LOGNAME") or str(uid), uid
+
+
+def call(op: str, tool: str, params: dict[str, Any] | None = None) -> Any:
+    """One controller request (``clustrix_sim.protocol.call``); faults and refusals propagate."""
+    from clustrix_sim import protocol
+
+    return protocol.call(op, tool, params or {})
+
+
+def load_records(result: dict[str, Any]) -> list[JobRecord]:
+    """JobRecords from a ``jobs``/``accounting`` reply."""
+    return [JobRecord.from_dict(item) for item in result.get("jobs", [])]
+
+
+def partition_of(record: JobRecord) -> str:
+    """The partition a job runs or waits in (the first of a ``p1,p2`` request)."""
+    part = getattr(record, "partition", "") or record.request.partition or ""
+    return str(part).split(",")[0]
+
+
+def job_display_id(record: JobRecord) -> str:
+    """squeue's ``%i``/sacct's ``JobID`` for one record: ``123`` or ``123_4``."""
+    if record.array_job_id is not None and record.array_task_id is not None:
+        return f"{record.array_job_id}_{record.array_task_id}"
+    return str(record.job_id)
+
+
+def array_range_text(task_ids: list[int], throttle: int | None) -> str:
+    """``[5-9,12%2]``: Slurm's bitmap format of pending task ids plus the throttle."""
+    ordered = sorted(set(task_ids))
+    parts: list[str] = []
+    i = 0
+    while i < len(ordered):
+        j = i
+        while j + 1 < len(ordered) and ordered[j + 1] == ordered[j] + 1:
+            j += 1
+        parts.append(str(ordered[i]) if i == j else f"{ordered[i]}-{ordered[j]}")
+        i = j + 1
+    text = ",".join(parts)
+    if throttle:
+        text += f"%{throttle}"
+    return f"[{text}]"
+
+
+def group_pending_tasks(records: list[JobRecord]) -> list[tuple[JobRecord, str]]:
+    """Fold the pending tasks of each array into one row, as squeue (without ``-r``) and sacct
+    show them: returns ``(representative record, display id)`` pairs in input order."""
+    pending: dict[int, list[JobRecord]] = {}
+    for rec in records:
+        if rec.array_job_id is not None and rec.state == PENDING:
+            pending.setdefault(rec.array_job_id, []).append(rec)
+    rows: list[tuple[JobRecord, str]] = []
+    emitted: set[int] = set()
+    for rec in records:
+        group = pending.get(rec.array_job_id) if rec.array_job_id is not None else None
+        if group is None or rec.state != PENDING:
+            rows.append((rec, job_display_id(rec)))
+            continue
+        if len(group) == 1:
+            rows.append((rec, job_display_id(rec)))
+            continue
+        if rec.array_job_id in emitted:
+            continue
+        emitted.add(rec.array_job_id)
+        first = min(group, key=lambda r: r.array_task_id or 0)
+        text = array_range_text([r.array_task_id or 0 for r in group],
+                                first.request.array_max_parallel)
+        rows.append((first, f"{first.array_job_id}_{text}"))
+    return rows

@@ -1,0 +1,193 @@
+"""``scontrol show job|partition|node`` record text (src/scontrol/info_job.c layout)."""
+
+from __future__ import annotations
+
+from clustrix_sim.model import JobRecord, NodeRecord, PartitionRecord
+from clustrix_sim.slurm.common import SLURM_VERSION, partition_of
+from clustrix_sim.slurm.hostlist import compress
+from clustrix_sim.slurm.timefmt import secs2time_str, timestamp
+
+__all__ = ["format_job", "format_node", "format_partition", "mem_str"]
+
+
+def mem_str(mb: int) -> str:
+    """Slurm's unit conversion for memory in MB: 2048 -> ``2G``, 1536 -> ``1536M``."""
+    if mb and mb % (1024 * 1024) == 0:
+        return f"{mb // (1024 * 1024)}T"
+    if mb and mb % 1024 == 0:
+        return f"{mb // 1024}G"
+    return f"{mb}M"
+
+
+def _null(text: str | None) -> str:
+    return text if text else "(null)"
+
+
+def _limit(rec: JobRecord) -> str:
+    limit = rec.request.time_limit_s
+    if limit is None:
+        return "Partition_Limit"
+    return "UNLIMITED" if limit == 0 else secs2time_str(int(limit))
+
+
+def _tres(rec: JobRecord, cpus: int) -> str:
+    req = rec.request
+    nodes = len(rec.node_list) or max(req.nodes, 1)
+    parts = [f"cpu={cpus}"]
+    mem = req.mem_mb if req.mem_mb is not None else (
+        (req.mem_per_cpu_mb or 0) * cpus if req.mem_per_cpu_mb else None)
+    if mem:
+        parts.append(f"mem={mem_str(mem * (nodes if req.mem_mb is not None else 1))}")
+    parts.append(f"node={nodes}")
+    parts.append(f"billing={cpus}")
+    if req.gpus:
+        parts.append(f"gres/gpu={req.gpus}")
+    return ",".join(parts)
+
+
+def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: bool = False,
+               array_range: str | None = None) -> str:
+    """One ``scontrol show job`` record. ``array_range`` (``2-4``) marks a folded pending array."""
+    from clustrix_sim.slurm.jobenv import output_paths
+
+    req = rec.request
+    pending = rec.state == "PENDING"
+    cpus = rec.alloc_cpus if (rec.alloc_cpus and not pending) else req.ntasks * req.cpus_per_task
+    used = 0
+    if rec.start_time is not None and not pending:
+        used = max(int((rec.end_time if rec.end_time is not None else now) - rec.start_time), 0)
+    end = "Unknown"
+    if rec.end_time:
+        end = timestamp(rec.end_time)
+    elif rec.start_time and not pending and req.time_limit_s:
+        end = timestamp(rec.start_time + req.time_limit_s)
+    try:
+        out_path, err_path = output_paths(rec)
+    except ValueError:
+        out_path = err_path = "(null)"
+    out_path = rec.stdout_path or out_path
+    err_path = rec.stderr_path or err_path
+    first = f"JobId={rec.job_id}"
+    if rec.array_job_id is not None:
+        task = array_range if array_range is not None else str(rec.array_task_id)
+        first += f" ArrayJobId={rec.array_job_id} ArrayTaskId={task}"
+        if req.array_max_parallel:
+            first += f" ArrayTaskThrottle={req.array_max_parallel}"
+    first += f" JobName={req.name}"
+    reason = (rec.reason or "None").replace(" ", "_")
+    mem_line = "MinMemoryNode=0"
+    if req.mem_mb is not None:
+        mem_line = f"MinMemoryNode={mem_str(req.mem_mb)}"
+    elif req.mem_per_cpu_mb is not None:
+        mem_line = f"MinMemoryCPU={mem_str(req.mem_per_cpu_mb)}"
+    lines = [
+        first,
+        f"UserId={req.user}({req.uid}) GroupId={req.user}({req.uid}) MCS_label=N/A",
+        f"Priority={rec.priority} Nice=0 Account={_null(req.account)} QOS={req.qos or 'normal'}",
+        f"JobState={rec.state} Reason={reason} Dependency={_null(req.dependency_text)}",
+        f"Requeue={1 if req.requeue else 0} Restarts={rec.restart_count} BatchFlag=1 Reboot=0 "
+        f"ExitCode={rec.exit_code}:{rec.exit_signal}",
+    ]
+    if detail:
+        lines.append(f"DerivedExitCode={rec.exit_code}:{rec.exit_signal}")
+    lines += [
+        f"RunTime={secs2time_str(used)} TimeLimit={_limit(rec)} TimeMin=N/A",
+        f"SubmitTime={timestamp(rec.submit_time)} "
+        f"EligibleTime={timestamp(rec.eligible_time or rec.submit_time)}",
+        f"AccrueTime={timestamp(rec.eligible_time or rec.submit_time)}",
+        f"StartTime={timestamp(rec.start_time) if not pending else 'Unknown'} EndTime={end} "
+        f"Deadline=N/A",
+        f"SuspendTime=None SecsPreSuspend=0 LastSchedEval={timestamp(rec.start_time or rec.submit_time)} "
+        f"Scheduler=Main",
+        f"Partition={partition_of(rec)} AllocNode:Sid={req.submit_host}:0",
+        "ReqNodeList=(null) ExcNodeList=(null)",
+        f"NodeList={compress(rec.node_list) if rec.node_list else '(null)'}",
+    ]
+    if rec.node_list and not pending:
+        lines.append(f"BatchHost={rec.node_list[0]}")
+    nodes = len(rec.node_list) or max(req.nodes, 1)
+    lines += [
+        f"NumNodes={nodes} NumCPUs={cpus} NumTasks={req.ntasks} CPUs/Task={req.cpus_per_task} "
+        "ReqB:S:C:T=0:0:*:*",
+        f"ReqTRES={_tres(rec, req.ntasks * req.cpus_per_task)}",
+        f"AllocTRES={_tres(rec, cpus) if rec.node_list and not pending else '(null)'}",
+        "Socks/Node=* NtasksPerN:B:S:C=0:0:*:* CoreSpec=*",
+    ]
+    if detail and rec.node_list and not pending:
+        per_node = max(cpus // max(len(rec.node_list), 1), 1)
+        for node in rec.node_list:
+            lines.append(f"  Nodes={node} CPU_IDs=0-{per_node - 1} Mem={req.mem_mb or 0} GRES=")
+    lines += [
+        f"MinCPUsNode={req.cpus_per_task} {mem_line} MinTmpDiskNode=0",
+        f"Features={_null(req.constraint)} DelayBoot=00:00:00",
+        f"OverSubscribe={'NO' if req.exclusive else 'OK'} Contiguous=0 Licenses=(null) "
+        "Network=(null)",
+        f"Command={_null(req.script_path)}",
+        f"WorkDir={req.work_dir}",
+    ]
+    if req.comment:
+        lines.append(f"Comment={req.comment} ")
+    lines += [f"StdErr={err_path}", "StdIn=/dev/null", f"StdOut={out_path}"]
+    if one_liner:
+        return " ".join(lines) + "\n"
+    return lines[0] + "".join("\n   " + line for line in lines[1:]) + "\n\n"
+
+
+def format_partition(part: PartitionRecord, nodes: list[NodeRecord], *, one_liner: bool = False) -> str:
+    """One ``scontrol show partition`` record."""
+    members = [n for n in nodes if n.name in part.nodes]
+    max_time = "UNLIMITED" if part.max_time_s is None else secs2time_str(part.max_time_s)
+    default_time = "NONE" if part.default_time_s is None else secs2time_str(part.default_time_s)
+    lines = [
+        f"PartitionName={part.name}",
+        "AllowGroups=ALL AllowAccounts=ALL AllowQos=ALL",
+        f"AllocNodes=ALL Default={'YES' if part.default else 'NO'} QoS=N/A",
+        f"DefaultTime={default_time} DisableRootJobs=NO ExclusiveUser=NO GraceTime=0 Hidden=NO",
+        f"MaxNodes={part.max_nodes or 'UNLIMITED'} MaxTime={max_time} MinNodes=0 LLN=NO "
+        "MaxCPUsPerNode=UNLIMITED",
+        f"Nodes={compress(part.nodes) if part.nodes else '(null)'}",
+        "PriorityJobFactor=1 PriorityTier=1 RootOnly=NO ReqResv=NO OverSubscribe=NO",
+        "OverTimeLimit=NONE PreemptMode=OFF",
+        f"State={part.state.upper()} TotalCPUs={sum(n.cpus for n in members)} "
+        f"TotalNodes={len(members)} SelectTypeParameters=NONE",
+        "JobDefaults=(null)",
+        "DefMemPerNode=UNLIMITED MaxMemPerNode=UNLIMITED",
+    ]
+    if one_liner:
+        return " ".join(lines) + "\n"
+    return lines[0] + "".join("\n   " + line for line in lines[1:]) + "\n\n"
+
+
+_NODE_STATE = {"idle": "IDLE", "mixed": "MIXED", "mix": "MIXED", "allocated": "ALLOCATED",
+               "alloc": "ALLOCATED", "down": "DOWN", "drained": "IDLE+DRAIN",
+               "drain": "IDLE+DRAIN", "draining": "MIXED+DRAIN"}
+
+
+def format_node(node: NodeRecord, *, one_liner: bool = False) -> str:
+    """One ``scontrol show node`` record."""
+    gres = f"gpu:{node.gpus}" if node.gpus else "(null)"
+    lines = [
+        f"NodeName={node.name} Arch=x86_64 CoresPerSocket=1",
+        f"CPUAlloc={node.alloc_cpus} CPUEfctv={node.cpus} CPUTot={node.cpus} CPULoad=0.00",
+        "AvailableFeatures=(null)",
+        "ActiveFeatures=(null)",
+        f"Gres={gres}",
+        f"NodeAddr={node.name} NodeHostName={node.name} Version={SLURM_VERSION}",
+        "OS=Linux",
+        f"RealMemory={node.mem_mb} AllocMem={node.alloc_mem_mb} FreeMem=N/A "
+        f"Sockets={node.cpus} Boards=1",
+        f"State={_NODE_STATE.get(node.state, node.state.upper())} ThreadsPerCore=1 TmpDisk=0 "
+        "Weight=1 Owner=N/A MCS_label=N/A",
+        f"Partitions={','.join(node.partitions) if node.partitions else '(null)'}",
+        "BootTime=None SlurmdStartTime=None",
+        "LastBusyTime=None ResumeAfterTime=None",
+        f"CfgTRES=cpu={node.cpus},mem={mem_str(node.mem_mb)},billing={node.cpus}"
+        + (f",gres/gpu={node.gpus}" if node.gpus else ""),
+        f"AllocTRES={'cpu=' + str(node.alloc_cpus) if node.alloc_cpus else ''}",
+        "CurrentWatts=0 AveWatts=0",
+    ]
+    if node.reason:
+        lines.append(f"Reason={node.reason}")
+    if one_liner:
+        return " ".join(lines) + "\n"
+    return lines[0] + "".join("\n   " + line for line in lines[1:]) + "\n\n"
