@@ -57,7 +57,7 @@ BUILTIN_PROFILES: dict[str, Profile] = {
 ProfileLike = str | Profile | Mapping[str, Any] | None
 
 NO_CONFIG_WARNING = (
-    "clustrix: no configuration found, so @cluster functions run on THIS machine (built-in "
+    "No clustrix configuration found, so @cluster functions run on THIS machine (built-in "
     "'local' profile). To run on a cluster, create ./clustrix.yaml (or %s) such as:\n"
     "    default_profile: hpc\n"
     "    profiles:\n"
