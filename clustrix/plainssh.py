@@ -11,8 +11,9 @@ the job directories' sentinel files. A sentinel decides the task (COMPLETED or F
 exit code); a live process without one is RUNNING; a dead process without one was killed
 (FAILED). Files are on the host's own filesystem, so the grace periods are short.
 
-Cancel sends SIGTERM to the job's process group (``setsid`` made the job its leader); one array
-task is cancelled by signalling that task's processes only. A task still queued inside ``xargs``
+Cancel writes a ``cancelled`` marker into the job dir (so any client's poller reports CANCELLED,
+not "killed"), then sends SIGTERM to the job's process group (``setsid`` made the job its
+leader); one array task is cancelled by signalling that task's processes only. A task still queued inside ``xargs``
 cannot be removed from the queue: its future is cancelled and its result ignored.
 """
 
@@ -35,7 +36,7 @@ from clustrix.states import JobState, JobStatus
 from clustrix.status_resolution import GracePolicy
 
 DRIVER_LOG = "driver.log"
-_SENTINEL_RE = re.compile(r"^exit_code(?:\.([0-9]+))?$")
+_SENTINEL_RE = re.compile(r"^(exit_code|cancelled)(?:\.([0-9]+))?$")
 _MARK = "--clustrix-sentinels--"
 
 
@@ -79,8 +80,8 @@ class PlainSSHStatusSource:
             return {}
         lines = [f"ps -ww -o pid=,args= -p {','.join(pid for pid, _ in jobs)} 2>/dev/null", f"echo {_MARK}"]
         for n, (_, job) in enumerate(jobs):
-            lines.append(f'for f in {shlex.quote(job.job_dir)}/exit_code*; do [ -f "$f" ] && '
-                         f'printf "{n} %s %s\\n" "${{f##*/}}" "$(head -c 32 "$f" | tr -d "\\n")"; done')
+            lines.append(f'for f in {shlex.quote(job.job_dir)}/exit_code* {shlex.quote(job.job_dir)}/cancelled*; '
+                         f'do [ -f "$f" ] && printf "{n} %s %s\\n" "${{f##*/}}" "$(head -c 32 "$f" | tr -d "\\n")"; done')
         lines.append("exit 0")
         argv = ["/bin/sh", "-c", "\n".join(lines)]
         try:
@@ -102,6 +103,7 @@ def _parse(stdout: str, jobs: list[tuple[str, _Tracked]]) -> dict[str, JobStatus
         if pid in tags and tags[pid] in args:
             alive.add(pid)
     codes: dict[tuple[int, int | None], int] = {}
+    cancelled: set[tuple[int, int | None]] = set()
     for line in sentinel_part.splitlines():
         parts = line.split(" ", 2)
         if len(parts) < 2 or not parts[0].isdigit():
@@ -109,8 +111,12 @@ def _parse(stdout: str, jobs: list[tuple[str, _Tracked]]) -> dict[str, JobStatus
         m = _SENTINEL_RE.match(parts[1])
         if not m:
             continue  # exit_code.tmp and friends
+        where = (int(parts[0]), None if m.group(2) is None else int(m.group(2)))
+        if m.group(1) == "cancelled":
+            cancelled.add(where)
+            continue
         text = parts[2].strip() if len(parts) > 2 else ""
-        codes[(int(parts[0]), None if m.group(1) is None else int(m.group(1)))] = int(text) if text.isdigit() else 255
+        codes[where] = int(text) if text.isdigit() else 255
     out: dict[str, JobStatus] = {}
     for n, (pid, job) in enumerate(jobs):
         tasks: list[tuple[str, int | None]] = (
@@ -122,6 +128,8 @@ def _parse(stdout: str, jobs: list[tuple[str, _Tracked]]) -> dict[str, JobStatus
                 out[key] = JobStatus(state, raw=f"EXITED {code}", exit_code=code)
             elif pid in alive:
                 out[key] = JobStatus(JobState.RUNNING, raw="RUNNING")
+            elif (n, None) in cancelled or (n, task) in cancelled:
+                out[key] = JobStatus(JobState.CANCELLED, raw="CANCELLED", reason="killed by clustrix cancel")
             else:
                 out[key] = JobStatus(JobState.FAILED, raw="KILLED",
                                      reason="the process ended without writing its exit code (killed by a "
@@ -188,6 +196,9 @@ class PlainSSHLauncher:
     def task_keys(self, job_id: str, n_tasks: int | None) -> list[str]:
         return [job_id] if n_tasks is None else [f"{job_id}.{i}" for i in range(n_tasks)]
 
+    def log_paths(self, paths: JobPaths, task: int | None) -> tuple[str, str]:
+        return paths.stdout(task), paths.stderr(task)
+
     def track(self, job_id: str, paths: JobPaths, n_tasks: int | None) -> None:
         self.source.track(job_id, paths.job_dir, n_tasks)
 
@@ -199,6 +210,9 @@ class PlainSSHLauncher:
             if job is None or not pid.isdigit():
                 raise CommandError(["kill", jid], 1, stderr=f"job {jid!r} is not a job of this client", host=self.host)
             tag = shlex.quote(job.tag)
+            # A marker first, so every client's poller reports CANCELLED rather than "killed".
+            marker = posixpath.join(job.job_dir, f"cancelled.{int(task)}" if task else "cancelled")
+            lines.append(f": > {shlex.quote(marker)}")
             if task:
                 # One array task: its `/bin/sh .../task.sh N` process and that process's children.
                 pattern = shlex.quote(f"{job.tag}/task\\.sh {int(task)}$")

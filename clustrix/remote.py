@@ -73,6 +73,10 @@ class Launcher(Protocol):
         """Cancel jobs or tasks (ids as ``submit``/``task_keys`` return them)."""
         ...
 
+    def log_paths(self, paths: JobPaths, task: int | None) -> tuple[str, str]:
+        """Where the job's (or task's) stdout and stderr logs are written."""
+        ...
+
 
 class SchedulerLauncher:
     """Launcher for a pure scheduler module run through a transport."""
@@ -102,6 +106,11 @@ class SchedulerLauncher:
 
     def track(self, job_id: str, paths: JobPaths, n_tasks: int | None) -> None:
         return None
+
+    def log_paths(self, paths: JobPaths, task: int | None) -> tuple[str, str]:
+        # SGE numbers its log files by SGE task id (clustrix task + 1); the module knows.
+        custom = getattr(self.module, "log_paths", None)
+        return custom(paths, task) if custom is not None else (paths.stdout(task), paths.stderr(task))
 
     def cancel(self, job_ids: Sequence[str]) -> None:
         argv = self.module.cancel_argv(list(job_ids))
@@ -341,7 +350,8 @@ class RemoteBackend:
             ft = sub.file_task(task)
             watches.append(Watch(
                 key=key, query_id=sub.job_id,
-                files=WatchFiles(sub.paths.result(ft), sub.paths.sentinel(ft), sub.paths.stderr(ft)),
+                files=WatchFiles(sub.paths.result(ft), sub.paths.sentinel(ft),
+                                 self.launcher.log_paths(sub.paths, ft)[1]),
                 on_done=lambda decision, s=sub, t=task: self._on_done(s, t, decision),
                 on_status=lambda status, s=sub, t=task: self._on_status(s, t, status),
             ))
@@ -357,12 +367,14 @@ class RemoteBackend:
         self._ledger_update(sub, {task: status.state.value})
 
     def _on_done(self, sub: Submission, task: int, decision: ResultReady | Failed) -> None:
+        # The ledger is updated before the futures resolve, so whoever wakes on a result sees
+        # the final state recorded.
         items = sub.items_of(task)
         if isinstance(decision, Failed):
-            for item in items:
-                sub.futures[item].set_job_error(decision.error)
             state = status_for_exception(decision.error).state.value
             self._finish_task(sub, task, state, error=str(decision.error).splitlines()[0])
+            for item in items:
+                sub.futures[item].set_job_error(decision.error)
             return
         try:
             envelopes = load_result(decision.blob, sub.key)
@@ -370,16 +382,14 @@ class RemoteBackend:
                 raise PayloadError(f"result of job {sub.task_keys[task]} holds {len(envelopes)} items, "
                                    f"expected {len(items)}")
         except PayloadError as exc:
+            self._finish_task(sub, task, "FAILED", error=str(exc))
             for item in items:
                 sub.futures[item].set_job_error(exc, JobStatus(JobState.FAILED, raw="BAD RESULT"))
-            self._finish_task(sub, task, "FAILED", error=str(exc))
             return
-        failure = None
+        failure = next((f"{e.exc_type}: {e.exc_message}" for e in envelopes if not e.ok), None)
+        self._finish_task(sub, task, "COMPLETED" if failure is None else "FAILED", error=failure)
         for item, env in zip(items, envelopes, strict=True):
             sub.futures[item].set_envelope(env)
-            if not env.ok and failure is None:
-                failure = f"{env.exc_type}: {env.exc_message}"
-        self._finish_task(sub, task, "COMPLETED" if failure is None else "FAILED", error=failure)
 
     def _finish_task(self, sub: Submission, task: int, state: str, *, error: str | None = None) -> None:
         with self._lock:
@@ -412,15 +422,15 @@ class RemoteBackend:
                 return
             sub.cancelled.add(task)
         self.poller.forget([sub.task_keys[task]])
+        self._finish_task(sub, task, "CANCELLED")
         for item in sub.items_of(task):
             sub.futures[item].cancel()  # the handle answers True at once: the task is cancelled
-        self._finish_task(sub, task, "CANCELLED")
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _read_log(self, sub: Submission, task: int, which: str) -> str:
-        ft = sub.file_task(task)
-        path = sub.paths.stdout(ft) if which == "stdout" else sub.paths.stderr(ft)
+        out, err = self.launcher.log_paths(sub.paths, sub.file_task(task))
+        path = out if which == "stdout" else err
         try:
             blob = self.stager.fetch([path]).get(path)
         except TransportError as exc:
