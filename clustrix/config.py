@@ -19,7 +19,8 @@ Every unknown key and bad value is a :class:`~clustrix.errors.ConfigError` namin
 key; nothing is ignored and nothing silently falls back.
 
 The profile a call uses is decided when the call is made, innermost first: a ``use_profile()``
-block, then ``configure()``, then ``$CLUSTRIX_PROFILE`` / ``default_profile`` of the file, then the
+block, then a test session's profile (``set_session_profile()``, used by the pytest plugin), then
+``configure()``, then ``$CLUSTRIX_PROFILE`` / ``default_profile`` of the file, then the
 built-in ``local`` profile (with one warning per process, since that is usually a setup mistake).
 Profiles are frozen values: an executor keeps the one it was built with, so a later
 ``configure()`` never changes jobs already in flight.
@@ -32,7 +33,7 @@ import contextvars
 import logging
 import os
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -203,6 +204,7 @@ _lock = threading.RLock()
 _loaded: Config | None = None                     # set by load_config()
 _configured: Profile | None = None               # set by configure()
 _discovered: tuple[tuple[Any, ...], Config] | None = None   # cache keyed by (path, mtime, size)
+_session: Profile | Callable[[], Profile] | None = None   # set by the pytest plugin
 _warned_local = False
 _active: contextvars.ContextVar[Profile | None] = contextvars.ContextVar("clustrix_profile", default=None)
 
@@ -262,9 +264,39 @@ def _file_profile(config: Config) -> Profile | None:
     return None
 
 
+def set_session_profile(profile: Profile | Callable[[], Profile] | None) -> Profile | Callable[[], Profile] | None:
+    """Route every call outside ``use_profile()`` blocks to ``profile``; returns the previous one.
+
+    For test harnesses (the pytest plugin's ``--clustrix-backend``): it beats ``configure()``
+    and the configuration file, so code under test that configures a real cluster still runs on
+    the one the test session chose. A callable is called at resolve time (it may start a
+    simulator lazily). None removes the routing.
+    """
+    global _session
+    if profile is not None and not isinstance(profile, Profile) and not callable(profile):
+        raise ConfigError(f"a session profile is a Profile or a callable returning one, got {profile!r}")
+    with _lock:
+        previous, _session = _session, profile
+    return previous
+
+
+def _session_profile() -> Profile | None:
+    with _lock:
+        session = _session
+    if session is None or isinstance(session, Profile):
+        return session
+    made = session()
+    if not isinstance(made, Profile):
+        raise ConfigError(f"the session profile provider returned {made!r}, not a Profile")
+    return made
+
+
 def _base_profile() -> Profile:
     """The profile calls use outside any ``use_profile()`` block."""
     global _warned_local
+    session = _session_profile()
+    if session is not None:
+        return session
     with _lock:
         configured = _configured
     if configured is not None:
@@ -360,6 +392,9 @@ def active_profile_source() -> str:
     """A short description of where the profile calls would use now comes from."""
     if _active.get() is not None:
         return "use_profile() block"
+    with _lock:
+        if _session is not None:
+            return "test session (set_session_profile)"
     with _lock:
         if _configured is not None:
             return "configure()"

@@ -27,8 +27,10 @@ def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CLUSTRIX_CONFIG", raising=False)
     monkeypatch.delenv("CLUSTRIX_PROFILE", raising=False)
     cfg.reset_config()
+    session = cfg.set_session_profile(None)  # the pytest plugin's routing, if active
     yield work
     cfg.reset_config()
+    cfg.set_session_profile(session)
 
 
 GOOD = """\

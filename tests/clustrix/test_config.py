@@ -25,8 +25,10 @@ def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CLUSTRIX_CONFIG", raising=False)
     monkeypatch.delenv("CLUSTRIX_PROFILE", raising=False)
     cfg.reset_config()
+    session = cfg.set_session_profile(None)  # the pytest plugin's routing, if active
     yield tmp_path
     cfg.reset_config()
+    cfg.set_session_profile(session)
 
 
 def write(path: Path, text: str) -> Path:
@@ -298,3 +300,27 @@ def test_to_mapping_round_trips() -> None:
         name="p",
     )
     assert Profile.from_mapping(original.to_mapping(), name="p") == original
+
+
+def test_session_profile_precedence(clean: Path) -> None:
+    write(clean / "work" / "clustrix.yaml", TWO)
+    calls = []
+
+    def provider() -> Profile:
+        calls.append(1)
+        return Profile(name="sim", backend="debug")
+
+    previous = cfg.set_session_profile(provider)
+    try:
+        assert calls == []  # lazy: nothing built until a call needs it
+        cfg.configure(backend="local", cores=3)
+        assert cfg.resolve_profile().name == "sim"  # beats configure() and the file
+        assert cfg.active_profile_source().startswith("test session")
+        with cfg.use_profile("dbg"):  # an explicit block in the test still wins
+            assert cfg.resolve_profile().name == "dbg"
+        assert cfg.resolve_profile("hpc").name == "hpc"  # and so does an explicit name
+        with pytest.raises(ConfigError, match="a session profile is a Profile or a callable"):
+            cfg.set_session_profile("sim")  # type: ignore[arg-type]
+    finally:
+        assert cfg.set_session_profile(previous) is provider
+    assert cfg.resolve_profile().backend == "local"  # configure() applies again

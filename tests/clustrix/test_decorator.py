@@ -28,9 +28,11 @@ def clean(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv("CLUSTRIX_PROFILE", raising=False)
     monkeypatch.delenv(IN_JOB_ENV, raising=False)
     cfg.reset_config()
+    session = cfg.set_session_profile(None)  # the pytest plugin's routing, if active
     yield tmp_path
     shutdown_executors(wait=True)
     cfg.reset_config()
+    cfg.set_session_profile(session)
 
 
 class Unusual(Exception):
