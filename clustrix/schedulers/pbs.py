@@ -12,10 +12,11 @@ Script decisions, each checked against OpenPBS source:
   Torque keeps them in the word). :func:`quote_value` therefore backslash-escapes whitespace,
   quotes and backslashes, which both read back verbatim. A line whose last character is ``\\``
   is joined with the next one, so a value ending with a backslash is refused.
-* **Job names** (``check_job_name``): at most :data:`MAX_JOB_NAME_LEN` characters (236 in older
-  releases, 230 in current OpenPBS) from ``[A-Za-z0-9_+-]``, the first alphabetic. qsub rejects
-  anything else, so :func:`sanitize_job_name` maps the name deterministically (other characters
-  become ``_``, a leading non-letter gets a ``j`` prefix, then it is cut).
+* **Job names** (``check_job_name``): at most ``PBS_MAXJOBNAME`` characters (236 or 230 depending
+  on the release; :data:`MAX_JOB_NAME_LEN` is the smaller) from ``[A-Za-z0-9_+-]``, the first
+  alphabetic. qsub rejects anything else, so :func:`sanitize_job_name` maps the name
+  deterministically (other characters become ``_``, a leading non-letter gets a ``j`` prefix,
+  then it is cut).
 * **Arrays** ``-J 0-N[%k]``: OpenPBS ``parse_subjob_index`` requires X < Y, so a one-task array is
   submitted as a plain job whose script sets ``PBS_ARRAY_INDEX=0`` (its id is the plain job id,
   see :func:`task_ids`). ``%k`` (``max_run_subjobs``) needs OpenPBS >= 20; older servers reject it

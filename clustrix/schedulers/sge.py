@@ -12,7 +12,8 @@ Script decisions (SGE 6.2 ``parse_job_cull.c``/``parse_qsub.c``):
 * **Every** line starting ``#$`` is a directive, wherever it is (a user setup line starting with
   ``#$`` would be read as one). A directive line is split on blanks with ``"`` grouping words and
   then stripped of every ``"``; so :func:`quote_value` wraps values containing blanks in double
-  quotes, and a value containing ``"`` cannot be expressed (ResourceError).
+  quotes, and a value containing ``"`` cannot be expressed (ResourceError). Some versions also
+  cut a trailing ``#`` comment from directive lines, so ``#`` in a value is refused too.
 * **Tasks are 1-based**: ``-t 1-N`` (``-tc k`` caps running tasks); the body subtracts 1 from
   ``SGE_TASK_ID`` so clustrix task *i* is SGE task *i+1*, id ``123.<i+1>`` (:func:`task_ids`).
 * **Logs**: ``-o``/``-e`` expand the pseudo variable ``$TASK_ID`` to the SGE task id, so clustrix
@@ -66,9 +67,10 @@ _ID_RE = re.compile(r"^(\d+)", re.ASCII)
 
 def quote_value(value: str) -> str:
     """``value`` as one word for SGE's directive splitter (blank-separated, ``"`` groups)."""
-    if '"' in value:
+    if '"' in value or "#" in value:
         raise ResourceError("SGE directive value", value,
-                            "a value without '\"' (SGE strips every double quote from #$ lines)")
+                            "a value without '\"' or '#' (SGE strips every double quote from #$ "
+                            "lines, and some versions cut a trailing '#' comment)")
     return f'"{value}"' if any(c.isspace() for c in value) or not value else value
 
 

@@ -136,13 +136,14 @@ def test_job_dirs_sge_would_rewrite_are_refused(job_dir, match):
         sge.render_script(full_spec(), JobPaths(job_dir, "/k"))
 
 
-def test_double_quote_in_a_value_is_refused_naming_the_rule():
+@pytest.mark.parametrize("queue", ['a"b', "a#b"])
+def test_double_quote_or_hash_in_a_value_is_refused_naming_the_rule(queue):
     with pytest.raises(ResourceError, match="double quote"):
-        sge.render_script(full_spec(resources=Resources(queue='a"b')), PATHS)
+        sge.render_script(full_spec(resources=Resources(queue=queue)), PATHS)
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",),
-                                      blacklist_characters='\n\r\x00"'), min_size=1, max_size=60))
+                                      blacklist_characters='\n\r\x00"#'), min_size=1, max_size=60))
 @settings(max_examples=300, deadline=None)
 def test_any_value_without_double_quotes_round_trips(value):
     word = sge.quote_value(value)
