@@ -47,7 +47,8 @@ def _next_argument(text: str, pos: int, filename: str, lineno: int, line: str) -
     quoted = False
     quote = ""
     escape = False
-    while pos < n and (quoted or not text[pos].isspace()) and text[pos] != "\n":
+    # An escaped space continues the argument (``a\\ b`` is one word), as documented.
+    while pos < n and (quoted or escape or not text[pos].isspace()) and text[pos] != "\n":
         ch = text[pos]
         if escape:
             escape = False

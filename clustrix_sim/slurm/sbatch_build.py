@@ -149,6 +149,7 @@ def build_request(
     if ntasks_per_node:
         kept["ntasks-per-node"] = ntasks_per_node
     kept["submit_dir"] = cwd
+    kept["submit_sid"] = os.getsid(0)  # scontrol's AllocNode:Sid
 
     request = JobRequest(
         script=script,

@@ -99,7 +99,8 @@ def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: b
         f"Deadline=N/A",
         f"SuspendTime=None SecsPreSuspend=0 LastSchedEval={timestamp(rec.start_time or rec.submit_time)} "
         f"Scheduler=Main",
-        f"Partition={partition_of(rec)} AllocNode:Sid={req.submit_host}:0",
+        f"Partition={partition_of(rec)} AllocNode:Sid={req.submit_host}:"
+        f"{req.flavor_options.get('submit_sid', 0)}",
         "ReqNodeList=(null) ExcNodeList=(null)",
         f"NodeList={compress(rec.node_list) if rec.node_list else '(null)'}",
     ]
