@@ -70,8 +70,12 @@ def executor_for(profile: Profile) -> ClusterExecutor:
             evicted.append(_executors.popitem(last=False)[1])
     if ex is not created:
         evicted.append(created)
-    for old in evicted:  # running jobs keep running; only new submissions are refused
-        old.shutdown(wait=False)
+    for old in evicted:
+        old.refuse_new_work()
+        # Futures handed out earlier must still resolve, so the evicted executor is shut down
+        # with wait=True, off this thread: it stops taking work now and closes once its jobs end.
+        threading.Thread(target=old.shutdown, kwargs={"wait": True}, name="clustrix-evict",
+                         daemon=True).start()
     return ex
 
 

@@ -245,10 +245,14 @@ class ClusterExecutor(concurrent.futures.Executor):
         futures = self.submit_items(fn, [(args, {}) for args in zip(*iterables, strict=False)])
         return _results_in_order(futures, deadline)
 
-    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """Refuse new work; cancel queued jobs if asked; with ``wait``, wait for the rest."""
+    def refuse_new_work(self) -> None:
+        """The first step of :meth:`shutdown` alone: later submissions raise ``RuntimeError``."""
         with self._lock:
             self._shutdown = True
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Refuse new work; cancel queued jobs if asked; with ``wait``, wait for the rest."""
+        self.refuse_new_work()
         self._backend.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 

@@ -313,3 +313,28 @@ def test_ctrl_c_while_waiting_cancels_the_job(clean: Path) -> None:
     # The job's process was killed (and reaped) before KeyboardInterrupt reached us.
     with pytest.raises(ProcessLookupError):
         os.kill(job_pid, 0)
+
+
+def test_evicted_executors_still_resolve_their_futures(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import clustrix.decorator as deco
+
+    monkeypatch.setattr(deco, "MAX_SHARED_EXECUTORS", 1)
+    release = clean / "release"
+
+    @cluster
+    def wait_for_release(path: str) -> str:
+        deadline = time.monotonic() + 60
+        while not Path(path).exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return "released"
+
+    with cfg.use_profile("local", cores=1):
+        fut = wait_for_release.submit(str(release))
+        first = executor_for(cfg.resolve_profile())
+    with cfg.use_profile("local", cores=2):  # a second profile evicts the first executor
+        assert add(1) == 11
+    assert first not in deco._executors.values()
+    with pytest.raises(RuntimeError, match="after shutdown"):
+        first.submit(add.__wrapped__, 1)
+    release.write_text("go")
+    assert fut.result(timeout=60) == "released"
