@@ -1,0 +1,71 @@
+"""submitit's SlurmExecutor, unchanged, against the simulator in local mode: the strongest check
+that sbatch/sacct/scancel/srun behave like the real tools for a client nobody here wrote."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import pytest
+
+submitit = pytest.importorskip("submitit")
+
+from clustrix_sim.cluster import SimCluster  # noqa: E402
+
+DEADLINE_S = 90.0
+
+
+def _square(x: int) -> int:
+    return x * x
+
+
+def _fail() -> float:
+    return 1 / 0
+
+
+def _sleep() -> str:
+    time.sleep(60)
+    return "not reached"
+
+
+def _wait_state(job, wanted: str) -> None:
+    """submitit reads states from sacct (cached, refreshed at intervals): poll with a deadline."""
+    deadline = time.monotonic() + DEADLINE_S
+    while job.state.split()[0] != wanted and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert job.state.split()[0] == wanted
+
+
+@pytest.fixture()
+def executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    with SimCluster(nodes=2, cores_per_node=2, mem_per_node="4G", ssh=False) as sim:
+        for key, value in sim.env().items():
+            monkeypatch.setenv(key, value)
+        ex = submitit.SlurmExecutor(folder=tmp_path / "logs")
+        ex.update_parameters(time=5, signal_delay_s=10)
+        yield sim, ex
+
+
+def test_submit_map_fail_cancel(executor) -> None:
+    sim, ex = executor
+    job = ex.submit(_square, 7)
+    assert job.job_id.isdigit()
+    assert job.result() == 49
+    _wait_state(job, "COMPLETED")
+
+    jobs = ex.map_array(_square, [1, 2, 3])
+    assert [j.result() for j in jobs] == [1, 4, 9]
+    assert {j.job_id.split("_")[0] for j in jobs} == {jobs[0].job_id.split("_")[0]}
+
+    failing = ex.submit(_fail)
+    with pytest.raises(Exception, match="ZeroDivisionError"):
+        failing.result()
+
+    slow = ex.submit(_sleep)
+    sim.wait_job(int(slow.job_id), DEADLINE_S, states=["RUNNING"])
+    slow.cancel(check=True)
+    rec = sim.wait_job(int(slow.job_id), DEADLINE_S)
+    assert rec.state == "CANCELLED"
+    _wait_state(slow, "CANCELLED")
+    assert os.environ["CLUSTRIX_SIM_SOCKET"] == sim.socket_path
