@@ -29,6 +29,14 @@ WATCH_INTERVAL_S = 0.2  # how often a running command checks that its client is 
 KILL_GRACE_S = 2.0  # SIGTERM -> SIGKILL
 
 
+def _close_quietly(channel: paramiko.Channel) -> None:
+    """Close a channel whose connection may already be gone (close() then raises)."""
+    try:
+        channel.close()
+    except (OSError, EOFError, paramiko.SSHException):
+        pass
+
+
 def _kill_group(proc: subprocess.Popen[bytes], sig: int) -> None:
     try:
         os.killpg(proc.pid, sig)
@@ -109,7 +117,7 @@ class ExecSession:
                 self.channel.shutdown_write()
             except (OSError, EOFError, paramiko.SSHException):
                 pass
-        self.channel.close()
+        _close_quietly(self.channel)
         stdin_pump.join(WATCH_INTERVAL_S)
 
     def _finish_without_process(self, exc: OSError) -> None:
@@ -120,7 +128,7 @@ class ExecSession:
             self.channel.send_exit_status(127)
         except (OSError, EOFError, paramiko.SSHException):
             pass
-        self.channel.close()
+        _close_quietly(self.channel)
 
     def _pump_out(self, pipe: object, send: object) -> None:
         fd = pipe.fileno()  # type: ignore[attr-defined]
@@ -168,7 +176,7 @@ def forward_channel(channel: paramiko.Channel, target: tuple[str, int],
         sock = socket.create_connection(target, timeout=connect_timeout_s)
     except OSError as exc:
         log.info("direct-tcpip to %s:%s failed: %s", target[0], target[1], exc)
-        channel.close()
+        _close_quietly(channel)
         return
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.settimeout(None)
@@ -193,4 +201,4 @@ def forward_channel(channel: paramiko.Channel, target: tuple[str, int],
         log.debug("forward to %s:%s ended: %s", target[0], target[1], exc)
     finally:
         sock.close()
-        channel.close()
+        _close_quietly(channel)

@@ -186,13 +186,19 @@ class SSHTransport:
                         raise TransportError(f"the server did not accept command {command!r}: "
                                              f"{exc}", host=self.host, cause=exc) from exc
                     raise _LinkLost(exc, sent=True) from exc
-                feeder = self._feed_stdin(channel, stdin)
+                try:
+                    feeder = self._feed_stdin(channel, stdin)
+                except LINK_ERRORS as exc:
+                    raise _LinkLost(exc, sent=True) from exc
                 code, out, err = self._collect(transport, channel, command, deadline, timeout)
                 if feeder is not None:
                     feeder.join(LIVENESS_CHECK_S)
                 return code, out, err
             finally:
-                channel.close()
+                try:
+                    channel.close()  # on timeout this is what stops the remote command
+                except LINK_ERRORS:
+                    pass  # the link is already gone; the error being raised says so
         finally:
             self._conn.sessions.release()
 
@@ -293,9 +299,11 @@ class SSHTransport:
     def get_files(self, paths: Iterable[str]) -> dict[str, bytes | None]:
         """Read whole files; missing ones map to None."""
         wanted = list(paths)
+        # expand first: home() may need the SFTP lock that get() below holds
+        expanded = [(path, self.expand_path(path)) for path in wanted]
 
         def get(sftp: paramiko.SFTPClient) -> dict[str, bytes | None]:
-            return {path: _get_one(sftp, self.expand_path(path), self.host) for path in wanted}
+            return {path: _get_one(sftp, real, self.host) for path, real in expanded}
 
         return self._sftp_call(f"read {', '.join(wanted)}", get) if wanted else {}
 

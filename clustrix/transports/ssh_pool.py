@@ -321,6 +321,11 @@ class Pool:
                 del self._connections[key]
         conn.close()
 
+    def keys(self) -> list[tuple[str, int, str]]:
+        """The (host, port, user) of every pooled connection."""
+        with self._lock:
+            return list(self._connections)
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._connections)

@@ -129,6 +129,18 @@ def test_env_request_honoured(env: dict) -> None:
         client.close()
 
 
+def test_shell_request_runs_sh_on_the_channel(env: dict) -> None:
+    client = _client(env)
+    try:
+        chan = client.invoke_shell()
+        chan.settimeout(DEADLINE_S)
+        chan.sendall(b"echo from-shell; exit 3\n")
+        assert chan.makefile("rb").read() == b"from-shell\n"
+        assert chan.recv_exit_status() == 3
+    finally:
+        client.close()
+
+
 def test_auth_refused_for_wrong_key_wrong_user_and_password(env: dict) -> None:
     with pytest.raises(paramiko.AuthenticationException):
         _client(env, key=new_ed25519_key())

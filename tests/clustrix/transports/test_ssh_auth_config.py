@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,8 @@ def test_strict_refuses_an_unknown_host_with_the_fingerprint_and_the_fix(sim: Si
     assert sim.host_key.fingerprint in message
     assert "ssh-keyscan" in message and "accept-new" in message
     assert empty.read_text() == ""  # nothing was added
-    assert len(POOL) == 0  # nothing half-connected stays pooled
+    # nothing half-connected stays pooled
+    assert all(port != sim.port for _, port, _ in POOL.keys())
 
 
 def test_strict_refuses_a_changed_key(sim: Sim) -> None:
@@ -133,3 +135,44 @@ Host *
         t.close()
     finally:
         jump.stop()
+
+
+RELAY = """
+import os, selectors, socket, sys
+sock = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+sel = selectors.DefaultSelector()
+sel.register(sock, selectors.EVENT_READ)
+sel.register(0, selectors.EVENT_READ)
+while True:
+    for key, _ in sel.select():
+        if key.fileobj is sock:
+            data = sock.recv(65536)
+            if not data:
+                sys.exit(0)
+            os.write(1, data)
+        else:
+            data = os.read(0, 65536)
+            if not data:
+                sys.exit(0)
+            sock.sendall(data)
+"""
+
+
+def test_proxy_command_is_used_when_configured(sim: Sim) -> None:
+    relay = sim.tmp / "relay.py"
+    relay.write_text(RELAY)
+    marker = sim.tmp / "relay-used"
+    config = _write_config(sim.tmp / "ssh_config", f"""
+Host viaproxy
+    HostName 127.0.0.1
+    Port {sim.port}
+    User alice
+    IdentityFile {sim.key_file}
+    IdentitiesOnly yes
+    UserKnownHostsFile {sim.known_hosts}
+    ProxyCommand sh -c 'touch {marker}; exec {sys.executable} {relay} %h %p'
+""")
+    t = sim.connect(host="viaproxy", port=None, user=None, key_file=None, known_hosts=None,
+                    use_ssh_config=True, ssh_config_path=config)
+    assert t.run(["echo", "proxied"]).stdout == "proxied\n"
+    assert marker.exists()

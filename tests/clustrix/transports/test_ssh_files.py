@@ -76,6 +76,12 @@ def test_file_errors_are_transport_errors_naming_the_path(sim: Sim) -> None:
     assert t.run(["true"]).returncode == 0  # a file error does not poison the connection
 
 
+def test_get_files_with_tilde_on_a_fresh_connection(sim: Sim) -> None:
+    (sim.home / "f").write_bytes(b"fresh")
+    t = sim.connect()  # home() not resolved yet: get_files must resolve it without deadlocking
+    assert t.get_files(["~/f"]) == {"~/f": b"fresh"}
+
+
 def test_home_and_expand_path(sim: Sim) -> None:
     t = sim.connect()
     assert t.home() == os.path.realpath(sim.home)
