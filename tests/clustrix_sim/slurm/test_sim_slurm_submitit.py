@@ -3,6 +3,7 @@ that sbatch/sacct/scancel/srun behave like the real tools for a client nobody he
 
 from __future__ import annotations
 
+import operator
 import os
 import time
 from pathlib import Path
@@ -16,19 +17,8 @@ from clustrix_sim.cluster import SimCluster  # noqa: E402
 DEADLINE_S = 90.0
 
 
-def _square(x: int) -> int:
-    return x * x
-
-
-def _fail() -> float:
-    return 1 / 0
-
-
-def _sleep() -> str:
-    time.sleep(60)
-    return "not reached"
-
-
+# Standard-library callables: they unpickle in the job wherever pytest was started from
+# (functions defined in this test module would need the test directory on the job's sys.path).
 def _wait_state(job, wanted: str) -> None:
     """submitit reads states from sacct (cached, refreshed at intervals): poll with a deadline."""
     deadline = time.monotonic() + DEADLINE_S
@@ -49,20 +39,20 @@ def executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 def test_submit_map_fail_cancel(executor) -> None:
     sim, ex = executor
-    job = ex.submit(_square, 7)
+    job = ex.submit(pow, 7, 2)
     assert job.job_id.isdigit()
     assert job.result() == 49
     _wait_state(job, "COMPLETED")
 
-    jobs = ex.map_array(_square, [1, 2, 3])
+    jobs = ex.map_array(abs, [-1, -4, 9])
     assert [j.result() for j in jobs] == [1, 4, 9]
     assert {j.job_id.split("_")[0] for j in jobs} == {jobs[0].job_id.split("_")[0]}
 
-    failing = ex.submit(_fail)
+    failing = ex.submit(operator.truediv, 1, 0)
     with pytest.raises(Exception, match="ZeroDivisionError"):
         failing.result()
 
-    slow = ex.submit(_sleep)
+    slow = ex.submit(time.sleep, 60)
     sim.wait_job(int(slow.job_id), DEADLINE_S, states=["RUNNING"])
     slow.cancel(check=True)
     rec = sim.wait_job(int(slow.job_id), DEADLINE_S)
