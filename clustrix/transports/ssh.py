@@ -173,8 +173,10 @@ class SSHTransport:
             try:
                 channel = transport.open_session(timeout=self._conn.options.connect_timeout_s)
             except LINK_ERRORS as exc:
-                if transport.is_active() and isinstance(exc, paramiko.ChannelException):
-                    raise TransportError(f"the server refused a session channel: {exc}",
+                if transport.is_active():
+                    # a refusal or a slow server, not a dead link: reconnecting would only
+                    # kill the other commands in flight on this connection
+                    raise TransportError(f"could not open a session channel: {exc!r}",
                                          host=self.host, cause=exc) from exc
                 raise _LinkLost(exc, sent=False) from exc
             try:
@@ -275,11 +277,13 @@ class SSHTransport:
                 raise
             except LINK_ERRORS as exc:
                 channel = sftp.get_channel()
-                alive = (channel is not None and not channel.closed
-                         and channel.get_transport().is_active())
-                if alive and isinstance(exc, OSError):
+                link_alive = channel is not None and channel.get_transport().is_active()
+                if link_alive and not channel.closed and isinstance(exc, OSError):
                     raise TransportError(f"cannot {action}: {exc}", host=self.host, cause=exc) from exc
-                self._conn.invalidate(generation)
+                if link_alive:
+                    self._conn.reset_sftp(sftp)  # only the SFTP channel died; keep the commands
+                else:
+                    self._conn.invalidate(generation)
                 if attempt == tries - 1:
                     raise ConnectionLostError(f"connection lost during {action}: {exc!r}",
                                               host=self.host, cause=exc) from exc

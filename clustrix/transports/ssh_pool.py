@@ -253,6 +253,16 @@ class Connection:
             if generation == self.generation:
                 self._drop_client()
 
+    def reset_sftp(self, broken: paramiko.SFTPClient) -> None:
+        """Forget a failed SFTP channel (the connection itself is fine); reopened on next use."""
+        with self._lock:
+            if self._sftp is broken:
+                self._sftp = None
+        try:
+            broken.close()
+        except Exception:  # already dead
+            pass
+
     def _drop_client(self) -> None:
         sftp, self._sftp = self._sftp, None
         client, self._client = self._client, None

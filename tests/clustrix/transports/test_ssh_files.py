@@ -99,3 +99,13 @@ def test_sftp_survives_a_dropped_connection(sim: Sim) -> None:
     t.put_files({"after": b"2"})
     assert t.get_files(["before", "after"]) == {"before": b"1", "after": b"2"}
     assert sim.server.connection_count == 1
+
+
+def test_a_dead_sftp_channel_is_reopened_without_dropping_the_connection(sim: Sim) -> None:
+    t = sim.connect()
+    t.put_files({"one": b"1"})
+    sftp, generation, _ = t._conn.sftp()  # white-box: break only the SFTP channel
+    sftp.get_channel().close()
+    t.put_files({"two": b"2"})
+    assert t.get_files(["one", "two"]) == {"one": b"1", "two": b"2"}
+    assert t._conn.generation == generation  # same SSH connection, new SFTP channel
