@@ -21,14 +21,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import select
 import signal
 import socket
+import subprocess
 import sys
 import threading
 import time
 from typing import Any
 
-from clustrix_sim import protocol, shim
+from clustrix_sim import protocol, shim, toolserver
 from clustrix_sim.engine import Engine, OpError, RawJSON
 from clustrix_sim.model import ClusterConfig
 
@@ -36,6 +38,7 @@ SOCKET_NAME = "ctl.sock"
 PID_NAME = "controller.pid"
 READY_NAME = "ready.json"
 MAX_SOCKET_PATH = 107
+TOOLSERVER_START_S = 10.0
 UNFAULTED_OPS = frozenset({"fault", "ping", "shutdown", "stats"})
 
 
@@ -63,6 +66,7 @@ class Controller:
         self.stopped = threading.Event()
         self._server: socket.socket | None = None
         self._sshd = None
+        self._toolserver: subprocess.Popen | None = None
         self._threads: list[threading.Thread] = []
 
     def log(self, message: str) -> None:
@@ -76,6 +80,7 @@ class Controller:
             ssh_import = threading.Thread(target=_import_ssh, daemon=True)
             ssh_import.start()
         bin_dir = shim.write_shims(self.state_dir, self.engine.cfg.flavor, self.socket_path)
+        self._start_toolserver()
         if os.path.exists(self.socket_path):
             _refuse_if_live(self.socket_path)
             os.unlink(self.socket_path)
@@ -94,10 +99,44 @@ class Controller:
             ssh_import.join()
             info["ssh"] = self._start_ssh(bin_dir)
             self.engine.ssh_info = info["ssh"]
+        self._wait_toolserver()
         _write_json(os.path.join(self.state_dir, PID_NAME), os.getpid())
         _write_json(os.path.join(self.state_dir, READY_NAME), info)
         self.log(f"controller {os.getpid()} ready on {self.socket_path}")
         return info
+
+    def _start_toolserver(self) -> None:
+        """The shims' fork server (see ``toolserver``); optional: shims fall back without it."""
+        path = os.path.join(self.state_dir, toolserver.SOCKET_NAME)
+        err = open(os.path.join(self.state_dir, "toolserver.stderr"), "ab")  # noqa: SIM115
+        try:
+            self._toolserver = subprocess.Popen(
+                [sys.executable, "-m", "clustrix_sim.toolserver", "--socket", path, "--flavor",
+                 self.engine.cfg.flavor], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
+                env={**os.environ, protocol.SOCKET_ENV: self.socket_path})
+        finally:
+            err.close()
+
+    def _wait_toolserver(self) -> None:
+        proc = self._toolserver
+        if proc is None or proc.stdout is None:
+            return
+        ready, _, _ = select.select([proc.stdout], [], [], TOOLSERVER_START_S)
+        line = proc.stdout.readline() if ready else b""
+        proc.stdout.close()
+        if line.strip() != b"ready":
+            self.log("tool server did not start; shims run tools in-process (slower)")
+
+    def _stop_toolserver(self) -> None:
+        proc, self._toolserver = self._toolserver, None
+        if proc is None:
+            return
+        proc.terminate()
+        try:
+            proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
 
     def cluster_env(self, bin_dir: str) -> dict[str, str]:
         """Environment of commands on the simulated login node (SSH exec)."""
@@ -158,6 +197,7 @@ class Controller:
             os.unlink(self.socket_path)
         except FileNotFoundError:
             pass
+        self._stop_toolserver()
         self.engine.shutdown()
         for path in (PID_NAME,):
             try:

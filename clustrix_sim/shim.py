@@ -1,10 +1,12 @@
 """The executables on a simulated cluster's PATH (``bin/sbatch`` ...) and what they run.
 
-Each shim is a three-line Python script (``#!<python>``) calling :func:`run`, which imports the
-flavour's tool table (``clustrix_sim.<flavor>.tools.TOOLS``) and runs one tool. The shim bakes in
-the cluster's socket path, used when ``$CLUSTRIX_SIM_SOCKET`` is unset, so a shim works from any
-shell. Startup cost matters (sbatch latency is measured): only json/os/socket/sys are imported
-before the tool module.
+Each shim is a short Python script (``#!<python>``). It first asks the cluster's tool server
+(``clustrix_sim.toolserver``, a fork server with the tools preloaded) to run the tool with the
+shim's own stdin/stdout/stderr, cwd and environment; when that is unavailable it calls :func:`run`
+in-process, which imports the flavour's tool table (``clustrix_sim.<flavor>.tools.TOOLS``) and
+runs one tool. The shim bakes in the cluster's socket path, used when ``$CLUSTRIX_SIM_SOCKET`` is
+unset, so a shim works from any shell. Startup cost matters (sbatch latency is measured): the
+fast path imports only os/socket/marshal/signal/struct.
 
 When the controller is down the tool fails like the real one when slurmctld is unreachable; when
 fault injection says so it prints the injected output and exits with the injected code.
@@ -70,10 +72,17 @@ def run(flavor: str, tool: str, argv: list[str], socket_path: str | None = None)
 
 SHIM_TEMPLATE = """#!{python}
 # clustrix-sim {flavor} tool shim (generated; do not edit)
+import os
 import sys
 sys.path.insert(0, {root!r})
-from clustrix_sim.shim import run
-sys.exit(run({flavor!r}, {tool!r}, sys.argv[1:], {socket!r}))
+os.environ.setdefault("CLUSTRIX_SIM_SOCKET", {socket!r})
+from clustrix_sim.toolserver import client_run
+rc = client_run(os.path.join(os.path.dirname(os.environ["CLUSTRIX_SIM_SOCKET"]), "tools.sock"),
+                {flavor!r}, {tool!r}, sys.argv[1:])
+if rc is None:  # no tool server: run the tool in this process
+    from clustrix_sim.shim import run
+    rc = run({flavor!r}, {tool!r}, sys.argv[1:], {socket!r})
+sys.exit(rc)
 """
 
 

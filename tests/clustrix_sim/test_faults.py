@@ -98,7 +98,8 @@ def test_fail_node_ends_running_jobs_node_fail_and_resume_brings_it_back(sim, tm
 @pytest.mark.parametrize("requeue", [False, True])
 def test_preempt(sim, tmp_path, requeue):
     job = submit(sim, f"echo start >> {tmp_path}/starts; sleep 60", tmp_path)
-    sim.wait_job(job, 20, states=["RUNNING"])
+    starts = tmp_path / "starts"
+    sim.wait_for(lambda: starts.exists() and starts.read_text() == "start\n", 20, "the first start")
     sim.faults.preempt(job, requeue=requeue)
     if requeue:
         sim.wait_for(lambda: sim.job(job).restart_count == 1 and sim.job(job).state == "RUNNING", 20, "restart")
