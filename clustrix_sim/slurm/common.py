@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING
 
-from clustrix_sim.model import PENDING, JobRecord
+if TYPE_CHECKING:  # the model (and dataclasses) load only when a tool needs records
+    from clustrix_sim.model import JobRecord
 
 __all__ = [
     "SLURM_VERSION",
@@ -58,15 +59,17 @@ def current_user() -> tuple[str, int]:
         return os.environ.get("USER") or os.environ.get("LOGNAME") or str(uid), uid
 
 
-def call(op: str, tool: str, params: dict[str, Any] | None = None) -> Any:
+def call(op: str, tool: str, params: dict | None = None):  # noqa: ANN201 - JSON value
     """One controller request (``clustrix_sim.protocol.call``); faults and refusals propagate."""
     from clustrix_sim import protocol
 
     return protocol.call(op, tool, params or {})
 
 
-def load_records(result: dict[str, Any]) -> list[JobRecord]:
+def load_records(result: dict) -> list[JobRecord]:
     """JobRecords from a ``jobs``/``accounting`` reply."""
+    from clustrix_sim.model import JobRecord
+
     return [JobRecord.from_dict(item) for item in result.get("jobs", [])]
 
 
@@ -105,13 +108,13 @@ def group_pending_tasks(records: list[JobRecord]) -> list[tuple[JobRecord, str]]
     show them: returns ``(representative record, display id)`` pairs in input order."""
     pending: dict[int, list[JobRecord]] = {}
     for rec in records:
-        if rec.array_job_id is not None and rec.state == PENDING:
+        if rec.array_job_id is not None and rec.state == "PENDING":
             pending.setdefault(rec.array_job_id, []).append(rec)
     rows: list[tuple[JobRecord, str]] = []
     emitted: set[int] = set()
     for rec in records:
         group = pending.get(rec.array_job_id) if rec.array_job_id is not None else None
-        if group is None or rec.state != PENDING:
+        if group is None or rec.state != "PENDING":
             rows.append((rec, job_display_id(rec)))
             continue
         if len(group) == 1:

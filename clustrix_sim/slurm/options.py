@@ -15,8 +15,6 @@ What real clients rely on, and what this reproduces:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 __all__ = ["NO_ARG", "OPTIONAL", "REQUIRED", "GetoptError", "Opt", "getopt_long"]
 
 NO_ARG = 0
@@ -24,15 +22,25 @@ REQUIRED = 1
 OPTIONAL = 2
 
 
-@dataclass(frozen=True)
 class Opt:
     """One option: ``key`` is what the parser reports; ``short`` a single letter or "";
-    ``longs`` the long spellings (aliases); ``arg`` NO_ARG / REQUIRED / OPTIONAL."""
+    ``longs`` the long spellings (aliases); ``arg`` NO_ARG / REQUIRED / OPTIONAL.
 
-    key: str
-    short: str = ""
-    longs: tuple[str, ...] = ()
-    arg: int = NO_ARG
+    A plain slotted class rather than a dataclass: importing ``dataclasses`` costs every tool
+    invocation ~20 ms of startup, and sbatch latency is measured.
+    """
+
+    __slots__ = ("arg", "key", "longs", "short")
+
+    def __init__(self, key: str, short: str = "", longs: tuple[str, ...] = (),
+                 arg: int = NO_ARG) -> None:
+        self.key = key
+        self.short = short
+        self.longs = tuple(longs)
+        self.arg = arg
+
+    def __repr__(self) -> str:
+        return f"Opt({self.key!r}, {self.short!r}, {self.longs!r}, {self.arg})"
 
 
 class GetoptError(Exception):

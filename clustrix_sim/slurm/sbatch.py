@@ -304,18 +304,18 @@ def _main(argv: list[str]) -> int:
     return _submit(request, extras)
 
 
-def _submit(request, extras: dict) -> int:  # noqa: ANN001 - JobRequest, kept lazy
+def _submit(request: dict, extras: dict) -> int:
     from clustrix_sim import protocol
     from clustrix_sim.slurm.common import call, error_exit
 
     if extras.get("test_only"):
         sys.stderr.write(
-            f"sbatch: Job {request.name} to start at now using {request.ntasks} processors "
-            f"on nodes (null) in partition {request.partition or '(null)'}\n"
+            f"sbatch: Job {request['name']} to start at now using {request.get('ntasks', 1)} "
+            f"processors on nodes (null) in partition {request.get('partition') or '(null)'}\n"
         )
         return 0
     try:
-        result = call("submit", "sbatch", {"request": request.to_dict()})
+        result = call("submit", "sbatch", {"request": request})
     except protocol.RequestRefused as exc:
         text = REFUSALS.get(exc.kind, exc.message or exc.kind)
         _err(f"Batch job submission failed: {text}")

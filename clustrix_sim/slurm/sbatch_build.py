@@ -1,4 +1,9 @@
-"""Turn sbatch's merged option list into a ``JobRequest`` (and wait for ``--wait``)."""
+"""Turn sbatch's merged option list into a JobRequest dict (and wait for ``--wait``).
+
+The request is built as the wire dict (``clustrix_sim.model.JobRequest.to_dict`` shape; the
+controller's ``from_dict`` fills defaults) so sbatch never imports the model's dataclasses: its
+startup time is measured.
+"""
 
 from __future__ import annotations
 
@@ -6,9 +11,7 @@ import os
 import socket
 import sys
 import time
-from typing import Any
 
-from clustrix_sim.model import JobRequest
 from clustrix_sim.slurm import sbatch_values as values
 from clustrix_sim.slurm.timefmt import INFINITE, time_str2mins
 
@@ -37,7 +40,7 @@ def build_request(
     wrap: bool,
     environ: dict[str, str] | None = None,
     cwd: str | None = None,
-) -> tuple[JobRequest, dict[str, Any]]:
+) -> tuple[dict, dict]:
     """Apply options in order (later wins) and build the request.
 
     Returns ``(request, extras)`` where extras holds client-side switches (parsable, quiet, wait,
@@ -48,9 +51,9 @@ def build_request(
     environ = dict(os.environ if environ is None else environ)
     cwd = cwd or os.getcwd()
     user, uid = current_user()
-    extras: dict[str, Any] = {}
-    fields: dict[str, Any] = {}
-    kept: dict[str, Any] = {}
+    extras: dict = {}
+    fields: dict = {}
+    kept: dict = {}
     name: str | None = None
     work_dir = cwd
     nodes_set = ntasks_set = False
@@ -151,7 +154,7 @@ def build_request(
     kept["submit_dir"] = cwd
     kept["submit_sid"] = os.getsid(0)  # scontrol's AllocNode:Sid
 
-    request = JobRequest(
+    request = dict(
         script=script,
         name=name,
         user=user,
@@ -172,7 +175,7 @@ def wait_for_job(job_id: int, *, poll_s: float = 0.1) -> int:
     """``--wait``: block until every task of the job is final; exit with the highest exit code
     (Slurm's rule for arrays), or 1 for a job that ended without running (cancelled)."""
     from clustrix_sim.model import FINAL_STATES
-    from clustrix_sim.slurm.common import call, load_records
+    from clustrix_sim.slurm.common import call, load_records  # records: dataclasses are fine here
 
     while True:
         records = load_records(call("jobs", "sbatch", {"job_ids": [job_id],

@@ -1,14 +1,11 @@
 """Value grammars of sbatch options: memory, node counts, arrays, dependencies, signals, export.
 
 Pure functions; each raises ``ValueError`` with the exact Slurm error text (after
-``sbatch: error: ``) so the caller only prints it.
+``sbatch: error: ``) so the caller only prints it. No ``re``/``dataclasses`` imports: sbatch's
+startup time is measured, and each costs milliseconds per invocation.
 """
 
 from __future__ import annotations
-
-import re
-
-from clustrix_sim.model import Dependency
 
 __all__ = [
     "MAX_ARRAY_INDEX",
@@ -36,22 +33,29 @@ SIGNALS = {
     "PWR": 30, "SYS": 31,
 }
 
-_MEM = re.compile(r"^([+-]?\d+)([KkMmGgTt]?)([Bb]?)$")
+
+
+def _digits(text: str) -> bool:
+    """Only ASCII digits, at least one (str.isdigit also accepts '²' and friends)."""
+    return bool(text) and all("0" <= c <= "9" for c in text)
+
 _DEP_KINDS = ("after", "afterany", "afterok", "afternotok", "aftercorr", "afterburstbuffer",
               "singleton", "expand")
 
 
 def parse_mem_mb(text: str, option: str = "--mem") -> int:
     """``<int>[K|M|G|T][B]`` to MiB (default unit MiB; K rounds up). ``0`` is "all memory"."""
-    match = _MEM.match(text.strip())
-    if not match:
-        raise ValueError(f"Invalid {option} specification")
-    value = int(match.group(1))
-    unit = match.group(2).upper()
-    if match.group(3) and not unit:
-        raise ValueError(f"Invalid {option} specification")
-    if value < 0:
-        raise ValueError(f"Invalid {option} specification")
+    bad = ValueError(f"Invalid {option} specification")
+    body = text.strip()
+    if body[-1:] in ("B", "b") and len(body) > 1 and body[-2] in "KkMmGgTt":
+        body = body[:-1]
+    unit = body[-1:].upper() if body[-1:] in tuple("KkMmGgTt") else ""
+    number = body[:-1] if unit else body
+    if number.startswith("+"):
+        number = number[1:]
+    if not _digits(number):
+        raise bad
+    value = int(number)
     if unit == "K":
         return (value + 1023) // 1024
     if unit == "G":
@@ -73,11 +77,11 @@ def parse_int(text: str, what: str) -> int:
 
 
 def _count(text: str) -> int:
-    match = re.fullmatch(r"(\d+)([kKmM]?)", text)
-    if not match:
-        raise ValueError
-    value = int(match.group(1))
-    return value * {"": 1, "k": 1024, "m": 1024 * 1024}[match.group(2).lower()]
+    unit = text[-1:].lower() if text[-1:] in ("k", "K", "m", "M") else ""
+    number = text[:-1] if unit else text
+    if not _digits(number):
+        raise ValueError(text)
+    return int(number) * {"": 1, "k": 1024, "m": 1024 * 1024}[unit]
 
 
 def parse_nodes(text: str) -> tuple[int, int]:
@@ -96,9 +100,6 @@ def parse_nodes(text: str) -> tuple[int, int]:
     return low, high
 
 
-_ARRAY_ITEM = re.compile(r"^(\d+)(?:-(\d+)(?::(\d+))?)?$")
-
-
 def parse_array(text: str) -> tuple[list[int], int | None]:
     """``0-15``, ``0,6,16-32``, ``0-15:4``, ``0-15%4`` -> (sorted unique indices, throttle)."""
     bad = ValueError("Batch job submission failed: Invalid job array specification")
@@ -110,12 +111,13 @@ def parse_array(text: str) -> tuple[list[int], int | None]:
         throttle = int(limit)
     indices: set[int] = set()
     for item in spec.split(","):
-        match = _ARRAY_ITEM.match(item)
-        if not match:
+        span, colon, step_text = item.partition(":")
+        lo, dash, hi = span.partition("-")
+        if not _digits(lo) or (dash and not _digits(hi)) or (colon and not (dash and _digits(step_text))):
             raise bad
-        first = int(match.group(1))
-        last = int(match.group(2)) if match.group(2) is not None else first
-        step = int(match.group(3)) if match.group(3) is not None else 1
+        first = int(lo)
+        last = int(hi) if dash else first
+        step = int(step_text) if colon else 1
         if last < first or step < 1 or last > MAX_ARRAY_INDEX:
             raise bad
         indices.update(range(first, last + 1, step))
@@ -124,38 +126,47 @@ def parse_array(text: str) -> tuple[list[int], int | None]:
     return sorted(indices), throttle
 
 
-def parse_dependency(text: str) -> tuple[list[Dependency], bool]:
-    """``afterok:1:2,afterany:3`` (AND) or ``afterok:1?afternotok:2`` (OR) -> (clauses, any)."""
+def _job_ref(text: str, star: bool = False) -> bool:
+    """``123`` or ``123_4`` (``123_*`` too when ``star``)."""
+    base, under, task = text.partition("_")
+    return _digits(base) and (not under or _digits(task) or (star and task == "*"))
+
+
+def parse_dependency(text: str) -> tuple[list[dict], bool]:
+    """``afterok:1:2,afterany:3`` (AND) or ``afterok:1?afternotok:2`` (OR) -> (clauses, any).
+
+    Clauses are dicts shaped like ``clustrix_sim.model.Dependency`` (kind, job_ids, minutes).
+    """
     bad = ValueError("Batch job submission failed: Job dependency problem")
     if "," in text and "?" in text:
         raise bad
     any_of = "?" in text
-    clauses: list[Dependency] = []
-    for part in re.split(r"[,?]", text):
+    clauses: list[dict] = []
+    for part in text.replace("?", ",").split(","):
         if not part:
             raise bad
         if part == "singleton":
-            clauses.append(Dependency(kind="singleton"))
+            clauses.append({"kind": "singleton", "job_ids": [], "minutes": 0})
             continue
         kind, sep, rest = part.partition(":")
         if kind not in _DEP_KINDS or not sep or not rest:
-            if re.fullmatch(r"\d+(_\d+)?", part):
+            if _job_ref(part):
                 # a bare id means afterany (Slurm's legacy form "-d 123")
-                clauses.append(Dependency(kind="afterany", job_ids=[part]))
+                clauses.append({"kind": "afterany", "job_ids": [part], "minutes": 0})
                 continue
             raise bad
         ids: list[str] = []
         minutes = 0
         for token in rest.split(":"):
             job, plus, mins = token.partition("+")
-            if not re.fullmatch(r"\d+(_(\d+|\*))?", job):
+            if not _job_ref(job, star=True):
                 raise bad
             if plus:
-                if kind != "after" or not mins.isdigit():
+                if kind != "after" or not _digits(mins):
                     raise bad
                 minutes = int(mins)
             ids.append(job)
-        clauses.append(Dependency(kind=kind, job_ids=ids, minutes=minutes))
+        clauses.append({"kind": kind, "job_ids": ids, "minutes": minutes})
     return clauses, any_of
 
 
@@ -165,13 +176,13 @@ def parse_signal(text: str) -> str:
     body = text
     if len(body) > 2 and body[1] == ":" and body[0] in "RBrb":
         body = body[2:]
-    elif ":" in body[:3] and re.match(r"^[RB]+:", body):
-        body = body.split(":", 1)[1]
+    elif body[:3] in ("RB:", "BR:"):
+        body = body[3:]
     sig, at, secs = body.partition("@")
-    if at and (not secs.isdigit() or int(secs) > 0xFFFF):
+    if at and (not _digits(secs) or int(secs) > 0xFFFF):
         raise bad
     name = sig.upper().removeprefix("SIG")
-    if sig.isdigit():
+    if _digits(sig):
         if not 1 <= int(sig) <= 64:
             raise bad
     elif name not in SIGNALS:

@@ -7,7 +7,6 @@ Ports of ``src/common/parse_time.c`` (``time_str2secs``/``time_str2mins``, ``sec
 from __future__ import annotations
 
 import os
-import re
 import time
 
 __all__ = [
@@ -25,7 +24,22 @@ __all__ = [
 INFINITE = -1  # parse result for INFINITE / UNLIMITED / -1
 NO_VAL = None  # parse result for an invalid specification
 
-_INT = re.compile(r"\s*([+-]?\d+)")
+
+
+def _scan_int(text: str, pos: int) -> tuple[int, int] | None:
+    """``%d`` of sscanf at ``pos``: optional spaces and sign, then ASCII digits."""
+    n = len(text)
+    while pos < n and text[pos] in " \t\n":
+        pos += 1
+    start = pos
+    if pos < n and text[pos] in "+-":
+        pos += 1
+    digits = pos
+    while pos < n and "0" <= text[pos] <= "9":
+        pos += 1
+    if pos == digits:
+        return None
+    return int(text[start:pos]), pos
 
 
 def _valid_timespec(text: str) -> bool:
@@ -64,11 +78,11 @@ def _scanf_ints(text: str, seps: str) -> list[int]:
     values: list[int] = []
     pos = 0
     for index in range(len(seps) + 1):
-        match = _INT.match(text, pos)
-        if not match:
+        scanned = _scan_int(text, pos)
+        if scanned is None:
             break
-        values.append(int(match.group(1)))
-        pos = match.end()
+        value, pos = scanned
+        values.append(value)
         if index == len(seps) or pos >= len(text) or text[pos] != seps[index]:
             break
         pos += 1

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-from clustrix_sim.model import Dependency
 from clustrix_sim.slurm.directives import DirectiveFatal, scan_directives, split_directive_line
 from clustrix_sim.slurm.sbatch_values import (
     build_export_env,
@@ -120,6 +119,11 @@ def test_arrays() -> None:
     for bad in ("", "a", "5-1", "1-5:0", "1%x", "-1", "1,,2"):
         with pytest.raises(ValueError, match="Invalid job array specification"):
             parse_array(bad)
+
+
+def Dependency(kind: str, job_ids: list[str] | None = None, minutes: int = 0) -> dict:  # noqa: N802
+    """The wire shape of clustrix_sim.model.Dependency."""
+    return {"kind": kind, "job_ids": job_ids or [], "minutes": minutes}
 
 
 def test_dependencies() -> None:
