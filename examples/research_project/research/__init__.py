@@ -1,0 +1,1 @@
+"""A tiny research package: Monte Carlo estimates run as cluster jobs."""
