@@ -331,15 +331,20 @@ class SimCluster:
 
     def profile(self, **overrides: Any) -> dict[str, Any]:
         """A mapping for ``clustrix.profile.Profile.from_mapping``: SLURM over SSH to this cluster."""
-        ssh = self.ssh
-        data: dict[str, Any] = {
-            "backend": self.scheduler, "host": ssh.host, "port": ssh.port, "user": ssh.user,
-            "key_file": ssh.key_file, "known_hosts": ssh.known_hosts, "host_key_policy": "strict",
-            "use_ssh_config": False, "remote_dir": os.path.join(ssh.home, "clustrix-jobs"),
-            "python": sys.executable, "poll_interval_s": 0.05, "poll_max_interval_s": 0.5,
-        }
+        self.ssh  # noqa: B018 - raises a clear error when ssh=False
+        data = profile_mapping((self._ready or {}).get("ssh") or self.ssh.__dict__, self.scheduler)
         data.update(overrides)
         return data
+
+
+def profile_mapping(ssh: Mapping[str, Any], scheduler: str = "slurm") -> dict[str, Any]:
+    """The clustrix profile keys for a simulator's SSH login node (``ssh`` as in ``info``)."""
+    return {
+        "backend": scheduler, "host": ssh["host"], "port": ssh["port"], "user": ssh["user"],
+        "key_file": ssh["key_file"], "known_hosts": ssh["known_hosts"], "host_key_policy": "strict",
+        "use_ssh_config": False, "remote_dir": os.path.join(ssh["home"], "clustrix-jobs"),
+        "python": sys.executable, "poll_interval_s": 0.05, "poll_max_interval_s": 0.5,
+    }
 
 
 def _package_root() -> str:
