@@ -14,49 +14,73 @@ Importing clustrix is cheap: SSH, pickling and backend code load only when a job
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import importlib
 
-from clustrix.config import (
-    Config,
-    configure,
-    get_config,
-    load_config,
-    reset_config,
-    resolve_profile,
-    use_profile,
-)
-from clustrix.decorator import ClusterFunction, cluster
-from clustrix.errors import (
-    AuthenticationError,
-    ClustrixError,
-    CommandError,
-    CommandTimeoutError,
-    ConfigError,
-    ConnectionLostError,
-    HostKeyError,
-    JobCancelledError,
-    JobError,
-    JobFailedError,
-    JobLostError,
-    JobNodeFailError,
-    JobOutOfMemoryError,
-    JobPreemptedError,
-    JobTimeoutError,
-    PayloadAuthError,
-    PayloadError,
-    RemoteError,
-    ResourceError,
-    SchedulerOutputError,
-    SubmissionError,
-    TransportError,
-)
-from clustrix.executor import ClusterExecutor, in_job
-from clustrix.profile import Profile
-from clustrix.spec import Resources
-from clustrix.states import JobState, JobStatus
+# Not ``from typing import TYPE_CHECKING``: typing alone costs ~20 ms, once per job.
+TYPE_CHECKING = False
+
+# Every public name loads on first use (PEP 562): ``python -m clustrix.runner`` imports this
+# package once per job, and the pytest plugin must not pay for yaml and the config machinery
+# in projects that never call clustrix.
+_EXPORTS: dict[str, str] = {
+    **dict.fromkeys(
+        ["Config", "configure", "get_config", "load_config", "reset_config", "resolve_profile",
+         "use_profile"], "clustrix.config"),
+    **dict.fromkeys(["ClusterFunction", "cluster"], "clustrix.decorator"),
+    **dict.fromkeys(["ClusterExecutor", "in_job"], "clustrix.executor"),
+    **dict.fromkeys(
+        ["AuthenticationError", "ClustrixError", "CommandError", "CommandTimeoutError", "ConfigError",
+         "ConnectionLostError", "HostKeyError", "JobCancelledError", "JobError", "JobFailedError",
+         "JobLostError", "JobNodeFailError", "JobOutOfMemoryError", "JobPreemptedError",
+         "JobTimeoutError", "PayloadAuthError", "PayloadError", "RemoteError", "ResourceError",
+         "SchedulerOutputError", "SubmissionError", "TransportError"], "clustrix.errors"),
+    "JobFuture": "clustrix.futures",
+    "Profile": "clustrix.profile",
+    "Resources": "clustrix.spec",
+    "JobState": "clustrix.states",
+    "JobStatus": "clustrix.states",
+}
 
 if TYPE_CHECKING:
+    from clustrix.config import (
+        Config,
+        configure,
+        get_config,
+        load_config,
+        reset_config,
+        resolve_profile,
+        use_profile,
+    )
+    from clustrix.decorator import ClusterFunction, cluster
+    from clustrix.errors import (
+        AuthenticationError,
+        ClustrixError,
+        CommandError,
+        CommandTimeoutError,
+        ConfigError,
+        ConnectionLostError,
+        HostKeyError,
+        JobCancelledError,
+        JobError,
+        JobFailedError,
+        JobLostError,
+        JobNodeFailError,
+        JobOutOfMemoryError,
+        JobPreemptedError,
+        JobTimeoutError,
+        PayloadAuthError,
+        PayloadError,
+        RemoteError,
+        ResourceError,
+        SchedulerOutputError,
+        SubmissionError,
+        TransportError,
+    )
+    from clustrix.executor import ClusterExecutor, in_job
     from clustrix.futures import JobFuture
+    from clustrix.profile import Profile
+    from clustrix.spec import Resources
+    from clustrix.states import JobState, JobStatus
 
 __version__ = "0.3.0.dev0"
 
@@ -103,10 +127,14 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # JobFuture pulls in the result/pickling machinery; load it only when someone asks.
-    if name == "JobFuture":
-        from clustrix.futures import JobFuture
+def __getattr__(name: str) -> object:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'clustrix' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
 
-        return JobFuture
-    raise AttributeError(f"module 'clustrix' has no attribute {name!r}")
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
