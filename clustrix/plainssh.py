@@ -123,13 +123,16 @@ def _parse(stdout: str, jobs: list[tuple[str, _Tracked]]) -> dict[str, JobStatus
             [(pid, None)] if job.n_tasks is None else [(f"{pid}.{i}", i) for i in range(job.n_tasks)])
         for key, task in tasks:
             code = codes.get((n, task))
-            if code is not None:
-                state = JobState.COMPLETED if code == 0 else JobState.FAILED
-                out[key] = JobStatus(state, raw=f"EXITED {code}", exit_code=code)
+            if code == 0:
+                out[key] = JobStatus(JobState.COMPLETED, raw="EXITED 0", exit_code=0)
+            elif (n, None) in cancelled or (n, task) in cancelled:
+                # Before the exit code: the kill makes the runner exit 143 and job.sh records it.
+                out[key] = JobStatus(JobState.CANCELLED, raw="CANCELLED", reason="killed by clustrix cancel",
+                                     exit_code=code)
+            elif code is not None:
+                out[key] = JobStatus(JobState.FAILED, raw=f"EXITED {code}", exit_code=code)
             elif pid in alive:
                 out[key] = JobStatus(JobState.RUNNING, raw="RUNNING")
-            elif (n, None) in cancelled or (n, task) in cancelled:
-                out[key] = JobStatus(JobState.CANCELLED, raw="CANCELLED", reason="killed by clustrix cancel")
             else:
                 out[key] = JobStatus(JobState.FAILED, raw="KILLED",
                                      reason="the process ended without writing its exit code (killed by a "

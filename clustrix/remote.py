@@ -165,6 +165,10 @@ class Submission:
     statuses: dict[int, JobStatus] = field(default_factory=dict)
     finished: dict[int, str] = field(default_factory=dict)  # task -> final state name
     cancelled: set[int] = field(default_factory=set)
+    # Tasks being cancelled: a decision the poller reaches meanwhile (e.g. CANCELLED, seen after
+    # our own scancel) is held back so the future ends *cancelled*, not failed.
+    cancelling: set[int] = field(default_factory=set)
+    deferred: dict[int, ResultReady | Failed] = field(default_factory=dict)
     row: int | None = None
 
     @property
@@ -203,15 +207,18 @@ class _ItemHandle:
 class RemoteBackend:
     """Backend for ``slurm``/``pbs``/``torque``/``sge`` (over SSH or local) and plain ``ssh``.
 
-    ``transport``, ``ledger`` (False disables it), ``poller_config`` and ``sleep`` exist for
-    tests and advanced use; ``RemoteBackend(profile)`` is the normal construction.
+    ``transport``, ``ledger`` (False disables it), ``poller_config``, ``sleep`` (between submit
+    retries) and ``poll_sleep`` (the poller's wait between ticks) exist for tests and advanced
+    use; ``RemoteBackend(profile)`` is the normal construction.
     """
 
     def __init__(self, profile: Profile, *, transport: Any = None, ledger: Ledger | bool | None = None,
-                 poller_config: PollerConfig | None = None, sleep: Callable[[float], None] = time.sleep):
+                 poller_config: PollerConfig | None = None, sleep: Callable[[float], None] = time.sleep,
+                 poll_sleep: Callable[[float], None] | None = None):
         if not profile.is_remote:
             raise ClustrixError(f"RemoteBackend needs a scheduler or ssh profile, got backend {profile.backend!r}")
         self.profile = profile
+        self._owns_transport = transport is None
         if transport is None:
             from clustrix.transports import transport_for
 
@@ -230,7 +237,7 @@ class RemoteBackend:
         config = poller_config or PollerConfig(interval_s=profile.poll_interval_s,
                                                max_interval_s=profile.poll_max_interval_s,
                                                grace=self.launcher.grace)
-        self.poller = Poller(self.launcher.source, transport, config,
+        self.poller = Poller(self.launcher.source, transport, config, sleep=poll_sleep,
                              name=f"clustrix-poller-{profile.name}")
         self._ledger_arg = ledger
         self._ledger: Ledger | None = None
@@ -278,15 +285,32 @@ class RemoteBackend:
                     except BaseException:  # noqa: BLE001 - cancelled futures raise here
                         pass
         self.poller.stop()
+        with self._lock:
+            idle = not self._subs
+        if idle and self._owns_transport:
+            # With jobs still live (wait=False) the poller keeps using the connection; it is
+            # released at exit instead.
+            self.transport.close()
 
     def cancel_all(self, subs: Sequence[Submission] | None = None) -> None:
         """Cancel every unfinished job of this backend with one cancel command."""
         with self._lock:
             subs = list(self._subs) if subs is None else list(subs)
             live = [s for s in subs if len(s.finished) + len(s.cancelled) < s.n_tasks]
+            for sub in live:
+                sub.cancelling.update(t for t in range(sub.n_tasks) if t not in sub.finished)
         if not live:
             return
-        self.launcher.cancel([s.job_id for s in live])
+        try:
+            self.launcher.cancel([s.job_id for s in live])
+        except BaseException:
+            with self._lock:
+                held = [(s, t, s.deferred.pop(t)) for s in live for t in list(s.deferred)]
+                for s in live:
+                    s.cancelling.clear()
+            for s, t, decision in held:
+                self._on_done(s, t, decision)
+            raise
         for sub in live:
             for task in range(sub.n_tasks):
                 self._mark_cancelled(sub, task)
@@ -369,6 +393,10 @@ class RemoteBackend:
     def _on_done(self, sub: Submission, task: int, decision: ResultReady | Failed) -> None:
         # The ledger is updated before the futures resolve, so whoever wakes on a result sees
         # the final state recorded.
+        with self._lock:
+            if task in sub.cancelling:
+                sub.deferred[task] = decision
+                return
         items = sub.items_of(task)
         if isinstance(decision, Failed):
             state = status_for_exception(decision.error).state.value
@@ -405,19 +433,27 @@ class RemoteBackend:
         with self._lock:
             if task in sub.cancelled:
                 return True
-            if task in sub.finished:
+            if task in sub.finished or task in sub.cancelling:
                 return False
+            sub.cancelling.add(task)
         key = sub.task_keys[task]
         try:
             self.launcher.cancel([sub.job_id if sub.plan is None else key])
         except (CommandError, TransportError):
             log.warning("cancelling job %s failed", key, exc_info=True)
+            with self._lock:
+                sub.cancelling.discard(task)
+                held = sub.deferred.pop(task, None)
+            if held is not None:
+                self._on_done(sub, task, held)
             return False
         self._mark_cancelled(sub, task)
         return True
 
     def _mark_cancelled(self, sub: Submission, task: int) -> None:
         with self._lock:
+            sub.cancelling.discard(task)
+            sub.deferred.pop(task, None)
             if task in sub.finished:
                 return
             sub.cancelled.add(task)

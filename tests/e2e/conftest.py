@@ -61,3 +61,28 @@ def ssh_login(tmp_path_factory) -> Iterator[SSHLogin]:
                        str(home), server)
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def slurm_cluster() -> Iterator[object]:
+    """One simulated SLURM cluster over SSH for the session (60 sim seconds per real second)."""
+    from clustrix_sim.cluster import SimCluster
+
+    sim = SimCluster(scheduler="slurm", ssh=True, nodes=2, cores_per_node=4, mem_per_node="8G", time_scale=60)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture
+def slurm(slurm_cluster) -> Iterator[object]:
+    """The session cluster, with every fault this test injected undone afterwards."""
+    yield slurm_cluster
+    faults = slurm_cluster.faults
+    faults.clear()
+    faults.enable_accounting()
+    faults.set_min_job_age(300)
+    for node in slurm_cluster.config.nodes:
+        faults.resume_node(node.name)

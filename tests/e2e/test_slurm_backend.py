@@ -1,0 +1,249 @@
+"""The SLURM backend end to end: the simulated cluster's sbatch/squeue/sacct/scancel over real SSH.
+
+Faults come from the simulator (``sim.faults``): rejected submissions, failing status commands,
+dropped SSH connections, accounting switched off, finished jobs purged, a failing node.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import threading
+import time
+from dataclasses import replace
+
+import cloudpickle
+import pytest
+
+from clustrix.errors import (
+    JobCancelledError,
+    JobNodeFailError,
+    JobOutOfMemoryError,
+    JobTimeoutError,
+    SubmissionError,
+)
+from clustrix.ledger import Ledger
+from clustrix.payload import Call
+from clustrix.profile import Profile
+from clustrix.remote import RemoteBackend
+from clustrix.spec import JobSpec, Resources
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+DEADLINE_S = 90
+
+
+def make_backend(sim, tmp_path, **profile_overrides) -> RemoteBackend:
+    mapping = sim.profile(name="sim", remote_dir=str(tmp_path / "jobs"), **profile_overrides)
+    return RemoteBackend(Profile.from_mapping(mapping), sleep=lambda s: time.sleep(0.05))
+
+
+@pytest.fixture
+def backend(slurm, tmp_path):
+    b = make_backend(slurm, tmp_path)
+    yield b
+    b.shutdown(wait=False, cancel_futures=True)
+
+
+def spec(name="e2e", **kw) -> JobSpec:
+    return JobSpec(name=name, python=sys.executable, **kw)
+
+
+def triple(x):
+    print("tripling", x)
+    return 3 * x
+
+
+class Oops(Exception):
+    pass
+
+
+def raise_oops():
+    raise Oops("remote oops")
+
+
+def touch_and_sleep(path, seconds):
+    open(path, "w").close()
+    time.sleep(seconds)
+    return "slept"
+
+
+def hog_memory(mb):
+    block = bytearray(mb * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    time.sleep(30)
+    return len(block)
+
+
+def getenv(name):
+    return os.environ[name]
+
+
+def wait_for(predicate, timeout_s=DEADLINE_S):
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+# -- results ----------------------------------------------------------------------------------------
+
+
+def test_value_stdout_and_ledger(backend, slurm):
+    fut = backend.submit(Call(triple, (14,), {}), spec())
+    assert fut.result(timeout=DEADLINE_S) == 42
+    assert fut.stdout() == "tripling 14\n"
+    assert slurm.job(int(fut.job_id)).state == "COMPLETED"
+    entry = Ledger().find(fut.job_id)
+    assert entry.state == "COMPLETED" and entry.backend == "slurm" and entry.finished_at is not None
+
+
+def test_exception_type_preserved(backend):
+    fut = backend.submit(Call(raise_oops, (), {}), spec())
+    with pytest.raises(Oops, match="remote oops"):
+        fut.result(timeout=DEADLINE_S)
+
+
+def test_array_is_one_job_with_results_in_order(backend, slurm):
+    backend.profile = replace(backend.profile, array_chunk_size=4, max_array_parallel=3)
+    futs = backend.submit_array(triple, [((i,), {}) for i in range(10)], spec("arr"))
+    assert [f.result(timeout=DEADLINE_S) for f in futs] == [3 * i for i in range(10)]
+    assert futs[7].stdout() == "tripling 7\n"
+    base = int(futs[0].job_id.split("[")[0])
+    tasks = [r for r in slurm.jobs() if r.array_job_id == base]
+    assert sorted(r.array_task_id for r in tasks) == [0, 1, 2]  # 10 items in chunks of 4
+    entry = Ledger().find(str(base))
+    script = open(os.path.join(entry.job_dir, "job.sh")).read()
+    assert "--array=0-2%3" in script  # the %limit comes from max_array_parallel
+
+
+# -- terminal states ----------------------------------------------------------------------------------
+
+
+def test_cancel_running_job(backend, slurm, tmp_path):
+    marker = tmp_path / "started"
+    fut = backend.submit(Call(touch_and_sleep, (str(marker), 120), {}), spec())
+    wait_for(marker.exists)
+    assert fut.cancel() and fut.cancelled()
+    with pytest.raises(JobCancelledError):
+        fut.result(timeout=1)
+    rec = slurm.wait_job(int(fut.job_id), timeout_s=DEADLINE_S)
+    assert rec.state.startswith("CANCELLED")
+    assert Ledger().find(fut.job_id).state == "CANCELLED"
+
+
+def test_timeout_surfaces_as_job_timeout_error(backend):
+    fut = backend.submit(Call(time.sleep, (3600,), {}), spec(resources=Resources(time_s=60)))  # 1 s real
+    with pytest.raises(JobTimeoutError) as info:
+        fut.result(timeout=DEADLINE_S)
+    assert info.value.job_id == fut.job_id
+
+
+def test_out_of_memory_surfaces(backend):
+    fut = backend.submit(Call(hog_memory, (400,), {}), spec(resources=Resources(mem_mb=150)))
+    with pytest.raises(JobOutOfMemoryError):
+        fut.result(timeout=DEADLINE_S)
+
+
+def test_node_failure_surfaces(backend, slurm, tmp_path):
+    marker = tmp_path / "started"
+    fut = backend.submit(Call(touch_and_sleep, (str(marker), 120), {}), spec())
+    wait_for(marker.exists)
+    node = slurm.job(int(fut.job_id)).node_list[0]
+    slurm.faults.fail_node(node)
+    with pytest.raises(JobNodeFailError):
+        fut.result(timeout=DEADLINE_S)
+
+
+# -- faults ------------------------------------------------------------------------------------------
+
+
+def test_transient_sbatch_failure_is_retried(backend, slurm):
+    slurm.faults.fail_submissions(n=2)  # "Socket timed out on send/recv operation"
+    fut = backend.submit(Call(triple, (1,), {}), spec())
+    assert fut.result(timeout=DEADLINE_S) == 3
+
+
+def test_permanent_sbatch_failure_raises_submission_error(backend, slurm):
+    msg = "sbatch: error: Batch job submission failed: Invalid partition name specified"
+    slurm.faults.fail_submissions(n=1, message=msg)
+    with pytest.raises(SubmissionError, match="Invalid partition name"):
+        backend.submit(Call(triple, (1,), {}), spec())
+
+
+def test_transient_status_failures_still_end_with_the_result(backend, slurm):
+    slurm.faults.fail_status(n=4)
+    fut = backend.submit(Call(triple, (2,), {}), spec())
+    assert fut.result(timeout=DEADLINE_S) == 6
+
+
+def test_ssh_drop_mid_wait(backend, slurm, tmp_path):
+    marker = tmp_path / "started"
+    fut = backend.submit(Call(touch_and_sleep, (str(marker), 1.0), {}), spec())
+    wait_for(marker.exists)
+    slurm.faults.drop_ssh_connections()
+    assert fut.result(timeout=DEADLINE_S) == "slept"
+
+
+def test_accounting_disabled_falls_back_to_squeue(backend, slurm):
+    slurm.faults.disable_accounting()
+    fut = backend.submit(Call(triple, (5,), {}), spec())
+    assert fut.result(timeout=DEADLINE_S) == 15
+    assert backend.launcher.source.use_fallback
+
+
+def test_job_purged_before_first_poll_resolves_from_its_files(slurm, tmp_path):
+    slurm.faults.disable_accounting()  # so neither sacct nor squeue remembers the job
+    slurm.faults.set_min_job_age(0)
+    gate = threading.Event()  # the poller's first tick waits until the job is gone
+    backend = RemoteBackend(Profile.from_mapping(slurm.profile(name="sim", remote_dir=str(tmp_path / "jobs"))),
+                            poll_sleep=lambda s: (gate.wait(DEADLINE_S), time.sleep(s)))
+    try:
+        fut = backend.submit(Call(triple, (7,), {}), spec())
+        sentinel = os.path.join(Ledger().find(fut.job_id).job_dir, "exit_code")
+        wait_for(lambda: os.path.exists(sentinel))
+        wait_for(lambda: not [r for r in slurm.jobs() if r.job_id == int(fut.job_id) and r.visible_in_queue])
+        assert not fut.done()
+        gate.set()
+        assert fut.result(timeout=DEADLINE_S) == 21
+    finally:
+        gate.set()
+        backend.shutdown()
+
+
+def test_reattach_from_a_new_process(backend, slurm, tmp_path):
+    marker = tmp_path / "started"
+    fut = backend.submit(Call(touch_and_sleep, (str(marker), 1.5), {}), spec())
+    arr = backend.submit_array(triple, [((i,), {}) for i in range(4)], spec("arr"))
+    backend.shutdown(wait=False)  # the client "dies" with both jobs queued or running
+    code = textwrap.dedent(f"""
+        from clustrix.remote import attach
+        print(attach({fut.job_id!r}).result(timeout={DEADLINE_S}))
+        print(attach({arr[0].job_id.split('[')[0]!r}).result(timeout={DEADLINE_S}))
+    """)
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_S * 2)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.splitlines()[:2] == ["slept", "[0, 3, 6, 9]"]
+
+
+def test_shell_hostile_values_arrive_verbatim(slurm, tmp_path):
+    evil = "a b;$(touch PWNED)'\"`touch PWNED2`%j"
+    backend = RemoteBackend(Profile.from_mapping(slurm.profile(name="sim", remote_dir=str(tmp_path / evil / "jobs"))))
+    try:
+        fut = backend.submit(Call(getenv, ("EVIL",), {}),
+                             spec(name=evil, env=(("EVIL", evil),), setup=("X=" + _q(evil), 'echo "$X" > setup.txt')))
+        assert fut.result(timeout=DEADLINE_S) == evil
+        assert slurm.job(int(fut.job_id)).request.name == evil
+    finally:
+        backend.shutdown()
+    (job_dir,) = [d for d in (tmp_path / evil / "jobs").iterdir() if d.is_dir()]
+    assert (job_dir / "setup.txt").read_text() == evil + "\n"
+    assert not list(tmp_path.rglob("PWNED*")) and not list(__import__("pathlib").Path(slurm.home).rglob("PWNED*"))
+
+
+def _q(text):
+    import shlex
+
+    return shlex.quote(text)
