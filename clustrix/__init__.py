@@ -35,6 +35,7 @@ _EXPORTS: dict[str, str] = {
          "JobTimeoutError", "PayloadAuthError", "PayloadError", "RemoteError", "ResourceError",
          "SchedulerOutputError", "SubmissionError", "TransportError"], "clustrix.errors"),
     "JobFuture": "clustrix.futures",
+    "attach": "clustrix.reattach",
     "Profile": "clustrix.profile",
     "Resources": "clustrix.spec",
     "JobState": "clustrix.states",
@@ -79,6 +80,7 @@ if TYPE_CHECKING:
     from clustrix.executor import ClusterExecutor, in_job
     from clustrix.futures import JobFuture
     from clustrix.profile import Profile
+    from clustrix.reattach import attach
     from clustrix.spec import Resources
     from clustrix.states import JobState, JobStatus
 
@@ -116,6 +118,7 @@ __all__ = [
     "SubmissionError",
     "TransportError",
     "__version__",
+    "attach",
     "cluster",
     "configure",
     "get_config",

@@ -94,7 +94,8 @@ class SchedulerStatusSource:
     def accounting(self, ids: Sequence[str]) -> dict[str, JobStatus]:
         # accounting_argv takes one job (SGE ``qacct -j N``); several are chained in one shell
         # command so the whole lookup stays one round trip.
-        argvs = [self.module.accounting_argv(i) for i in ids]
+        # Array tasks share one lookup (every SGE task 50.i asks ``qacct -j 50``): dedupe.
+        argvs = [list(a) for a in dict.fromkeys(tuple(self.module.accounting_argv(i)) for i in ids)]
         argv = argvs[0] if len(argvs) == 1 else ["/bin/sh", "-c", "; ".join(shlex.join(a) for a in argvs)]
         done = self._run(argv)
         if done.returncode != 0 and not self._only_unknown_ids(done.stderr):

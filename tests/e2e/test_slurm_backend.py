@@ -219,8 +219,8 @@ def test_reattach_from_a_new_process(backend, slurm, tmp_path):
     arr = backend.submit_array(triple, [((i,), {}) for i in range(4)], spec("arr"))
     backend.shutdown(wait=False)  # the client "dies" with both jobs queued or running
     code = textwrap.dedent(f"""
-        from clustrix.remote import attach
-        print(attach({fut.job_id!r}).result(timeout={DEADLINE_S}))
+        from clustrix import JobFuture, attach
+        print(JobFuture.attach({fut.job_id!r}).result(timeout={DEADLINE_S}))
         print(attach({arr[0].job_id.split('[')[0]!r}).result(timeout={DEADLINE_S}))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_S * 2)
