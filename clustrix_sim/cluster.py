@@ -269,9 +269,11 @@ class SimCluster:
         self._require()
         return protocol.call(op, tool, params, path=self.socket_path)
 
-    def jobs(self, job_ids: Sequence[int] | None = None) -> list[JobRecord]:
-        """Every job ever submitted (accounting), oldest first."""
-        params = {"job_ids": list(job_ids) if job_ids is not None else None}
+    def jobs(self, job_ids: Sequence[int] | None = None, *, full: bool = True) -> list[JobRecord]:
+        """Every job ever submitted (accounting), oldest first; ``full`` includes each request's
+        script, environment and array indices."""
+        params = {"job_ids": list(job_ids) if job_ids is not None else None, "include_script": full,
+                  "include_env": full, "include_array_indices": full}
         try:
             result = self.call("accounting", params)
         except protocol.RequestRefused as exc:

@@ -16,6 +16,7 @@ processes still alive are killed first. ``stop()`` applies the same rule to the 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import threading
@@ -61,7 +62,23 @@ class RawJSON(str):
 
 
 _RECORD_FIELDS = [f for f in JobRecord.__dataclass_fields__ if f != "request"]
-_REQUEST_FIELDS = set(JobRequest.__dataclass_fields__)
+_MISSING = object()
+
+
+def _defaults(cls: type) -> dict[str, Any]:
+    out = {}
+    for f in dataclasses.fields(cls):
+        if f.default is not dataclasses.MISSING:
+            out[f.name] = f.default
+        elif f.default_factory is not dataclasses.MISSING:
+            out[f.name] = f.default_factory()
+    return out
+
+
+# Fields equal to their defaults are left out of stored and wire JSON: ``from_dict`` restores
+# them, and a 10,000-job reply shrinks several times.
+_RECORD_DEFAULTS = _defaults(JobRecord)
+_REQUEST_DEFAULTS = _defaults(JobRequest)
 
 
 class Engine(JobControlMixin, RuntimeMixin):
@@ -85,7 +102,7 @@ class Engine(JobControlMixin, RuntimeMixin):
         self.finished_visible: dict[int, None] = {}
         self.running: dict[int, Any] = {}  # job_id -> engine_runtime.RunInfo
         self._request_id: dict[int, int] = {}  # job_id -> request row id
-        self._request_json: dict[tuple[int, bool, bool], str] = {}
+        self._request_json: dict[tuple[int, bool, bool, bool], str] = {}
         self._requests: dict[int, JobRequest] = {}
         self._record_json: dict[int, str] = {}
         self._dirty: set[int] = set()
@@ -185,7 +202,8 @@ class Engine(JobControlMixin, RuntimeMixin):
             rows = []
             for job_id in self._dirty:
                 rec = self.jobs[job_id]
-                text = json.dumps({k: getattr(rec, k) for k in _RECORD_FIELDS})
+                text = json.dumps({k: v for k in _RECORD_FIELDS
+                                   if (v := getattr(rec, k)) != _RECORD_DEFAULTS.get(k, _MISSING)})
                 self._record_json[job_id] = text
                 rows.append((job_id, self._request_id[job_id], text))
             self.store.save_jobs(rows)
@@ -195,22 +213,25 @@ class Engine(JobControlMixin, RuntimeMixin):
         self._dirty_nodes.clear()
         self.store.commit()
 
-    def _request_text(self, job_id: int, script: bool, env: bool) -> str:
+    def _request_text(self, job_id: int, script: bool, env: bool, arrays: bool) -> str:
         rid = self._request_id[job_id]
-        key = (rid, script, env)
+        key = (rid, script, env, arrays)
         text = self._request_json.get(key)
         if text is None:
-            data = self._requests[rid].to_dict()
+            data = {k: v for k, v in self._requests[rid].to_dict().items()
+                    if v != _REQUEST_DEFAULTS.get(k, _MISSING)}
             if not script:
                 data["script"] = ""
             if not env:
-                data["env"] = {}
+                data.pop("env", None)
+            if not arrays:
+                data.pop("array_indices", None)
             text = self._request_json[key] = json.dumps(data)
         return text
 
-    def _wire(self, rec: JobRecord, script: bool, env: bool) -> str:
+    def _wire(self, rec: JobRecord, script: bool, env: bool, arrays: bool) -> str:
         body = self._record_json[rec.job_id]
-        return body[:-1] + ', "request": ' + self._request_text(rec.job_id, script, env) + "}"
+        return body[:-1] + ', "request": ' + self._request_text(rec.job_id, script, env, arrays) + "}"
 
     # -- submit --------------------------------------------------------------------------------
     def op_submit(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -258,8 +279,9 @@ class Engine(JobControlMixin, RuntimeMixin):
 
     def _job_list(self, records: list[JobRecord], params: dict[str, Any]) -> RawJSON:
         script, env = bool(params.get("include_script")), bool(params.get("include_env"))
+        arrays = bool(params.get("include_array_indices"))
         self._flush()
-        return RawJSON('{"jobs": [' + ", ".join(self._wire(r, script, env) for r in records) + "]}")
+        return RawJSON('{"jobs": [' + ", ".join(self._wire(r, script, env, arrays) for r in records) + "]}")
 
     def op_jobs(self, params: dict[str, Any]) -> RawJSON:
         finished = params.get("include_finished", True)

@@ -32,10 +32,13 @@ Operations (params -> result):
 
 Extensions (H5, all optional for callers):
 
-- ``jobs`` / ``accounting`` also take ``"include_script": bool`` and ``"include_env": bool``
-  (default False): without them each record's ``request.script`` is ``""`` and ``request.env``
-  is ``{}``, which keeps a 10,000-job reply small. ``jobs`` takes ``"include_finished": False``
-  to get active jobs only.
+- ``jobs`` / ``accounting`` also take ``"include_script"``, ``"include_env"`` and
+  ``"include_array_indices"`` (bools, default False): without them each record's
+  ``request.script`` is ``""``, ``request.env`` is ``{}`` and ``request.array_indices`` is null
+  (``array_text``, ``array_job_id`` and ``array_task_id`` still describe the array), which keeps a
+  10,000-job reply small. Record and request fields equal to their dataclass defaults are left
+  out of the JSON (``from_dict`` restores them). ``jobs`` takes ``"include_finished": False`` to
+  get active jobs only.
 - ``signal`` also takes ``"scope"`` for numeric signals: ``"steps"`` (default, like scancel
   without -b: every process of the job except the batch script's own process, or the batch
   process when it has no children), ``"batch"`` (-b: the batch script's process only),

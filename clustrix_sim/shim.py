@@ -70,7 +70,8 @@ def run(flavor: str, tool: str, argv: list[str], socket_path: str | None = None)
         return 130
 
 
-SHIM_TEMPLATE = """#!{python}
+# -S skips site (a few ms per call); the fallback path loads it when it needs the full tools.
+SHIM_TEMPLATE = """#!{python} -S
 # clustrix-sim {flavor} tool shim (generated; do not edit)
 import os
 import sys
@@ -80,6 +81,8 @@ from clustrix_sim.toolserver import client_run
 rc = client_run(os.path.join(os.path.dirname(os.environ["CLUSTRIX_SIM_SOCKET"]), "tools.sock"),
                 {flavor!r}, {tool!r}, sys.argv[1:])
 if rc is None:  # no tool server: run the tool in this process
+    import site
+    site.main()
     from clustrix_sim.shim import run
     rc = run({flavor!r}, {tool!r}, sys.argv[1:], {socket!r})
 sys.exit(rc)

@@ -18,12 +18,12 @@ Only the same user can reach the socket (0600 in the 0700 state dir).
 
 from __future__ import annotations
 
+import _signal
+import _socket
+import array
 import marshal
 import os
-import signal
-import socket
 import struct
-import sys
 
 SOCKET_NAME = "tools.sock"
 IN_PROCESS_ONLY = frozenset({"srun"})
@@ -32,11 +32,15 @@ _MAX_REQUEST = 64 * 1024 * 1024
 
 
 def client_run(sock_path: str, flavor: str, tool: str, argv: list[str]) -> int | None:
-    """Run a tool through the server; None when the server cannot be used (caller falls back)."""
+    """Run a tool through the server; None when the server cannot be used (caller falls back).
+
+    Uses ``_socket``/``_signal`` directly: the ``socket`` and ``signal`` modules pull in ``enum``,
+    which would double the start-up cost of every shim.
+    """
     if tool in IN_PROCESS_ONLY:
         return None
     try:
-        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        conn = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
         conn.connect(sock_path)
     except OSError:
         return None
@@ -44,7 +48,8 @@ def client_run(sock_path: str, flavor: str, tool: str, argv: list[str]) -> int |
     os.umask(umask)
     body = marshal.dumps((flavor, tool, list(argv), os.getcwd(), dict(os.environ), umask))
     try:
-        socket.send_fds(conn, [_HEADER.pack(len(body)) + body], [0, 1, 2])
+        conn.sendmsg([_HEADER.pack(len(body)) + body],
+                     [(_socket.SOL_SOCKET, _socket.SCM_RIGHTS, array.array("i", [0, 1, 2]))])
         pid = _recv_int(conn)
     except OSError:
         conn.close()
@@ -59,8 +64,8 @@ def client_run(sock_path: str, flavor: str, tool: str, argv: list[str]) -> int |
         except OSError:
             pass
 
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, forward)
+    for sig in (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP):
+        _signal.signal(sig, forward)
     try:
         rc = _recv_int(conn)
     except OSError:
@@ -69,7 +74,7 @@ def client_run(sock_path: str, flavor: str, tool: str, argv: list[str]) -> int |
     return 1 if rc is None else rc
 
 
-def _recv_int(conn: socket.socket) -> int | None:
+def _recv_int(conn) -> int | None:
     data = b""
     while len(data) < 4:
         try:
@@ -85,8 +90,12 @@ def _recv_int(conn: socket.socket) -> int | None:
 # -- server -------------------------------------------------------------------------------------
 def serve(sock_path: str, flavor: str) -> None:
     """Preload the tools and fork one child per request until SIGTERM."""
+    import gc
     import importlib
     import select
+    import signal
+    import socket
+    import sys
 
     tools = importlib.import_module(f"clustrix_sim.{flavor}.tools")  # the point: import once
     importlib.import_module("clustrix_sim.shim")
@@ -104,6 +113,8 @@ def serve(sock_path: str, flavor: str) -> None:
     stop = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    gc.collect()
+    gc.freeze()  # children share the preloaded heap; GC passes would copy every page of it
     sys.stdout.write("ready\n")
     sys.stdout.flush()
     try:
@@ -137,7 +148,9 @@ def _reap() -> None:
             return
 
 
-def _handle(conn: socket.socket) -> None:
+def _handle(conn) -> None:
+    import socket
+
     fds: list[int] = []
     try:
         conn.settimeout(5.0)
@@ -168,7 +181,12 @@ def _handle(conn: socket.socket) -> None:
     conn.close()
 
 
-def _child(conn: socket.socket, fds: list[int], request: tuple) -> None:
+def _child(conn, fds: list[int], request: tuple) -> None:
+    import gc
+    import signal
+    import sys
+
+    gc.disable()  # a short-lived tool: keep the shared heap shared
     rc = 1
     tool = "tool"
     try:
