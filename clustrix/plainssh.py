@@ -141,7 +141,7 @@ def _parse(stdout: str, jobs: list[tuple[str, _Tracked]]) -> dict[str, JobStatus
 
 
 class PlainSSHLauncher:
-    """Launcher (see :class:`clustrix.remote.Launcher`) for a host without a scheduler."""
+    """Launcher (see :class:`clustrix.launchers.Launcher`) for a host without a scheduler."""
 
     def __init__(self, transport: Any, profile: Profile):
         self.transport = transport
