@@ -271,3 +271,23 @@ def test_missing_work_dir_runs_in_tmp_with_slurmstepd_error(sim, tmp_path):
     assert sim.wait_job(job, 20).state == "COMPLETED"
     text = (tmp_path / "out.txt").read_text()
     assert "couldn't chdir to" in text and text.endswith("/tmp\n")  # noqa: S108
+
+
+def test_clean_stop_applies_the_restart_rule(tmp_path):
+    root = str(tmp_path / "keep")
+    sim = SimCluster(nodes=1, cores_per_node=2, ssh=False, root=root, keep=True)
+    sim.start()
+    try:
+        again = submit(sim, f"echo $$ >> {tmp_path}/runs; sleep 60", tmp_path)
+        lost = submit(sim, f"echo $$ >> {tmp_path}/lost; sleep 60", tmp_path, requeue=False)
+        pids = [int(wait_file(tmp_path / "runs")), int(wait_file(tmp_path / "lost"))]
+    finally:
+        sim.stop()
+    assert_gone(pids)
+    with SimCluster(nodes=1, ssh=False, root=root) as resumed:
+        assert resumed.job(lost).state == "NODE_FAIL"
+        rec = resumed.wait_job(again, 20, states=["RUNNING"])
+        assert rec.restart_count == 1
+        resumed.wait_for(lambda: len((tmp_path / "runs").read_text().split()) == 2, 20, "the rerun")
+        rerun = int((tmp_path / "runs").read_text().split()[1])
+    assert_gone([rerun])
