@@ -42,9 +42,14 @@ FINAL_STATES = frozenset(
 )
 
 
+_FIELD_NAMES: dict[type, frozenset[str]] = {}
+
+
 def _from_dict(cls: type, data: dict[str, Any]) -> Any:
     """Build a dataclass from a dict, ignoring unknown keys (forward compatible over the wire)."""
-    names = {f.name for f in fields(cls)}
+    names = _FIELD_NAMES.get(cls)
+    if names is None:  # cached: squeue builds 10,000 records per call
+        names = _FIELD_NAMES[cls] = frozenset(f.name for f in fields(cls))
     return cls(**{k: v for k, v in data.items() if k in names})
 
 
@@ -112,7 +117,8 @@ class JobRequest:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> JobRequest:
         data = dict(data)
-        data["dependencies"] = [_from_dict(Dependency, d) for d in data.get("dependencies", [])]
+        if data.get("dependencies"):
+            data["dependencies"] = [_from_dict(Dependency, d) for d in data["dependencies"]]
         return _from_dict(cls, data)
 
 
