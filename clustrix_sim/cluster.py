@@ -145,7 +145,8 @@ class SimCluster:
         with open(config_path, "w") as fh:
             json.dump(self.config.to_dict(), fh)
         argv = [sys.executable, "-m", "clustrix_sim.controller", "--state-dir", self.state_dir,
-                "--config", config_path, "--home", self.home] + (["--ssh"] if self.ssh_enabled else [])
+                "--config", config_path, "--home", self.home, "--exit-with-parent"]
+        argv += ["--ssh"] if self.ssh_enabled else []
         env = dict(os.environ)
         env.pop(protocol.SOCKET_ENV, None)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
@@ -227,6 +228,11 @@ class SimCluster:
             raise SimClusterError("the controller is still running; kill_controller() or stop() it first")
         self.start()
         return self
+
+    @property
+    def ready_info(self) -> dict[str, Any]:
+        """What the controller reported when it became ready (socket, pids, bin dir, ssh)."""
+        return dict(self._ready or {})
 
     @property
     def controller_pid(self) -> int | None:

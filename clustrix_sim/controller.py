@@ -36,6 +36,7 @@ from clustrix_sim.model import ClusterConfig
 
 SOCKET_NAME = "ctl.sock"
 PID_NAME = "controller.pid"
+LOCK_NAME = "controller.lock"
 READY_NAME = "ready.json"
 MAX_SOCKET_PATH = 107
 TOOLSERVER_START_S = 10.0
@@ -61,6 +62,8 @@ class Controller:
                              "use a shorter --state-dir")
         self.ssh_enabled = ssh
         self.home = os.path.abspath(home or os.path.join(self.state_dir, "home"))
+        # One controller per state dir: a second one would "recover" the first one's running jobs.
+        self._lock_fd = _take_lock(os.path.join(self.state_dir, LOCK_NAME), self.socket_path)
         self._log_file = open(os.path.join(self.state_dir, "controller.log"), "a", buffering=1)  # noqa: SIM115
         self.engine = Engine(self.state_dir, config, log=self.log)
         self.stopped = threading.Event()
@@ -81,8 +84,7 @@ class Controller:
             ssh_import.start()
         bin_dir = shim.write_shims(self.state_dir, self.engine.cfg.flavor, self.socket_path)
         self._start_toolserver()
-        if os.path.exists(self.socket_path):
-            _refuse_if_live(self.socket_path)
+        if os.path.exists(self.socket_path):  # stale: the lock proves no controller serves it
             os.unlink(self.socket_path)
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         server.bind(self.socket_path)  # the state dir is 0700, so nobody else can reach it meanwhile
@@ -94,7 +96,8 @@ class Controller:
             thread.start()
             self._threads.append(thread)
         info: dict[str, Any] = {"socket": self.socket_path, "pid": os.getpid(), "bin_dir": bin_dir,
-                                "state_dir": self.state_dir, "ssh": None}
+                                "state_dir": self.state_dir, "ssh": None,
+                                "toolserver_pid": self._toolserver.pid if self._toolserver else None}
         if self.ssh_enabled:
             ssh_import.join()
             info["ssh"] = self._start_ssh(bin_dir)
@@ -206,6 +209,7 @@ class Controller:
                 pass
         self.log("controller stopped")
         self._log_file.close()
+        os.close(self._lock_fd)  # after the store is closed: the next controller may start now
         self.stopped.set()
 
     # -- serving -------------------------------------------------------------------------------
@@ -280,13 +284,21 @@ def _import_ssh() -> None:
     import clustrix_sim.sshd  # noqa: F401
 
 
-def _refuse_if_live(path: str) -> None:
+def _take_lock(path: str, socket_path: str) -> int:
+    """Hold an exclusive lock on the state dir for this process's lifetime (released on exit,
+    also by SIGKILL), or explain which controller holds it."""
+    import fcntl
+
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
     try:
-        pid = protocol.call("ping", "clustrix-sim", path=path, timeout_s=2.0)["pid"]
-    except (protocol.ControllerUnavailable, protocol.RequestRefused, ValueError):
-        return  # a stale socket from a dead controller
-    raise RuntimeError(f"a controller (pid {pid}) is already serving {path}; stop it first "
-                       "(clustrix-sim down) or use another state dir")
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        holder = _read_json(os.path.join(os.path.dirname(path), PID_NAME))
+        raise RuntimeError(f"a controller (pid {holder or 'unknown'}) is already serving {socket_path}; stop it "
+                           "first (clustrix-sim down) or use another state dir") from None
+    os.set_inheritable(fd, False)
+    return fd
 
 
 def _current_user() -> str:
@@ -316,6 +328,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", help="ClusterConfig JSON file (used when the state dir is new)")
     parser.add_argument("--ssh", action="store_true")
     parser.add_argument("--home", help="login-node home for SSH sessions")
+    parser.add_argument("--exit-with-parent", action="store_true",
+                        help="stop when the parent process dies (SimCluster uses it: no orphaned clusters)")
     args = parser.parse_args(argv)
     config = None
     if args.config:
@@ -330,8 +344,18 @@ def main(argv: list[str] | None = None) -> int:
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, 1)  # nobody reads our stdout after the ready line
     os.close(devnull)
+    if args.exit_with_parent:
+        threading.Thread(target=_watch_parent, args=(os.getppid(), controller), daemon=True).start()
     controller.serve_forever()
     return 0
+
+
+def _watch_parent(parent: int, controller: Controller) -> None:
+    while not controller.stopped.wait(0.5):
+        if os.getppid() != parent:
+            controller.log(f"parent process {parent} is gone; stopping")
+            controller.stop()
+            return
 
 
 if __name__ == "__main__":

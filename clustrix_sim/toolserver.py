@@ -117,8 +117,9 @@ def serve(sock_path: str, flavor: str) -> None:
     gc.freeze()  # children share the preloaded heap; GC passes would copy every page of it
     sys.stdout.write("ready\n")
     sys.stdout.flush()
+    parent = os.getppid()
     try:
-        while not stop:
+        while not stop and os.getppid() == parent:  # exit with the controller, even after SIGKILL
             try:
                 readable, _, _ = select.select([server], [], [], 0.5)
             except InterruptedError:

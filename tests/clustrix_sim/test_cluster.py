@@ -5,7 +5,9 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+import sys
 import threading
+import time
 
 import paramiko
 import pytest
@@ -188,3 +190,33 @@ def test_controller_unavailable_gives_the_real_tools_error(tmp_path):
                          env=env, timeout=30, check=False)
     assert out.returncode == 1
     assert "Unable to contact slurm controller" in out.stderr
+
+
+def test_cluster_dies_with_its_owner_process(tmp_path):
+    script = f"""
+import os, sys, time
+from clustrix_sim import SimCluster
+from clustrix_sim.model import JobRequest
+sim = SimCluster(nodes=1, ssh=False, root={str(tmp_path / "r")!r}).start()
+req = JobRequest(script="#!/bin/sh\\necho $$ > {tmp_path}/job; sleep 60\\n", name="j", user="u", uid=0,
+                 work_dir={str(tmp_path)!r})
+sim.call("submit", {{"request": req.to_dict()}})
+print(sim.controller_pid, sim.ready_info["toolserver_pid"], flush=True)
+time.sleep(120)
+"""
+    owner = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    try:
+        controller, toolserver = (int(x) for x in owner.stdout.readline().split())
+        job_file = tmp_path / "job"
+        deadline = time.monotonic() + 20
+        while not (job_file.exists() and job_file.read_text().endswith("\n")):
+            assert time.monotonic() < deadline, "the job did not start"
+            time.sleep(0.02)
+        job = int(job_file.read_text())
+    finally:
+        owner.kill()  # the test process of a crashed test suite
+        owner.wait(10)
+    deadline = time.monotonic() + 20
+    while any(pid_alive(p) for p in (controller, toolserver, job)):
+        assert time.monotonic() < deadline, "the orphaned cluster kept running"
+        time.sleep(0.05)

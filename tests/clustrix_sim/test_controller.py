@@ -221,8 +221,9 @@ def test_controller_killed_and_restarted_keeps_accounting_and_queue(tmp_path):
         again = submit(sim, f"echo $$ >> {tmp_path}/again; sleep 60", tmp_path)
         lost_pid = int(wait_file(tmp_path / "lost"))
         first_pid = int(wait_file(tmp_path / "again"))
+        toolserver = sim.ready_info["toolserver_pid"]
         dead = sim.kill_controller()
-        assert_gone([dead])
+        assert_gone([dead, toolserver])  # the tool server follows its controller
         assert pid_alive(lost_pid)  # jobs outlive a crashed controller...
         sim.restart()
         assert_gone([lost_pid, first_pid])  # ...until the new one cleans up
