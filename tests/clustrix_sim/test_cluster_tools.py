@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator  # jobs unpickle functions by reference: use an importable one
 import os
 import re
 
@@ -133,3 +134,57 @@ def test_srun_inside_a_job_stays_in_the_job_session(sim, tmp_path):
 def test_consecutive_submissions_get_consecutive_ids(sim, tmp_path):
     ids = [sbatch(sim, "--wrap", "true", cwd=tmp_path) for _ in range(10)]
     assert ids == list(range(ids[0], ids[0] + 10))
+
+
+class _Resumable:
+    """A submitit Checkpointable that blocks on its first run and finishes after a requeue."""
+
+    def __new__(cls, *args, **kwargs):
+        import submitit
+
+        class Impl(submitit.helpers.Checkpointable):
+            def __call__(self, marker, count=0):
+                import os
+                import time
+
+                if os.path.exists(marker):
+                    return ("resumed", count)
+                with open(marker, "w") as fh:
+                    fh.write("x")
+                time.sleep(60)
+
+            def checkpoint(self, marker, count=0):
+                return submitit.helpers.DelayedSubmission(self, marker, count + 1)
+
+        return Impl()
+
+
+def _result(sim: SimCluster, job, timeout_s: float = 60.0):
+    """submitit's Job.result() has no timeout: wait with a deadline first."""
+    sim.wait_for(lambda: job.done(force_check=True), timeout_s, f"submitit job {job.job_id}", interval_s=0.1)
+    return job.result()
+
+
+def test_submitit_runs_unchanged(sim, monkeypatch):
+    submitit = pytest.importorskip("submitit")
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    executor = submitit.AutoExecutor(folder=os.path.join(sim.root, "submitit"), cluster="slurm")
+    executor.update_parameters(timeout_min=5, mem_gb=1)
+    assert _result(sim, executor.submit(operator.add, 2, 3)) == 5
+    jobs = executor.map_array(operator.add, [1, 2, 3], [10, 20, 30])
+    assert [_result(sim, j) for j in jobs] == [11, 22, 33]
+
+
+def test_submitit_preemption_checkpoints_and_requeues(sim, monkeypatch, tmp_path):
+    submitit = pytest.importorskip("submitit")
+    for key, value in sim.env().items():
+        monkeypatch.setenv(key, value)
+    executor = submitit.AutoExecutor(folder=str(tmp_path / "submitit"), cluster="slurm")
+    executor.update_parameters(timeout_min=5)
+    marker = tmp_path / "marker"
+    job = executor.submit(_Resumable(), str(marker))
+    sim.wait_for(marker.exists, 30, "the first run to start")
+    job._interrupt()  # submitit's own preemption helper: scancel --signal USR2
+    assert _result(sim, job) == ("resumed", 1)
+    assert sim.job(int(job.job_id)).restart_count == 1
