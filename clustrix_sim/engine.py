@@ -340,16 +340,20 @@ class Engine(JobControlMixin, RuntimeMixin):
             if self.stopping.is_set():
                 break
             mono = time.monotonic()
-            with self.lock:
-                self._timers(mono)
-                self._age_finished()
-                if woke or mono - last_pass >= PASS_EVERY_S:
-                    last_pass = mono
-                    self._schedule()
-                self._flush()
-            if self.running and mono - last_rss >= RSS_EVERY_S:
-                last_rss = mono
-                self._sample_memory()
+            try:
+                with self.lock:
+                    self._timers(mono)
+                    self._age_finished()
+                    if woke or mono - last_pass >= PASS_EVERY_S:
+                        last_pass = mono
+                        self._schedule()
+                    self._flush()
+                if self.running and mono - last_rss >= RSS_EVERY_S:
+                    last_rss = mono
+                    self._sample_memory()
+            except Exception as exc:  # noqa: BLE001 - a bug must not stop scheduling for good
+                self.log(f"engine loop error: {exc!r}")
+                time.sleep(TICK_S)
 
     def _age_finished(self) -> None:
         now = self.now()

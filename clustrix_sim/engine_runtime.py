@@ -124,8 +124,8 @@ class RuntimeMixin:
                                    spool_dir=self.spool_dir, work_dir=req.work_dir, env=env,
                                    stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,
                                    append=req.open_mode == "append" or rec.restart_count > 0)
-        except (launcher.LaunchError, OSError) as exc:
-            self.log(f"job {rec.job_id} failed to launch: {exc}")
+        except Exception as exc:  # noqa: BLE001 - any launch problem fails the job, never the loop
+            self.log(f"job {rec.job_id} failed to launch: {exc!r}")
             self._release(start.allocations)
             self._finalize(rec, FAILED, reason="JobLaunchFailure", exit_code=1, end=self.now())
             return
@@ -161,6 +161,8 @@ class RuntimeMixin:
         with self.lock:
             try:
                 self._on_exit(job_id, info, rc)
+            except Exception as exc:  # noqa: BLE001 - logged; the job must not stay RUNNING silently
+                self.log(f"recording the exit of job {job_id} failed: {exc!r}")
             finally:
                 self._flush()
                 info.done.set()

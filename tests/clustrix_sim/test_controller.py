@@ -292,3 +292,11 @@ def test_clean_stop_applies_the_restart_rule(tmp_path):
         resumed.wait_for(lambda: len((tmp_path / "runs").read_text().split()) == 2, 20, "the rerun")
         rerun = int((tmp_path / "runs").read_text().split()[1])
     assert_gone([rerun])
+
+
+def test_launch_failure_fails_the_job_and_frees_its_node(tmp_path):
+    with SimCluster(nodes=1, cores_per_node=1, ssh=False) as sim:
+        bad = submit(sim, "true", tmp_path, stdout_pattern=str(tmp_path / "no" / "such" / "dir" / "out"))
+        rec = sim.wait_job(bad, 20)
+        assert (rec.state, rec.reason, rec.exit_code) == ("FAILED", "JobLaunchFailure", 1)
+        assert sim.wait_job(submit(sim, "true", tmp_path), 20).state == "COMPLETED"
