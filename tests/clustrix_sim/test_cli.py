@@ -27,12 +27,21 @@ def start_up(state_dir: str, *extra: str) -> tuple[subprocess.Popen, str]:
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     text = ""
     deadline = time.monotonic() + 30
-    while "stops it." not in text:
-        assert proc.poll() is None, f"up exited early: {text}{proc.stderr.read().decode()}"
-        assert time.monotonic() < deadline, f"up did not print its banner: {text!r}"
-        ready, _, _ = select.select([proc.stdout], [], [], 1.0)
-        if ready:  # os.read: a buffered readline would hide lines from select()
-            text += os.read(proc.stdout.fileno(), 65536).decode()
+    try:
+        while "stops it." not in text:
+            assert proc.poll() is None, f"up exited early: {text}{proc.stderr.read().decode()}"
+            assert time.monotonic() < deadline, f"up did not print its banner: {text!r}"
+            ready, _, _ = select.select([proc.stdout], [], [], 1.0)
+            if ready:  # os.read: a buffered readline would hide lines from select()
+                text += os.read(proc.stdout.fileno(), 65536).decode()
+    except BaseException:
+        proc.terminate()  # never leave a cluster running behind a failed test
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(15)
+        raise
     return proc, text
 
 
