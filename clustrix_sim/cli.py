@@ -93,6 +93,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     stop = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGHUP, lambda *_: stop.set())  # terminal closed: stop cleanly, kill the jobs
     cfg = controller.engine.cfg
     print(f"clustrix-sim: {cfg.flavor} cluster {cfg.cluster_name!r} with {len(cfg.nodes)} node(s) "
           f"{'resumed from' if resumed else 'in'} {state_dir} (pid {os.getpid()}, time scale {cfg.time_scale:g})")
