@@ -20,6 +20,7 @@ from clustrix.errors import ClustrixError, ConfigError
 # Lazily imported subcommand groups (add one line per module, e.g. clustrix/cli_jobs.py).
 SUBCOMMANDS: dict[str, str] = {
     "jobs": "clustrix.cli_jobs:jobs",
+    "demo": "clustrix.demo:demo",
 }
 
 
