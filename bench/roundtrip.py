@@ -1,0 +1,168 @@
+"""Round trip of a trivial call (``one() -> 1``): submit, run, learn it finished, fetch the value.
+
+    python bench/roundtrip.py [--n 15] [--warmup 2]
+
+Measured in one run, one call after another, each awaited before the next:
+
+(a) clustrix, ``local`` backend (a runner subprocess per call, no scheduler);
+(b) clustrix on the SLURM simulator over SSH (``SimCluster(ssh=True)``, ``sim.profile()``):
+    stage over SFTP, ``sbatch``, ``sacct`` polls, result fetch, all through one SSH connection;
+(c) submitit's ``SlurmExecutor``, unchanged and with its default polling, on the SAME simulator in
+    local mode (``sim.env()`` puts the simulator's ``sbatch``/``sacct`` first on PATH).
+
+Prints medians (and p10/p90), the ratio (c)/(b), the targets, and for (b) where the time goes:
+the scheduler's own timestamps split each round trip into queue wait, job run time and client
+overhead (submission before the job, polling/fetching after it). Figures, not assertions: the
+machine may be shared, so the load average is printed with them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+import os
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+
+def load_helpers(path: str):
+    """Import bench/_sim_helpers.py by path (see the sys.path note below)."""
+    spec = importlib.util.spec_from_file_location("_sim_helpers", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["_sim_helpers"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+# This directory holds array.py, which would shadow the standard library's ``array`` module
+# (paramiko needs it): take the directory off sys.path and load the helpers by file path.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
+_helpers = load_helpers(os.path.join(_HERE, "_sim_helpers.py"))
+CommandCounter = _helpers.CommandCounter
+applied_env = _helpers.applied_env
+format_counts = _helpers.format_counts
+isolated_clustrix_data = _helpers.isolated_clustrix_data
+load_note = _helpers.load_note
+sample = _helpers.sample
+submitit_defaults = _helpers.submitit_defaults
+summary_ms = _helpers.summary_ms
+verdict = _helpers.verdict
+
+TARGET_SIM_MS = 150.0
+TARGET_RATIO = 5.0
+
+
+def one() -> int:
+    """The benchmarked call (defined in __main__, so both clients pickle it by value)."""
+    return 1
+
+
+def bench_local(n: int, warmup: int) -> list[float]:
+    from clustrix import ClusterExecutor
+
+    with ClusterExecutor("local") as ex:
+        return sample(lambda: ex.submit(one).result(timeout=120), n, warmup, lambda v: v == 1)
+
+
+def bench_clustrix_sim(sim, n: int, warmup: int) -> tuple[list[float], list[str], CommandCounter]:
+    from clustrix import ClusterExecutor
+
+    counter = CommandCounter()
+    job_ids: list[str] = []
+    with ClusterExecutor(sim.profile(name="bench-sim")) as ex:
+        counter.wrap_transport(ex.backend.transport)
+
+        def call() -> int:
+            fut = ex.submit(one)
+            value = fut.result(timeout=120)
+            job_ids.append(fut.job_id)
+            return value
+
+        for _ in range(warmup):
+            call()
+        counter.reset()
+        del job_ids[:]
+        samples = sample(call, n, 0, lambda v: v == 1)
+    return samples, job_ids, counter
+
+
+def bench_submitit(sim, folder: Path, n: int, warmup: int) -> tuple[list[float], CommandCounter]:
+    import submitit
+
+    counter = CommandCounter()
+    with applied_env(sim.env()):
+        ex = submitit.SlurmExecutor(folder=folder)  # defaults, as a user would write it
+        for _ in range(warmup):
+            ex.submit(one).result()
+        with counter.counting_subprocesses():
+            samples = sample(lambda: ex.submit(one).result(), n, 0, lambda v: v == 1)
+    return samples, counter
+
+
+def breakdown(sim, job_ids: list[str], samples: list[float]) -> list[str]:
+    """Split clustrix-sim round trips with the scheduler's own submit/start/end timestamps."""
+    records = {str(r.job_id): r for r in sim.jobs([int(j) for j in job_ids])}
+    queue, run, overhead = [], [], []
+    for job_id, total in zip(job_ids, samples, strict=True):
+        rec = records.get(job_id)
+        if rec is None or rec.start_time is None or rec.end_time is None or rec.submit_time is None:
+            continue
+        queue.append(rec.start_time - rec.submit_time)
+        run.append(rec.end_time - rec.start_time)
+        overhead.append(total - (rec.end_time - rec.submit_time))
+    if not run:
+        return ["   (no accounting records to split the round trips with)"]
+    ms = lambda xs: f"{statistics.median(xs) * 1000:7.1f} ms"  # noqa: E731
+    return [f"   where the time goes (medians over {len(run)} calls, from the simulator's timestamps):",
+            f"     queue wait  submit -> start        {ms(queue)}",
+            f"     job run     start -> end           {ms(run)}   (bash + python -m clustrix.runner)",
+            f"     client      rest of the round trip {ms(overhead)}   (staging + sbatch before, "
+            "sacct polls + result fetch after)"]
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--n", type=int, default=15, help="measured calls per configuration (default 15)")
+    parser.add_argument("--warmup", type=int, default=2, help="unmeasured calls first (default 2)")
+    parser.add_argument("--nodes", type=int, default=2)
+    parser.add_argument("--cores-per-node", type=int, default=4)
+    args = parser.parse_args(argv)
+    if args.n < 1 or args.warmup < 0:
+        parser.error("--n must be >= 1 and --warmup >= 0")
+
+    from clustrix_sim.cluster import SimCluster
+
+    lines = [f"round trip of one trivial call, {args.n} calls each after {args.warmup} warm-up call(s); "
+             f"{load_note()}"]
+    with isolated_clustrix_data(), tempfile.TemporaryDirectory(prefix="bench-roundtrip-") as tmp:
+        local = bench_local(args.n, args.warmup)
+        with SimCluster(nodes=args.nodes, cores_per_node=args.cores_per_node, ssh=True) as sim:
+            clustrix_sim, job_ids, counter = bench_clustrix_sim(sim, args.n, args.warmup)
+            split = breakdown(sim, job_ids, clustrix_sim)
+            submitit_samples, submitit_counter = bench_submitit(sim, Path(tmp) / "submitit", args.n, args.warmup)
+
+    sim_ms = statistics.median(clustrix_sim) * 1000
+    ratio = statistics.median(submitit_samples) / statistics.median(clustrix_sim)
+    lines += [
+        f"(a) clustrix, local backend                 {summary_ms(local)}",
+        f"(b) clustrix, slurm-sim over SSH            {summary_ms(clustrix_sim)}",
+        f"    commands for {args.n} calls: {format_counts(counter.snapshot())}",
+        *split,
+        f"(c) submitit SlurmExecutor, same simulator  {summary_ms(submitit_samples)}",
+        f"    commands for {args.n} calls: {format_counts(submitit_counter.snapshot())}",
+        f"    {submitit_defaults()}",
+        "",
+        f"target: slurm-sim over SSH median < {TARGET_SIM_MS:.0f} ms      -> {sim_ms:7.1f} ms   "
+        f"[{verdict(sim_ms < TARGET_SIM_MS)}]",
+        f"target: submitit / clustrix-sim >= {TARGET_RATIO:.0f}x         -> {ratio:7.1f}x     "
+        f"[{verdict(ratio >= TARGET_RATIO)}]",
+    ]
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
