@@ -408,6 +408,7 @@ def _aggregate(sub: Submission) -> str:
 
 
 def _function_name(fn: Callable[..., Any]) -> str:
+    fn = getattr(fn, "func", fn)  # the executor's JobEntry wraps the user's function
     module = getattr(fn, "__module__", None) or "?"
     name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
     return f"{module}.{name}"

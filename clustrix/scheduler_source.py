@@ -57,7 +57,7 @@ def is_transient(text: str) -> bool:
 
 class CommandRunner(Protocol):
     def run(self, argv: Sequence[str], *, stdin: bytes | str | None = None,
-            timeout_s: float | None = None): ...
+            timeout_s: float | None = None, retry_safe: bool = False): ...
 
 
 class SchedulerStatusSource:
@@ -104,7 +104,8 @@ class SchedulerStatusSource:
 
     def _run(self, argv: list[str]):
         try:
-            return self.transport.run(argv, timeout_s=self.timeout_s)
+            # Status queries only read: safe to re-run after a dropped connection.
+            return self.transport.run(argv, timeout_s=self.timeout_s, retry_safe=True)
         except TransportError as exc:
             raise StatusQueryError(exc, transient=True) from exc
 

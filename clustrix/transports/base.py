@@ -58,12 +58,14 @@ class Transport(Protocol):
     host: str | None
 
     def run(self, argv: Sequence[str], *, stdin: bytes | str | None = None,
-            timeout_s: float | None = None) -> Completed:
+            timeout_s: float | None = None, retry_safe: bool = False) -> Completed:
         """Run ``argv`` (no shell: every element is one argument) and wait for it.
 
         ``stdin`` is fed to the command then closed; without it the command reads EOF.
         ``timeout_s`` (None = the transport's default) bounds the wait; on expiry the command is
-        killed and :class:`~clustrix.errors.CommandTimeoutError` raised.
+        killed and :class:`~clustrix.errors.CommandTimeoutError` raised. ``retry_safe`` says the
+        command may run twice (a status query, not a submission): a transport that loses its
+        connection mid-command re-runs it after reconnecting instead of raising.
         """
         ...
 

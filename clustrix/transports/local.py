@@ -44,7 +44,9 @@ class LocalTransport:
         return "LocalTransport()"
 
     def run(self, argv: Sequence[str], *, stdin: bytes | str | None = None,
-            timeout_s: float | None = None) -> Completed:
+            timeout_s: float | None = None, retry_safe: bool = False) -> Completed:
+        # retry_safe is accepted for the Transport protocol; a local process has no connection
+        # to lose, so there is nothing to retry.
         args = validate_argv(argv)
         data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
         timeout = self.command_timeout_s if timeout_s is None else timeout_s

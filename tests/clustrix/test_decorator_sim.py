@@ -69,6 +69,10 @@ def test_decorator_on_simulated_slurm(sim_profile) -> None:
         assert fut.result(timeout=120) == 49
         assert fut.job_id.isdigit()
         assert fut.stdout() == "square 7\n"
+        # The ledger names the user's function, not the executor's wrapper around it.
+        from clustrix.ledger import Ledger
+
+        assert Ledger().find(fut.job_id).function.endswith("test_decorator_sim.square")
         outer, inner, flag = nested()
     # The nested decorated call ran inside the same job, not as a job submitted from a node.
     assert outer == inner != os.getpid()
