@@ -22,6 +22,8 @@ __all__ = [
     "job_display_id",
     "load_records",
     "partition_of",
+    "ParsedArgs",
+    "parse_tool_args",
     "say",
     "warn",
 ]
@@ -37,6 +39,41 @@ def say(text: str) -> None:
 def warn(line: str) -> None:
     """Write one line to stderr."""
     sys.stderr.write(line + "\n")
+
+
+class ParsedArgs:
+    """A tool's parsed command line: options in order, positionals, and two views of them."""
+
+    __slots__ = ("last", "opts", "positionals", "present")
+
+    def __init__(self, opts: list[tuple[str, str | None]], positionals: list[str]):
+        self.opts = opts
+        self.positionals = positionals
+        self.present = {k for k, _ in opts}
+        self.last = dict(opts)  # the last value given for each option
+
+
+def parse_tool_args(argv: list[str], options: list, prog: str, usage: str) -> ParsedArgs | int:
+    """getopt_long plus what the query tools share; an int is the exit code to return now.
+
+    A bad option prints glibc's message and ``Try "<prog> --help"`` (rc 1); ``--version`` prints
+    the Slurm version and ``--help``/``--usage`` the usage text (rc 0).
+    """
+    from clustrix_sim.slurm.options import GetoptError, getopt_long
+
+    try:
+        opts, positionals = getopt_long(argv, options, prog=prog)
+    except GetoptError as exc:
+        sys.stderr.write(f"{exc}\nTry \"{prog} --help\" for more information\n")
+        return 1
+    parsed = ParsedArgs(opts, positionals)
+    if "version" in parsed.present:
+        sys.stdout.write(f"slurm {SLURM_VERSION}\n")
+        return 0
+    if "help" in parsed.present or "usage" in parsed.present:
+        sys.stdout.write(usage)
+        return 0
+    return parsed
 
 
 def error_exit() -> int:

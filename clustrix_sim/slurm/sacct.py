@@ -6,7 +6,7 @@ import re
 import sys
 import time
 
-from clustrix_sim.slurm.options import GetoptError, getopt_long, table
+from clustrix_sim.slurm.options import table
 
 OPTIONS = table("""
     allusers a allusers -
@@ -79,27 +79,18 @@ def _parse_start(text: str) -> float:
 
 def main(argv: list[str]) -> int:
     """Run sacct with ``argv``; returns the exit code."""
-    from clustrix_sim.slurm.common import SLURM_VERSION
+    from clustrix_sim.slurm.common import parse_tool_args
 
-    try:
-        opts, positionals = getopt_long(argv, OPTIONS, prog="sacct")
-    except GetoptError as exc:
-        sys.stderr.write(f"{exc}\nTry \"sacct --help\" for more information\n")
-        return 1
-    present = {k for k, _ in opts}
-    last = {k: v for k, v in opts}
-    if "version" in present:
-        sys.stdout.write(f"slurm {SLURM_VERSION}\n")
-        return 0
+    parsed = parse_tool_args(argv, OPTIONS, "sacct", "Usage: sacct [options]\n\tUse --help for help\n")
+    if isinstance(parsed, int):
+        return parsed
+    opts, present, last = parsed.opts, parsed.present, parsed.last
     if "helpformat" in present:
         from clustrix_sim.slurm.sacct_fields import FIELDS
 
         names = [name for name, _, _ in FIELDS]
         for i in range(0, len(names), 4):
             sys.stdout.write("".join(f"{n:<20}" for n in names[i:i + 4]).rstrip() + "\n")
-        return 0
-    if "help" in present or "usage" in present:
-        sys.stdout.write("Usage: sacct [options]\n\tUse --help for help\n")
         return 0
 
     from clustrix_sim.slurm.sacct_fields import DEFAULT_FIELDS, find_field

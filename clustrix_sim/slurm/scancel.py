@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import sys
 
-from clustrix_sim.slurm.options import GetoptError, getopt_long, table
+from clustrix_sim.slurm.options import table
 
 OPTIONS = table("""
     account A account :
@@ -90,27 +90,21 @@ def parse_targets(ids: list[str]) -> list[tuple[str, int, int | None]]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    """Run scancel with ``argv``; returns the exit code."""
-    from clustrix_sim.slurm.common import SLURM_VERSION
-
-    try:
-        opts, positionals = getopt_long(argv, OPTIONS, prog="scancel")
-    except GetoptError as exc:
-        sys.stderr.write(f"{exc}\nTry \"scancel --help\" for more information\n")
-        return 1
-    present = {k for k, _ in opts}
-    last = {k: v for k, v in opts}
-    if "version" in present:
-        sys.stdout.write(f"slurm {SLURM_VERSION}\n")
-        return 0
-    if "help" in present or "usage" in present:
-        sys.stdout.write("Usage: scancel [-A account] [--batch] [--full] [--interactive] "
+_USAGE = ("Usage: scancel [-A account] [--batch] [--full] [--interactive] "
                          "[-n job_name]\n               [-p partition] [-Q] [-q qos] "
                          "[-R reservation][-s signal | integer]\n               [-t PENDING | "
                          "RUNNING | SUSPENDED] [--usage] [-u user_name]\n               [--hurry]"
                          " [-V] [-v] [-w hosts...] [--wckey=wckey] [job_id[_array_id][.step_id]]\n")
-        return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run scancel with ``argv``; returns the exit code."""
+    from clustrix_sim.slurm.common import parse_tool_args
+
+    parsed = parse_tool_args(argv, OPTIONS, "scancel", _USAGE)
+    if isinstance(parsed, int):
+        return parsed
+    positionals, present, last = parsed.positionals, parsed.present, parsed.last
     signal = None
     if "signal" in present:
         try:

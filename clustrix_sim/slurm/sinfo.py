@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 
 from clustrix_sim.model import NodeRecord, PartitionRecord
-from clustrix_sim.slurm.options import GetoptError, getopt_long, table
+from clustrix_sim.slurm.options import table
 
 OPTIONS = table("""
     all a all -
@@ -162,21 +162,12 @@ def render(fmt: str, groups: list[Group], header: bool) -> str:
 def main(argv: list[str]) -> int:
     """Run sinfo with ``argv``; returns the exit code."""
     from clustrix_sim import protocol
-    from clustrix_sim.slurm.common import SLURM_VERSION, call
+    from clustrix_sim.slurm.common import call, parse_tool_args
 
-    try:
-        opts, _ = getopt_long(argv, OPTIONS, prog="sinfo")
-    except GetoptError as exc:
-        sys.stderr.write(f"{exc}\nTry \"sinfo --help\" for more information\n")
-        return 1
-    present = {k for k, _ in opts}
-    last = {k: v for k, v in opts}
-    if "version" in present:
-        sys.stdout.write(f"slurm {SLURM_VERSION}\n")
-        return 0
-    if "help" in present or "usage" in present:
-        sys.stdout.write("Usage: sinfo [OPTIONS]\n")
-        return 0
+    parsed = parse_tool_args(argv, OPTIONS, "sinfo", "Usage: sinfo [OPTIONS]\n")
+    if isinstance(parsed, int):
+        return parsed
+    present, last = parsed.present, parsed.last
     try:
         parts = [PartitionRecord.from_dict(p) for p in call("partitions", "sinfo")["partitions"]]
         nodes = [NodeRecord.from_dict(n) for n in call("nodes", "sinfo")["nodes"]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import sys
 
-from clustrix_sim.slurm.options import GetoptError, getopt_long, table
+from clustrix_sim.slurm.options import table
 
 OPTIONS = table("""
     account A account :
@@ -126,31 +126,23 @@ def _sort_key(spec: str | None):  # noqa: ANN202 - returns a key function
     return key
 
 
-def main(argv: list[str]) -> int:
-    """Run squeue with ``argv``; returns the exit code."""
-    from clustrix_sim.slurm.common import SLURM_VERSION
-
-    try:
-        opts, positionals = getopt_long(argv, OPTIONS, prog="squeue")
-    except GetoptError as exc:
-        sys.stderr.write(f"{exc}\nTry \"squeue --help\" for more information\n")
-        return 1
-    values: dict[str, str | None] = {}
-    present: set[str] = set()
-    for key, value in opts:
-        present.add(key)
-        values[key] = value
-    if "version" in present:
-        sys.stdout.write(f"slurm {SLURM_VERSION}\n")
-        return 0
-    if "help" in present or "usage" in present:
-        sys.stdout.write("Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]\n"
+_USAGE = ("Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]\n"
                          "              [-n name] [-o format] [-p partitions] [--qos qos]\n"
                          "              [--reservation reservation] [--sort fields] [--start]\n"
                          "              [--step step_id] [-t states] [-u user_name] [--usage]\n"
                          "              [-L licenses] [-w nodes] [--federation] [--local]\n"
                          "              [--sibling] [--me] [-ahjlrsv]\n")
-        return 0
+
+
+def main(argv: list[str]) -> int:
+    """Run squeue with ``argv``; returns the exit code."""
+    from clustrix_sim.slurm.common import parse_tool_args
+
+    parsed = parse_tool_args(argv, OPTIONS, "squeue", _USAGE)
+    if isinstance(parsed, int):
+        return parsed
+    positionals, present = parsed.positionals, parsed.present
+    values: dict[str, str | None] = parsed.last
 
     jobs_text: str | None = None
     if "jobs" in present:
