@@ -91,10 +91,10 @@ def parse_targets(ids: list[str]) -> list[tuple[str, int, int | None]]:
 
 
 _USAGE = ("Usage: scancel [-A account] [--batch] [--full] [--interactive] "
-                         "[-n job_name]\n               [-p partition] [-Q] [-q qos] "
-                         "[-R reservation][-s signal | integer]\n               [-t PENDING | "
-                         "RUNNING | SUSPENDED] [--usage] [-u user_name]\n               [--hurry]"
-                         " [-V] [-v] [-w hosts...] [--wckey=wckey] [job_id[_array_id][.step_id]]\n")
+          "[-n job_name]\n               [-p partition] [-Q] [-q qos] "
+          "[-R reservation][-s signal | integer]\n               [-t PENDING | "
+          "RUNNING | SUSPENDED] [--usage] [-u user_name]\n               [--hurry]"
+          " [-V] [-v] [-w hosts...] [--wckey=wckey] [job_id[_array_id][.step_id]]\n")
 
 
 def main(argv: list[str]) -> int:

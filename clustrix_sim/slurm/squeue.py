@@ -127,11 +127,11 @@ def _sort_key(spec: str | None):  # noqa: ANN202 - returns a key function
 
 
 _USAGE = ("Usage: squeue [-A account] [--clusters names] [-i seconds] [--job jobid]\n"
-                         "              [-n name] [-o format] [-p partitions] [--qos qos]\n"
-                         "              [--reservation reservation] [--sort fields] [--start]\n"
-                         "              [--step step_id] [-t states] [-u user_name] [--usage]\n"
-                         "              [-L licenses] [-w nodes] [--federation] [--local]\n"
-                         "              [--sibling] [--me] [-ahjlrsv]\n")
+          "              [-n name] [-o format] [-p partitions] [--qos qos]\n"
+          "              [--reservation reservation] [--sort fields] [--start]\n"
+          "              [--step step_id] [-t states] [-u user_name] [--usage]\n"
+          "              [-L licenses] [-w nodes] [--federation] [--local]\n"
+          "              [--sibling] [--me] [-ahjlrsv]\n")
 
 
 def main(argv: list[str]) -> int:
