@@ -1,4 +1,4 @@
-"""The README's first command runs examples/quickstart.py: it must work with no configuration."""
+"""examples/quickstart.py (the local-backend tour) runs with no configuration at all."""
 
 from __future__ import annotations
 
