@@ -10,8 +10,11 @@ any byte of the body is unpickled, so a tampered, forged or foreign file raises
 :class:`~clustrix.errors.PayloadAuthError` and never runs code. Truncation is caught by the
 declared body length before the MAC, so a short file raises :class:`~clustrix.errors.PayloadError`
 saying so. Section 0 is a small plain-pickle ``dict`` of metadata; the other sections are
-cloudpickle blobs kept separate so an array task unpickles only its own chunk, one item's
-unloadable result does not poison its neighbours, and large values are not copied twice.
+pickles kept separate so an array task unpickles only its own chunk, one item's unloadable
+result does not poison its neighbours, and large values are not copied twice. Calls and arrays
+are pickled with cloudpickle; results with plain pickle when that works (see
+:func:`clustrix.payload_result.dumps_portable`), so a job whose function travelled by reference
+and returns plain data never imports cloudpickle.
 
 Functions defined in ``__main__``, lambdas and closures travel by value (cloudpickle). Functions
 defined at module level in an importable module travel *by reference*: that module must be
@@ -19,34 +22,56 @@ importable on the execution host (installed there, or its directory on ``PYTHONP
 payloads carry ``sys_path`` hints (by default the submitting script's directory and the working
 directory) which the runner puts in front of ``sys.path`` when those directories exist there.
 
-The key-file helpers live in :mod:`clustrix.payload_keys` and the result envelope in
-:mod:`clustrix.payload_result`; both are re-exported here, the module the rest of clustrix imports.
+The framing, HMAC and key reading live in :mod:`clustrix.payload_format`, the key-file writers in
+:mod:`clustrix.payload_keys` and the result envelope in :mod:`clustrix.payload_result`; all are
+re-exported here, the module the rest of clustrix imports. This module is on the job's start-up
+path (``python -m clustrix.runner``), so it imports no more than that path needs.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
-import pickle
-import struct
 import sys
-from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
 
-import cloudpickle
-
-from clustrix.errors import PayloadAuthError, PayloadError
-from clustrix.payload_keys import (
-    KEY_BYTES,
-    KeyFileError,
-    ensure_key_file,
-    new_key,
+from clustrix.frozen import FrozenRecord
+from clustrix.payload_format import (  # noqa: F401 - HEADER_LEN is re-exported
+    HEADER_LEN,
+    KIND_ARRAY,
+    KIND_CALL,
+    KIND_RESULT,
+    MAGIC,
+    PICKLE_PROTOCOL,
+    atomic_write,
+    open_sections,
+    payload_error,
+    pickle_dumps,
+    pickle_loads,
     read_key_file,
-    write_key_file,
+    seal,
 )
-from clustrix.payload_result import RemoteTraceback, ResultEnvelope, error_envelope, qualified_name
+from clustrix.payload_result import (
+    RemoteTraceback,
+    ResultEnvelope,
+    dumps_portable,
+    error_envelope,
+    qualified_name,
+)
+
+# The job-side runner imports this module, once per job: cloudpickle, dataclasses, typing and
+# clustrix.errors are imported where a path needs them, and the key-file helpers (which need
+# clustrix.errors and secrets) are re-exported lazily by ``__getattr__`` below.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Mapping, Sequence
+    from typing import Any
+
+    from clustrix.payload_keys import (
+        KEY_BYTES,
+        KeyFileError,
+        ensure_key_file,
+        new_key,
+        write_key_file,
+    )
 
 __all__ = [
     "KEY_BYTES",
@@ -73,135 +98,59 @@ __all__ = [
     "write_key_file",
 ]
 
-MAGIC = b"CLUSTRIX"
-FORMAT_VERSION = 1
-KIND_CALL = ord("C")
-KIND_ARRAY = ord("A")
-KIND_RESULT = ord("R")
-_KIND_NAMES = {KIND_CALL: "call payload", KIND_ARRAY: "array payload", KIND_RESULT: "result"}
-_PREFIX = struct.Struct(">8sBBQ")  # magic, version, kind, body length
-_MAC_LEN = hashlib.sha256().digest_size
-HEADER_LEN = _PREFIX.size + _MAC_LEN
-_COUNT = struct.Struct(">I")
-_LEN = struct.Struct(">Q")
-_PROTOCOL = pickle.HIGHEST_PROTOCOL
+_LAZY = {
+    **dict.fromkeys(["KEY_BYTES", "KeyFileError", "ensure_key_file", "new_key", "write_key_file"],
+                    "clustrix.payload_keys"),
+    **dict.fromkeys(["PayloadError", "PayloadAuthError"], "clustrix.errors"),
+}
+
+_PROTOCOL = PICKLE_PROTOCOL
 
 
-@dataclass(frozen=True)
-class Call:
-    """One function call to run elsewhere: ``fn(*args, **kwargs)``."""
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'clustrix.payload' has no attribute {name!r}")
+    import importlib
+
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+class Call(FrozenRecord):
+    """One function call to run elsewhere: ``fn(*args, **kwargs)`` (immutable, like a frozen dataclass)."""
+
+    __slots__ = ("fn", "args", "kwargs")
 
     fn: Callable[..., Any]
-    args: tuple[Any, ...] = ()
-    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    args: tuple[Any, ...]
+    kwargs: dict[str, Any]
 
-    def __post_init__(self) -> None:
-        if not callable(self.fn):
-            raise TypeError(f"Call.fn must be callable, got {self.fn!r} of type {type(self.fn).__name__}")
-        object.__setattr__(self, "args", tuple(self.args))
-        object.__setattr__(self, "kwargs", dict(self.kwargs))
+    def __init__(self, fn: Callable[..., Any], args: tuple[Any, ...] = (), kwargs: Mapping[str, Any] | None = None):
+        if not callable(fn):
+            raise TypeError(f"Call.fn must be callable, got {fn!r} of type {type(fn).__name__}")
+        object.__setattr__(self, "fn", fn)
+        object.__setattr__(self, "args", tuple(args))
+        object.__setattr__(self, "kwargs", dict(kwargs or {}))
 
     def run(self) -> Any:
         """Call the function here, in this thread."""
         return self.fn(*self.args, **self.kwargs)
 
 
-# --------------------------------------------------------------------------- framing
-
-
-def _check_key(key: bytes) -> None:
-    if not isinstance(key, (bytes, bytearray)) or len(key) < 16:
-        raise PayloadError(
-            f"the HMAC key must be bytes of length >= 16 (use clustrix.payload.new_key()), got "
-            f"{type(key).__name__} of length {len(key) if isinstance(key, (bytes, bytearray, str)) else '?'}"
-        )
-
-
-def _seal(kind: int, sections: Sequence[bytes | bytearray | memoryview], key: bytes) -> bytes:
-    """Frame ``sections`` and sign them; the body is built once, the MAC streams over it."""
-    _check_key(key)
-    parts: list[bytes | bytearray | memoryview] = [_COUNT.pack(len(sections))]
-    for section in sections:
-        parts.append(_LEN.pack(len(section)))
-        parts.append(section)
-    body_len = sum(len(p) for p in parts)
-    prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, kind, body_len)
-    mac = hmac.new(bytes(key), prefix, hashlib.sha256)
-    for part in parts:
-        mac.update(part)
-    return b"".join([prefix, mac.digest(), *parts])
-
-
-def _open(blob: bytes | bytearray | memoryview, key: bytes, kind: int) -> list[memoryview]:
-    """Verify ``blob`` and return its sections as zero-copy views. Nothing is unpickled here."""
-    _check_key(key)
-    what = _KIND_NAMES[kind]
-    view = memoryview(blob)
-    if len(view) == 0:
-        raise PayloadError(f"the clustrix {what} is empty (0 bytes); the file was never written or was cut short")
-    if len(view) < HEADER_LEN:
-        if bytes(view[: len(MAGIC)]) != MAGIC[: len(view)]:
-            raise PayloadError(f"not a clustrix {what}: it does not start with {MAGIC!r} ({len(view)} bytes)")
-        raise PayloadError(
-            f"truncated clustrix {what}: {len(view)} bytes, the header alone needs {HEADER_LEN}; "
-            "the file was cut short (disk full, interrupted copy?)"
-        )
-    magic, version, got_kind, body_len = _PREFIX.unpack_from(view)
-    if magic != MAGIC:
-        raise PayloadError(f"not a clustrix {what}: starts with {bytes(magic)!r}, expected {MAGIC!r}")
-    if version != FORMAT_VERSION:
-        raise PayloadError(
-            f"clustrix {what} has format version {version} but this clustrix reads version "
-            f"{FORMAT_VERSION}; install the same clustrix version on the client and the execution host"
-        )
-    body = view[HEADER_LEN:]
-    if len(body) != body_len:
-        raise PayloadError(
-            f"truncated clustrix {what}: header declares a {body_len}-byte body but {len(body)} bytes "
-            "follow it; the file was cut short or appended to"
-        )
-    expected = hmac.new(bytes(key), view[: _PREFIX.size], hashlib.sha256)
-    expected.update(body)
-    if not hmac.compare_digest(expected.digest(), bytes(view[_PREFIX.size : HEADER_LEN])):
-        raise PayloadAuthError(
-            f"HMAC check failed for a clustrix {what}: it was not written with this key (wrong key "
-            "file, or the file was modified after it was written); it was not unpickled"
-        )
-    if got_kind != kind:
-        got = _KIND_NAMES.get(got_kind, f"kind {got_kind!r}")
-        raise PayloadError(f"expected a clustrix {what} but the file is a {got}")
-    return _split_sections(body, what)
-
-
-def _split_sections(body: memoryview, what: str) -> list[memoryview]:
-    if len(body) < _COUNT.size:
-        raise PayloadError(f"malformed clustrix {what}: body too short for its section count")
-    (count,) = _COUNT.unpack_from(body)
-    offset = _COUNT.size
-    sections = []
-    for _ in range(count):
-        if offset + _LEN.size > len(body):
-            raise PayloadError(f"malformed clustrix {what}: section table runs past the end")
-        (length,) = _LEN.unpack_from(body, offset)
-        offset += _LEN.size
-        if offset + length > len(body):
-            raise PayloadError(f"malformed clustrix {what}: a section runs past the end")
-        sections.append(body[offset : offset + length])
-        offset += length
-    if offset != len(body) or not sections:
-        raise PayloadError(f"malformed clustrix {what}: section table does not match the body")
-    return sections
-
-
 def _meta(section: memoryview, what: str) -> dict[str, Any]:
     # Section 0 is authenticated and holds only builtins, so plain pickle is safe here.
-    meta = pickle.loads(section)
+    meta = pickle_loads(section)
     if not isinstance(meta, dict):
-        raise PayloadError(f"malformed clustrix {what}: metadata is not a mapping")
+        raise payload_error(f"malformed clustrix {what}: metadata is not a mapping")
     return meta
 
 
 def _dumps(obj: object) -> bytes:
+    """Pickle what the client sends: always cloudpickle (``__main__`` code must travel by value)."""
+    import cloudpickle
+
     return cloudpickle.dumps(obj, protocol=_PROTOCOL)
 
 
@@ -237,15 +186,26 @@ def _hints(sys_path: Sequence[str] | None) -> list[str]:
 # --------------------------------------------------------------------------- calls and arrays
 
 
-@dataclass(frozen=True)
-class ArrayPayload:
+class ArrayPayload(FrozenRecord):
     """An opened (authenticated) array payload; chunks are unpickled only on demand."""
+
+    __slots__ = ("sys_path", "chunk_sizes", "code_file", "_fn_blob", "_chunk_blobs")
+    _repr_hidden = frozenset({"_fn_blob", "_chunk_blobs"})
 
     sys_path: tuple[str, ...]
     chunk_sizes: tuple[int, ...]
     code_file: str | None
-    _fn_blob: memoryview = field(repr=False)
-    _chunk_blobs: tuple[memoryview, ...] = field(repr=False)
+    _fn_blob: memoryview
+    _chunk_blobs: tuple[memoryview, ...]
+
+    def __init__(self, sys_path: tuple[str, ...], chunk_sizes: tuple[int, ...], code_file: str | None,
+                 _fn_blob: memoryview, _chunk_blobs: tuple[memoryview, ...]):
+        init = object.__setattr__
+        init(self, "sys_path", sys_path)
+        init(self, "chunk_sizes", chunk_sizes)
+        init(self, "code_file", code_file)
+        init(self, "_fn_blob", _fn_blob)
+        init(self, "_chunk_blobs", _chunk_blobs)
 
     @property
     def num_chunks(self) -> int:
@@ -253,27 +213,35 @@ class ArrayPayload:
 
     def load_fn(self) -> Callable[..., Any]:
         """Unpickle the function (may raise whatever the user's pickle raises, e.g. ImportError)."""
-        return pickle.loads(self._fn_blob)
+        return pickle_loads(self._fn_blob)
 
     def load_chunk(self, index: int) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
         """Unpickle the ``(args, kwargs)`` items of chunk ``index``."""
         if not 0 <= index < self.num_chunks:
             raise IndexError(f"chunk {index} does not exist; this array has chunks 0..{self.num_chunks - 1}")
-        return pickle.loads(self._chunk_blobs[index])
+        return pickle_loads(self._chunk_blobs[index])
 
 
-@dataclass(frozen=True)
-class Payload:
+class Payload(FrozenRecord):
     """An opened (authenticated) single-call payload; the call is unpickled on demand."""
+
+    __slots__ = ("sys_path", "code_file", "_call_blob")
+    _repr_hidden = frozenset({"_call_blob"})
 
     sys_path: tuple[str, ...]
     code_file: str | None
-    _call_blob: memoryview = field(repr=False)
+    _call_blob: memoryview
+
+    def __init__(self, sys_path: tuple[str, ...], code_file: str | None, _call_blob: memoryview):
+        init = object.__setattr__
+        init(self, "sys_path", sys_path)
+        init(self, "code_file", code_file)
+        init(self, "_call_blob", _call_blob)
 
     def load_call(self) -> Call:
-        call = pickle.loads(self._call_blob)
+        call = pickle_loads(self._call_blob)
         if not isinstance(call, Call):
-            raise PayloadError(f"malformed clustrix call payload: holds {type(call).__name__}, not a Call")
+            raise payload_error(f"malformed clustrix call payload: holds {type(call).__name__}, not a Call")
         return call
 
 
@@ -281,8 +249,8 @@ def dump_call(call: Call, key: bytes, *, sys_path: Sequence[str] | None = None) 
     """Serialize and sign one call. ``sys_path`` defaults to :func:`default_sys_path_hints`."""
     if not isinstance(call, Call):
         raise TypeError(f"dump_call needs a clustrix.payload.Call, got {type(call).__name__}")
-    meta = pickle.dumps({"sys_path": _hints(sys_path), "code_file": _code_file(call.fn)}, protocol=_PROTOCOL)
-    return _seal(KIND_CALL, [meta, _dumps(call)], key)
+    meta = pickle_dumps({"sys_path": _hints(sys_path), "code_file": _code_file(call.fn)}, protocol=_PROTOCOL)
+    return seal(KIND_CALL, [meta, _dumps(call)], key)
 
 
 def dump_array(
@@ -293,6 +261,8 @@ def dump_array(
     sys_path: Sequence[str] | None = None,
 ) -> bytes:
     """Serialize and sign an array payload: task ``i`` runs every ``(args, kwargs)`` of chunk ``i``."""
+    from collections.abc import Mapping
+
     if not callable(fn):
         raise TypeError(f"dump_array needs a callable, got {fn!r}")
     normalized: list[list[tuple[tuple[Any, ...], dict[str, Any]]]] = []
@@ -307,11 +277,11 @@ def dump_array(
         normalized.append(items)
     if not normalized:
         raise ValueError("an array payload needs at least one chunk")
-    meta = pickle.dumps(
+    meta = pickle_dumps(
         {"sys_path": _hints(sys_path), "code_file": _code_file(fn), "chunk_sizes": [len(c) for c in normalized]},
         protocol=_PROTOCOL,
     )
-    return _seal(KIND_ARRAY, [meta, _dumps(fn), *(_dumps(c) for c in normalized)], key)
+    return seal(KIND_ARRAY, [meta, _dumps(fn), *(_dumps(c) for c in normalized)], key)
 
 
 def load_payload(blob: bytes | bytearray | memoryview, key: bytes) -> Payload | ArrayPayload:
@@ -319,17 +289,17 @@ def load_payload(blob: bytes | bytearray | memoryview, key: bytes) -> Payload | 
     view = memoryview(blob)
     kind = view[len(MAGIC) + 1] if len(view) > len(MAGIC) + 1 else KIND_CALL
     if kind == KIND_ARRAY:
-        sections = _open(view, key, KIND_ARRAY)
+        sections = open_sections(view, key, KIND_ARRAY)
         meta = _meta(sections[0], "array payload")
         sizes = tuple(int(n) for n in meta.get("chunk_sizes", ()))
         if len(sections) != 2 + len(sizes):
-            raise PayloadError("malformed clustrix array payload: chunk count does not match its sections")
+            raise payload_error("malformed clustrix array payload: chunk count does not match its sections")
         return ArrayPayload(tuple(meta.get("sys_path", ())), sizes, meta.get("code_file"), sections[1],
                             tuple(sections[2:]))
-    sections = _open(view, key, KIND_CALL)
+    sections = open_sections(view, key, KIND_CALL)
     meta = _meta(sections[0], "call payload")
     if len(sections) != 2:
-        raise PayloadError("malformed clustrix call payload: expected 2 sections")
+        raise payload_error("malformed clustrix call payload: expected 2 sections")
     return Payload(tuple(meta.get("sys_path", ())), meta.get("code_file"), sections[1])
 
 
@@ -337,7 +307,7 @@ def load_call(blob: bytes | bytearray | memoryview, key: bytes) -> Call:
     """Authenticate, then unpickle, a single-call payload."""
     opened = load_payload(blob, key)
     if not isinstance(opened, Payload):
-        raise PayloadError("expected a clustrix call payload but the file is an array payload")
+        raise payload_error("expected a clustrix call payload but the file is an array payload")
     return opened.load_call()
 
 
@@ -345,7 +315,7 @@ def load_array(blob: bytes | bytearray | memoryview, key: bytes) -> ArrayPayload
     """Authenticate an array payload (chunks are unpickled lazily by :class:`ArrayPayload`)."""
     opened = load_payload(blob, key)
     if not isinstance(opened, ArrayPayload):
-        raise PayloadError("expected a clustrix array payload but the file is a single-call payload")
+        raise payload_error("expected a clustrix array payload but the file is a single-call payload")
     return opened
 
 
@@ -361,15 +331,15 @@ def dump_result(envelopes: Sequence[ResultEnvelope], key: bytes) -> bytes:
     blobs = []
     for env in envelopes:
         try:
-            blobs.append(_dumps(env))
+            blobs.append(dumps_portable(env))
         except Exception as exc:  # noqa: BLE001 - any pickling failure becomes a reported error
-            err = PayloadError(
+            err = payload_error(
                 f"the function returned a {qualified_name(type(env.value))} that cannot be pickled "
                 f"({type(exc).__name__}: {exc}); return plain data instead"
             )
-            blobs.append(_dumps(error_envelope(err, base=env)))
-    meta = pickle.dumps({"count": len(blobs)}, protocol=_PROTOCOL)
-    return _seal(KIND_RESULT, [meta, *blobs], key)
+            blobs.append(dumps_portable(error_envelope(err, base=env)))
+    meta = pickle_dumps({"count": len(blobs)}, protocol=_PROTOCOL)
+    return seal(KIND_RESULT, [meta, *blobs], key)
 
 
 def load_result(blob: bytes | bytearray | memoryview, key: bytes) -> list[ResultEnvelope]:
@@ -379,65 +349,23 @@ def load_result(blob: bytes | bytearray | memoryview, key: bytes) -> list[Result
     envelope whose :meth:`~ResultEnvelope.unwrap` raises :class:`PayloadError` naming the cause;
     the other items are unaffected.
     """
-    sections = _open(blob, key, KIND_RESULT)
+    sections = open_sections(blob, key, KIND_RESULT)
     meta = _meta(sections[0], "result")
     if meta.get("count") != len(sections) - 1:
-        raise PayloadError("malformed clustrix result: item count does not match its sections")
+        raise payload_error("malformed clustrix result: item count does not match its sections")
     out: list[ResultEnvelope] = []
     for i, section in enumerate(sections[1:]):
         try:
-            env = pickle.loads(section)
+            env = pickle_loads(section)
         except Exception as exc:  # noqa: BLE001 - the user's classes may be missing here
-            err = PayloadError(
+            err = payload_error(
                 f"result item {i} cannot be unpickled here ({type(exc).__name__}: {exc}); the "
                 "returned value's class must be importable on the client"
             )
             out.append(error_envelope(err))
             continue
         if not isinstance(env, ResultEnvelope):
-            raise PayloadError(f"malformed clustrix result: item {i} is a {type(env).__name__}")
+            raise payload_error(f"malformed clustrix result: item {i} is a {type(env).__name__}")
         out.append(env)
     return out
 
-
-def atomic_write(path: str, data: bytes | bytearray | memoryview, *, mode: int = 0o600) -> None:
-    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename.
-
-    Readers see either the old file or the complete new one, never a partial write; the file is
-    created with ``mode`` (default 0600) regardless of the umask.
-    """
-    directory = os.path.dirname(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), mode)
-    try:
-        os.fchmod(fd, mode)  # the umask may have narrowed or (with mode > 0600) blocked bits
-        view = memoryview(data)
-        while view:
-            written = os.write(fd, view)
-            view = view[written:]
-        os.fsync(fd)
-    except BaseException:
-        os.close(fd)
-        _unlink_quietly(tmp)
-        raise
-    os.close(fd)
-    try:
-        os.replace(tmp, path)
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
-    try:  # make the rename itself durable; not every filesystem allows fsync on a directory
-        dfd = os.open(directory, os.O_RDONLY)
-        try:
-            os.fsync(dfd)
-        finally:
-            os.close(dfd)
-    except OSError:
-        pass
-
-
-def _unlink_quietly(path: str) -> None:
-    try:
-        os.unlink(path)
-    except OSError:
-        pass

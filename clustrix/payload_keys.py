@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import os
 import secrets
-import stat
 
 from clustrix.errors import PayloadError
 
-KEY_BYTES = 32
-"""Length of a clustrix HMAC-SHA256 key in bytes."""
+# Reading lives in the job-side core (the runner reads keys without importing this module).
+from clustrix.payload_format import KEY_BYTES, read_key_file
+from clustrix.payload_format import decode_key as _decode
+
+__all__ = ["KEY_BYTES", "KeyFileError", "ensure_key_file", "new_key", "read_key_file", "write_key_file"]
 
 _O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 
@@ -35,49 +37,6 @@ def _encode(key: bytes, encoding: str) -> bytes:
     if encoding == "raw":
         return bytes(key)
     raise ValueError(f"key file encoding must be 'hex' or 'raw', got {encoding!r}")
-
-
-def _decode(data: bytes, path: str) -> bytes:
-    if len(data) == KEY_BYTES:  # raw bytes: never strip, whitespace bytes are key material
-        return data
-    text = data.strip()
-    if len(text) == 2 * KEY_BYTES:
-        try:
-            return bytes.fromhex(text.decode("ascii"))
-        except (UnicodeDecodeError, ValueError):
-            pass
-    raise KeyFileError(
-        f"key file {path} does not hold a clustrix key ({len(data)} bytes; expected "
-        f"{2 * KEY_BYTES} hex characters or {KEY_BYTES} raw bytes); recreate it with "
-        f"clustrix.payload.write_key_file({path!r}, overwrite=True)"
-    )
-
-
-def read_key_file(path: str) -> bytes:
-    """Read a key, refusing files that group or others may read or write."""
-    path = os.path.expanduser(path)
-    try:
-        st = os.stat(path)
-    except FileNotFoundError:
-        raise KeyFileError(
-            f"key file {path} does not exist; create it with clustrix.payload.write_key_file({path!r}) "
-            "(the client normally writes it before submitting)"
-        ) from None
-    except OSError as exc:
-        raise KeyFileError(f"cannot stat key file {path}: {exc}") from exc
-    if not stat.S_ISREG(st.st_mode):
-        raise KeyFileError(f"key file {path} is not a regular file")
-    if st.st_mode & 0o077:
-        raise KeyFileError(
-            f"key file {path} has mode {stat.S_IMODE(st.st_mode):04o}, so other users may read or "
-            f"change it; run: chmod 600 {path}"
-        )
-    try:
-        with open(path, "rb") as fh:
-            data = fh.read(4 * KEY_BYTES + 2)
-    except OSError as exc:
-        raise KeyFileError(f"cannot read key file {path}: {exc}") from exc
-    return _decode(data, path)
 
 
 def write_key_file(

@@ -20,18 +20,25 @@ and into the result; output that subprocesses write straight to the file descrip
 reaches the logs. A function that cannot be *loaded* here (its module is not importable on this
 host) is reported like any exception the function raises: ``ModuleNotFoundError`` with a hint.
 
-Startup time matters (one per job), so this imports nothing heavier than cloudpickle.
+Start-up time matters (it is paid once per job, and per call by the local backend), so the
+success path imports only the payload core (hmac, hashlib, struct, pickle) and whatever the
+payload's own pickles import; ``tests/clustrix/test_runner_imports.py`` checks that list. In
+particular cloudpickle loads only when the function travelled by value (the pickle imports it)
+or the result needs it, ``traceback`` only when something raised, and ``clustrix.errors``
+(``concurrent.futures``, ``logging``), ``typing``, ``dataclasses`` and ``threading`` never.
 """
 
 from __future__ import annotations
 
 import os
 import sys
-import threading
 import time
-import traceback
-from collections import deque
-from typing import Any, TextIO
+from _thread import allocate_lock  # the lock ``threading.Lock`` is, without importing threading
+from collections import deque  # already imported by ``-m`` (runpy -> contextlib)
+
+TYPE_CHECKING = False  # not ``from typing import ...``: typing costs ~5 ms per job start
+if TYPE_CHECKING:
+    from typing import Any, TextIO
 
 EXIT_OK = 0
 EXIT_USAGE = 2
@@ -56,7 +63,7 @@ class _Tee:
     def __init__(self, real: TextIO | None, limit_chars: int = CAPTURE_LIMIT_CHARS):
         self._real = real
         self._limit = limit_chars
-        self._lock = threading.Lock()
+        self._lock = allocate_lock()
         self._parts: deque[str] = deque()
         self._size = 0
         self._dropped = 0
@@ -162,6 +169,8 @@ def _parse(argv: list[str]) -> tuple[str, int | None, str] | str:
 
 
 def _format_remote_tb(exc: BaseException, code_file: str | None) -> str:
+    import traceback  # ~10 ms (linecache, tokenize, re): only when the function raised
+
     tb = exc.__traceback__
     if tb is not None and tb.tb_frame.f_code.co_filename == __file__:
         tb = tb.tb_next  # drop the runner's own frame: the user's code starts below it
@@ -191,6 +200,8 @@ def _run_one(fn: Any, args: tuple, kwargs: dict, out: _Tee, err: _Tee, code_file
 
 def _load_failure(exc: BaseException, what: str, count: int, started: float) -> list[Any]:
     """Envelopes for items whose function or arguments could not be unpickled here."""
+    import traceback
+
     from clustrix.payload_result import exception_envelope
 
     if isinstance(exc, ImportError):
@@ -239,13 +250,14 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(EXIT_USAGE, f"{parsed}\n{_USAGE}")
     job_dir, task, key_file = parsed
 
-    from clustrix.errors import PayloadError
     from clustrix.payload import ArrayPayload, atomic_write, dump_result, load_payload
-    from clustrix.payload_keys import KeyFileError, read_key_file
+    from clustrix.payload_format import is_payload_error, read_key_file
 
     try:
         key = read_key_file(key_file)
-    except KeyFileError as exc:
+    except Exception as exc:  # noqa: BLE001 - KeyFileError, checked without importing errors first
+        if not is_payload_error(exc):
+            raise
         return _fail(EXIT_KEY, str(exc))
     payload_path = os.path.join(job_dir, "call.pkl")
     try:
@@ -255,7 +267,9 @@ def main(argv: list[str] | None = None) -> int:
         return _fail(EXIT_PAYLOAD, f"cannot read the payload {payload_path}: {exc}")
     try:
         opened = load_payload(blob, key)
-    except PayloadError as exc:
+    except Exception as exc:  # noqa: BLE001 - PayloadError (see above)
+        if not is_payload_error(exc):
+            raise
         return _fail(EXIT_PAYLOAD, f"{payload_path}: {exc}")
 
     if isinstance(opened, ArrayPayload):

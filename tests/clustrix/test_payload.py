@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import pickle
 import stat
 import sys
 
+import cloudpickle
 import pytest
 
 from clustrix.errors import PayloadAuthError, PayloadError, RemoteError
@@ -306,3 +308,87 @@ def test_garbage_exception_pickle_becomes_remote_error():
                          remote_traceback="tb text")
     with pytest.raises(RemoteError, match="pkg.Weird: m"):
         env.unwrap()
+
+
+# --------------------------------------------------------------------------- light value types
+# ResultEnvelope and Call are plain slotted classes (clustrix.frozen) so the job-side runner does
+# not import dataclasses; they must still behave like the frozen dataclasses they replace.
+
+
+def test_result_envelope_behaves_like_a_frozen_dataclass():
+    env = ResultEnvelope(True, 5, stdout="out", pid=7)
+    assert env == ResultEnvelope(ok=True, value=5, stdout="out", pid=7)
+    assert env != ResultEnvelope(ok=True, value=6, stdout="out", pid=7)
+    assert env != ("not", "an", "envelope")
+    assert hash(env) == hash(ResultEnvelope(ok=True, value=5, stdout="out", pid=7))
+    assert repr(env) == (
+        "ResultEnvelope(ok=True, value=5, exc_type='', exc_message='', exc_pickle=None, "
+        "remote_traceback='', stdout='out', stderr='', host='', pid=7, started=0.0, ended=0.0)"
+    )
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        env.value = 6
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        del env.ok
+    with pytest.raises(TypeError):
+        ResultEnvelope()  # ok is required, as before
+    with pytest.raises(TypeError):
+        hash(ResultEnvelope(ok=True, value=[1]))  # like a frozen dataclass: hashes its fields
+    assert ResultEnvelope(ok=True, started=1.0, ended=3.5).duration_s == 2.5
+
+
+def test_call_behaves_like_a_frozen_dataclass():
+    call = Call(sorted, [[1, 3, 2]], {"reverse": True})
+    assert call.args == ([1, 3, 2],) and call.kwargs == {"reverse": True}  # normalised, as before
+    assert call == Call(fn=sorted, args=([1, 3, 2],), kwargs={"reverse": True}) and call.run() == [3, 2, 1]
+    assert repr(Call(max)) == "Call(fn=<built-in function max>, args=(), kwargs={})"
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        call.fn = min
+    with pytest.raises(TypeError, match="must be callable, got 3"):
+        Call(3)
+
+
+@pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps], ids=["pickle", "cloudpickle"])
+def test_envelope_and_call_pickle_round_trip(dumps):
+    env = ResultEnvelope(ok=False, exc_type="KeyError", exc_pickle=b"x", host="h", ended=2.0)
+    assert pickle.loads(dumps(env)) == env
+    call = pickle.loads(dumps(Call(make_adder, (1,))))
+    assert isinstance(call, Call) and call.run()(2, scale=3) == 9
+
+
+_ENVELOPE_FIELDS = ["ok", "value", "exc_type", "exc_message", "exc_pickle", "remote_traceback", "stdout",
+                   "stderr", "host", "pid", "started", "ended"]
+# Frozen dataclasses shaped like the classes of the release before (pickled, then renamed).
+_OldResultEnvelope = dataclasses.make_dataclass("_OldResultEnvelope", _ENVELOPE_FIELDS, frozen=True)
+_OldCall = dataclasses.make_dataclass("_OldCall", ["fn", "args", "kwargs"], frozen=True)
+_OldResultEnvelope.__module__ = _OldCall.__module__ = __name__  # make_dataclass says "types" on 3.11
+
+
+def _as_dataclass_era_pickle(old, new_cls):
+    """Pickle ``old`` (protocol 2: NEWOBJ, then its field dict) as if it were a ``new_cls``."""
+    blob = pickle.dumps(old, protocol=2)
+    ref = f"c{__name__}\n{type(old).__name__}\n".encode()
+    assert blob.count(ref) == 1
+    return blob.replace(ref, f"c{new_cls.__module__}\n{new_cls.__qualname__}\n".encode())
+
+
+def test_pickles_from_the_dataclass_era_still_load():
+    """Results or payloads written by a release where these classes were dataclasses."""
+    values = [True, [1, 2], "", "", None, "", "o", "", "h", 3, 1.0, 2.0]
+    env = pickle.loads(_as_dataclass_era_pickle(_OldResultEnvelope(*values), ResultEnvelope))
+    assert env == ResultEnvelope(*values) and env.value == [1, 2] and env.ended == 2.0
+    call = pickle.loads(_as_dataclass_era_pickle(_OldCall(max, (4, 9), {}), Call))
+    assert isinstance(call, Call) and call.run() == 9
+
+
+def test_results_pickle_plain_data_without_cloudpickle_and_the_rest_with_it():
+    from clustrix.payload_result import dumps_portable
+
+    def local_fn(x):
+        return x * 2
+
+    # (Which pickler runs in a process without cloudpickle is checked in test_runner_imports.py.)
+    assert pickle.loads(dumps_portable({"a": (1, 2.5)})) == {"a": (1, 2.5)}
+    for value in (local_fn, lambda x: x * 2):  # plain pickle refuses these: cloudpickle takes them
+        assert pickle.loads(dumps_portable(value))(21) == 42
+    blob = dump_result([ResultEnvelope(ok=True, value=local_fn)], KEY)
+    assert load_result(blob, KEY)[0].unwrap()(4) == 8

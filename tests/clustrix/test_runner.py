@@ -158,6 +158,26 @@ def test_unpicklable_return_value_is_reported(job):
         env.unwrap()
 
 
+def returns_values_plain_pickle_refuses(n):
+    class Local:  # a class plain pickle cannot find by name
+        def __init__(self, v):
+            self.v = v
+
+    loaded_before = "cloudpickle" in sys.modules
+    return loaded_before, (lambda x: x + n), Local(n), [1, 2]
+
+
+def test_values_plain_pickle_refuses_still_come_back(job):
+    """The job pickles results with plain pickle first; what it refuses goes through cloudpickle."""
+    job_dir, key_file, key = job
+    stage(job_dir, dump_call(Call(returns_values_plain_pickle_refuses, (10,)), key))
+    proc = run(job_dir, key_file)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    loaded_before, add, local, data = result(job_dir, key)[0].unwrap()
+    assert loaded_before is False  # the fallback, not a cloudpickle already loaded, did this
+    assert add(5) == 15 and local.v == 10 and type(local).__name__ == "Local" and data == [1, 2]
+
+
 def test_module_next_to_the_script_is_found_through_sys_path_hints(tmp_path, job, monkeypatch):
     job_dir, key_file, key = job
     code_dir = tmp_path / "project"

@@ -1,0 +1,114 @@
+"""The job side's start-up cost: what ``python -m clustrix.runner`` imports on its success path.
+
+Every job (and every call of the local backend) starts a fresh interpreter, so each module the
+runner imports is paid once per job. These tests run the runner as a real subprocess under
+``python -X importtime`` and check the list of modules it loaded, not how long it took (the
+machine is shared and timings are noisy): heavy modules must not appear unless the interpreter
+itself already loads them here (a ``sitecustomize`` or ``.pth`` file may), and the job must still
+produce the right result.
+"""
+
+from __future__ import annotations
+
+import operator
+import os
+import subprocess
+import sys
+
+import pytest
+
+from clustrix.payload import Call, dump_array, dump_call, load_result, write_key_file
+from clustrix.runner import EXIT_OK
+
+DEADLINE_S = 60
+
+# Modules the runner's success path must not import (each costs milliseconds, some tens).
+HEAVY = {
+    "inspect", "dataclasses", "typing", "traceback", "linecache", "tokenize", "threading", "logging",
+    "re", "ast", "dis", "socket", "platform", "secrets", "random", "concurrent.futures", "argparse",
+    "cloudpickle", "paramiko", "yaml", "sqlite3",
+    "clustrix.config", "clustrix.errors", "clustrix.spec", "clustrix.states", "clustrix.profile",
+    "clustrix.payload_keys", "clustrix.executor", "clustrix.futures", "clustrix.ledger",
+}
+
+
+def imported_modules(stderr: str) -> set[str]:
+    """Module names from ``-X importtime`` lines: ``import time: self | cumulative | name``."""
+    names = set()
+    for line in stderr.splitlines():
+        if line.startswith("import time:") and "|" in line:
+            name = line.rsplit("|", 1)[1].strip()
+            if name != "imported package":
+                names.add(name)
+    return names
+
+
+def importtime(*argv: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
+    # PYTHONPATH empty: nothing but the installed clustrix, as in a batch job.
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONPROFILEIMPORTTIME")}
+    return subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True,
+                          timeout=DEADLINE_S, cwd=cwd, env=env)
+
+
+@pytest.fixture(scope="module")
+def baseline() -> set[str]:
+    """What this interpreter imports before running any code (site, sitecustomize, .pth files)."""
+    proc = importtime("-c", "pass")
+    assert proc.returncode == 0, proc.stderr
+    names = imported_modules(proc.stderr)
+    assert "encodings" in names  # the parser read the -X importtime output
+    return names
+
+
+@pytest.fixture
+def job(tmp_path):
+    job_dir = tmp_path / "job"
+    job_dir.mkdir(mode=0o700)
+    key_file = str(tmp_path / "keys" / "hmac.key")
+    return job_dir, key_file, write_key_file(key_file)
+
+
+def run_runner(job_dir, key_file, task=""):
+    return importtime("-m", "clustrix.runner", str(job_dir), "--task", task, "--key-file", key_file,
+                      cwd=str(job_dir))
+
+
+@pytest.mark.parametrize("kind", ["call", "array"])
+def test_success_path_imports_no_heavy_module(job, baseline, kind):
+    job_dir, key_file, key = job
+    # operator.add travels by reference and its module is already loaded: whatever is imported
+    # beyond the baseline is the runner's own doing.
+    if kind == "call":
+        blob, task, name = dump_call(Call(operator.add, (2, 3)), key, sys_path=[]), "", "result.pkl"
+    else:
+        blob, task, name = dump_array(operator.add, [[((2, 3), {})]], key, sys_path=[]), "0", "result.0.pkl"
+    (job_dir / "call.pkl").write_bytes(blob)
+    proc = run_runner(job_dir, key_file, task)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert [e.unwrap() for e in load_result((job_dir / name).read_bytes(), key)] == [5]
+    loaded = imported_modules(proc.stderr)
+    assert "clustrix.payload" in loaded  # the check below looks at the right process
+    assert sorted((HEAVY & loaded) - baseline) == []
+
+
+def test_usage_errors_import_nothing_of_clustrix_but_the_runner(baseline):
+    proc = importtime("-m", "clustrix.runner", "--help")
+    assert proc.returncode == 2 and "usage: python -m clustrix.runner" in proc.stderr
+    extra = {n for n in imported_modules(proc.stderr) - baseline if n.startswith("clustrix.")}
+    assert sorted(extra) == []
+
+
+def test_results_use_plain_pickle_until_they_need_cloudpickle():
+    """In a process without cloudpickle (a job whose function came by reference), plain data is
+    pickled without importing it, and a value plain pickle refuses still goes through it."""
+    script = (
+        "import sys, pickle\n"
+        "from clustrix.payload_result import dumps_portable\n"
+        "plain = pickle.loads(dumps_portable({'a': [1, 2.5]}))\n"
+        "print(plain == {'a': [1, 2.5]}, 'cloudpickle' in sys.modules)\n"
+        "fn = pickle.loads(dumps_portable(lambda x: x * 2))\n"
+        "print(fn(21), 'cloudpickle' in sys.modules)\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=DEADLINE_S)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split("\n")[:2] == ["True False", "42 True"]
