@@ -1,6 +1,7 @@
-"""One poller per backend: a daemon thread that learns job states with ONE batched command per tick.
+"""One poller per backend: a daemon thread that learns job states with at most ONE batched status
+command per tick.
 
-Each tick:
+A *status round* is:
 
 1. one status command for every live job (``StatusSource.query``), falling back for the rest of
    the session when accounting is unavailable (inside the source);
@@ -9,10 +10,24 @@ Each tick:
 3. :func:`clustrix.status_resolution.decide` per such job; jobs missing past their grace period are
    checked against accounting in one more command, when the scheduler has one.
 
-Intervals start at ``interval_s``, grow by ``backoff`` while nothing changes, are capped at
-``max_interval_s`` and reset when a job changes state, finishes, or is added. Command failures are
-retried on the next tick; only a bounded number of consecutive failures fails the live jobs (with
-the command and its stderr), because the jobs themselves are probably fine.
+Without a result probe every tick is a status round. Intervals start at ``interval_s``, grow by
+``backoff`` while nothing changes, are capped at ``max_interval_s`` and reset when a job changes
+state, finishes, or is added.
+
+With a :class:`~clustrix.result_probe.ResultProbe` (the remote backend always has one) each tick
+first looks into the live jobs' directories (one cheap SFTP request per submission) and resolves
+every job whose result file appeared, at once and without the scheduler. Status rounds then run
+on their own, slower schedule: ``status_interval_s`` after a job is added, growing by
+``backoff`` while nothing changes (capped at the larger of ``max_interval_s`` and
+``status_interval_s``), and at once when a probe sees a job's exit-code sentinel without a result
+(the scheduler's state then tells TIMEOUT from OOM from a crash). They are still needed for
+pending/running states and for jobs that end without a result. Probe ticks come every
+``probe_fraction`` of the time since anything last happened (clamped to ``interval_s`` ..
+``max_interval_s``), so noticing a result costs a bounded fraction of the job's own run time.
+
+Command failures are retried at the next status round; only a bounded number of consecutive
+failures fails the live jobs (with the command and its stderr), because the jobs themselves are
+probably fine. A failing probe only delays results: it never fails a job.
 
 The clock and the sleep are injectable so the state machine is tested without waiting:
 ``tick()`` runs one poll and returns the delay before the next.
@@ -28,6 +43,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from clustrix.errors import CommandError, JobError, TransportError
+from clustrix.result_probe import ProbeOutcome, ResultProbe
 from clustrix.states import JobStatus
 from clustrix.status_resolution import (
     Decision,
@@ -97,7 +113,12 @@ class Watch:
     terminal_since: float | None = None
     missing_since: float | None = None
     accounting_checked: bool = False
+    ended_seen: bool = False  # a probe saw its sentinel without a result (asks for one status round)
     done: bool = False
+
+
+STATUS_INTERVALS = 4
+"""Default gap between status rounds, in probe intervals, when a result probe runs every tick."""
 
 
 @dataclass
@@ -110,6 +131,17 @@ class PollerConfig:
     grace: GracePolicy = field(default_factory=GracePolicy)
     max_transient_failures: int = 10
     max_hard_failures: int = 3
+    status_interval_s: float | None = None
+    """With a result probe: the first gap between status rounds (None: ``STATUS_INTERVALS``
+    times ``interval_s``). Ignored without a probe, where every tick is a status round."""
+    probe_fraction: float = 0.1
+    """With a result probe: tick every this fraction of the time since anything last happened."""
+
+    @property
+    def first_status_interval_s(self) -> float:
+        if self.status_interval_s is not None:
+            return self.status_interval_s
+        return STATUS_INTERVALS * self.interval_s
 
 
 class Poller:
@@ -121,6 +153,7 @@ class Poller:
         fetcher: FileFetcher,
         config: PollerConfig | None = None,
         *,
+        probe: ResultProbe | None = None,
         clock: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] | None = None,
         name: str = "clustrix-poller",
@@ -128,6 +161,7 @@ class Poller:
         self.source = source
         self.fetcher = fetcher
         self.config = config or PollerConfig()
+        self.probe = probe
         self._clock = clock
         self._sleep = sleep
         self._name = name
@@ -135,21 +169,40 @@ class Poller:
         self._watches: dict[str, Watch] = {}
         self._interval = self.config.interval_s
         self._next_tick_at = 0.0
+        # The fast path's schedule (used only with a probe): when the next status round is due,
+        # the current gap between status rounds, and when anything last happened.
+        self._status_interval = self.config.first_status_interval_s
+        self._next_status_at = 0.0
+        self._last_event = 0.0
         self._failures = 0
+        self._rescheduled = False
         self._stopping = False
         self._thread: threading.Thread | None = None
 
     # -- registration (any thread) -------------------------------------------------------------
 
     def watch(self, watches: Sequence[Watch]) -> None:
-        """Start tracking ``watches``; the next tick comes after the short first interval."""
+        """Start tracking ``watches``; the next tick comes after the short first interval.
+
+        With a probe, their first status round comes after ``status_interval_s`` (a job whose
+        result appears sooner never costs a status command).
+        """
         with self._cond:
+            idle = not any(not w.done for w in self._watches.values())
             for w in watches:
                 if w.key in self._watches and not self._watches[w.key].done:
                     raise ValueError(f"job {w.key!r} is already being watched")
                 self._watches[w.key] = w
+            now = self._clock()
             self._interval = self.config.interval_s
-            self._next_tick_at = min(self._next_tick_at or float("inf"), self._clock() + self._interval)
+            self._status_interval = self.config.first_status_interval_s
+            self._last_event = now
+            first_tick = now + self._interval
+            first_status = now + (self._status_interval if self.probe is not None else 0.0)
+            # After an idle spell the old schedule is stale (in the past): start afresh.
+            self._next_tick_at = first_tick if idle else min(self._next_tick_at, first_tick)
+            self._next_status_at = first_status if idle else min(self._next_status_at, first_status)
+            self._rescheduled = True
             self._cond.notify_all()
         self._ensure_thread()
 
@@ -175,10 +228,15 @@ class Poller:
             thread.join(timeout_s)
 
     def kick(self) -> None:
-        """Poll soon (e.g. after a cancel) instead of at the end of a long backoff."""
+        """Poll (and ask the scheduler) soon instead of at the end of a long backoff."""
         with self._cond:
+            now = self._clock()
             self._interval = self.config.interval_s
-            self._next_tick_at = self._clock()
+            self._status_interval = self.config.first_status_interval_s
+            self._last_event = now
+            self._next_tick_at = now
+            self._next_status_at = now
+            self._rescheduled = True
             self._cond.notify_all()
 
     # -- the state machine ---------------------------------------------------------------------
@@ -189,11 +247,65 @@ class Poller:
             live = [w for w in self._watches.values() if not w.done]
         if not live:
             return self.config.interval_s
+        if self.probe is not None:
+            return self._probe_tick(live)
+        outcome = self._status_round(live)
+        if outcome is None:  # failed; retried after the short interval
+            return self._interval
+        changed, waiting_on_grace = outcome
+        if changed or waiting_on_grace:
+            self._interval = self.config.interval_s
+        else:
+            self._interval = min(self._interval * self.config.backoff, self.config.max_interval_s)
+        return self._interval
+
+    def _probe_tick(self, live: list[Watch]) -> float:
+        """The fast path: probe every live job's directory, then a status round if one is due."""
+        cfg = self.config
+        assert self.probe is not None
+        now = self._clock()
+        try:
+            found = self.probe.probe(live)
+        except TransportError as exc:
+            # Only delays results (the status round below still runs when due): never fatal.
+            log.warning("looking for result files failed (%s); will retry", exc)
+            found = ProbeOutcome()
+        resolved = False
+        for w in live:
+            blob = found.results.get(w.key)
+            if blob is not None:
+                resolved = self._finish(w, ResultReady(blob)) or resolved
+        if resolved:
+            self._last_event = now
+        rest = [w for w in live if not w.done]
+        if not rest:
+            return cfg.interval_s
+        newly_ended = [w for w in rest if w.key in found.ended and not w.ended_seen]
+        for w in newly_ended:
+            w.ended_seen = True  # one status round per sentinel, not one per tick
+        if newly_ended or now >= self._next_status_at:
+            outcome = self._status_round(rest)
+            now = self._clock()
+            if outcome is None or outcome[0] or outcome[1]:  # failed, changed or waiting on grace
+                self._status_interval = cfg.first_status_interval_s
+                if outcome is not None and outcome[0]:
+                    self._last_event = now
+            else:
+                cap = max(cfg.max_interval_s, cfg.first_status_interval_s)
+                self._status_interval = min(self._status_interval * cfg.backoff, cap)
+            self._next_status_at = now + self._status_interval
+        quiet_s = max(0.0, now - self._last_event)
+        probe_delay = min(max(quiet_s * cfg.probe_fraction, cfg.interval_s), cfg.max_interval_s)
+        return max(0.0, min(probe_delay, self._next_status_at - now))
+
+    def _status_round(self, live: list[Watch]) -> tuple[bool, bool] | None:
+        """One status command (plus file checks); ``(changed, waiting_on_grace)``, None if it failed."""
         ids = list(dict.fromkeys(w.query_id for w in live))
         try:
             statuses = self.source.query(ids)
         except StatusQueryError as exc:
-            return self._on_failure(live, exc, "status")
+            self._on_failure(live, exc, "status")
+            return None
         now = self._clock()
         changed = False
         candidates: list[Watch] = []
@@ -218,15 +330,11 @@ class Poller:
             try:
                 resolved = self._resolve(candidates, statuses, now)
             except StatusQueryError as exc:
-                return self._on_failure(live, exc, "fetch")
+                self._on_failure(live, exc, "fetch")
+                return None
             changed = changed or resolved
         self._failures = 0
-        waiting_on_grace = any(not w.done for w in candidates)
-        if changed or waiting_on_grace:
-            self._interval = self.config.interval_s
-        else:
-            self._interval = min(self._interval * self.config.backoff, self.config.max_interval_s)
-        return self._interval
+        return changed, any(not w.done for w in candidates)
 
     def _resolve(self, candidates: list[Watch], statuses: dict[str, JobStatus], now: float) -> bool:
         paths = [p for w in candidates for p in (w.files.result, w.files.sentinel, w.files.stderr)]
@@ -336,6 +444,8 @@ class Poller:
                     self._cond.wait(timeout=remaining)
             if self._sleep is not None:
                 self._sleep(max(0.0, self._next_tick_at - self._clock()))
+            with self._cond:
+                self._rescheduled = False
             try:
                 delay = self.tick()
             except Exception as exc:  # a bug must not kill the thread nor hang every future
@@ -345,6 +455,8 @@ class Poller:
                 err = CommandError(["<poll>"], -1, stderr=f"{type(exc).__name__}: {exc}")
                 delay = self._on_failure(live, StatusQueryError(err, transient=False), "poll")
             with self._cond:
+                if self._rescheduled:  # watch()/kick() during the tick: keep their short first interval
+                    delay = min(delay, self.config.interval_s)
                 self._next_tick_at = self._clock() + delay
 
 

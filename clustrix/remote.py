@@ -31,6 +31,7 @@ from clustrix.ledger import Ledger, LedgerEntry
 from clustrix.payload import Call, dump_array, dump_call, load_result
 from clustrix.poller import Poller, PollerConfig, Watch, WatchFiles
 from clustrix.profile import Profile
+from clustrix.result_probe import ResultProbe, lister_for
 from clustrix.spec import ArraySpec, JobPaths, JobSpec
 from clustrix.staging import Stager
 from clustrix.states import JobState, JobStatus
@@ -127,7 +128,10 @@ class RemoteBackend:
         config = poller_config or PollerConfig(interval_s=profile.poll_interval_s,
                                                max_interval_s=profile.poll_max_interval_s,
                                                grace=self.launcher.grace)
-        self.poller = Poller(self.launcher.source, transport, config, sleep=poll_sleep,
+        # The fast path: result files are noticed by looking into job directories each tick;
+        # the scheduler is asked on a slower schedule (see clustrix.poller).
+        self.poller = Poller(self.launcher.source, transport, config,
+                             probe=ResultProbe(transport, lister_for(transport)), sleep=poll_sleep,
                              name=f"clustrix-poller-{profile.name}")
         self._ledger_arg = ledger
         self._ledger: Ledger | None = None

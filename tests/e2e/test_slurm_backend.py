@@ -81,6 +81,39 @@ def getenv(name):
     return os.environ[name]
 
 
+def wait_for_go(path, value):
+    """A job that runs until the test creates ``path`` (so it outlives whatever the test waits for)."""
+    deadline = time.monotonic() + DEADLINE_S
+    while not os.path.exists(path):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{path} never appeared")
+        time.sleep(0.02)
+    return value
+
+
+class CommandLog:
+    """Records every command the backend's transport runs: (thread name, tick number, argv[0])."""
+
+    def __init__(self, backend):
+        self.calls: list[tuple[str, int, str]] = []
+        self.tick = 0
+        run, tick = backend.transport.run, backend.poller.tick
+
+        def counting_run(argv, **kw):
+            self.calls.append((threading.current_thread().name, self.tick, os.path.basename(argv[0])))
+            return run(argv, **kw)
+
+        def counting_tick():
+            self.tick += 1
+            return tick()
+
+        backend.transport.run = counting_run
+        backend.poller.tick = counting_tick
+
+    def count(self, *tools):
+        return sum(1 for _, _, name in self.calls if name in tools)
+
+
 def wait_for(predicate, timeout_s=DEADLINE_S):
     deadline = time.monotonic() + timeout_s
     while not predicate():
@@ -95,7 +128,9 @@ def test_value_stdout_and_ledger(backend, slurm):
     fut = backend.submit(Call(triple, (14,), {}), spec())
     assert fut.result(timeout=DEADLINE_S) == 42
     assert fut.stdout() == "tripling 14\n"
-    assert slurm.job(int(fut.job_id)).state == "COMPLETED"
+    # The result is noticed as soon as its file exists, possibly while the job script is still
+    # finishing: the scheduler's final word comes a moment later.
+    assert slurm.wait_job(int(fut.job_id), timeout_s=DEADLINE_S).state == "COMPLETED"
     entry = Ledger().find(fut.job_id)
     assert entry.state == "COMPLETED" and entry.backend == "slurm" and entry.finished_at is not None
 
@@ -173,10 +208,40 @@ def test_permanent_sbatch_failure_raises_submission_error(backend, slurm):
         backend.submit(Call(triple, (1,), {}), spec())
 
 
-def test_transient_status_failures_still_end_with_the_result(backend, slurm):
+def test_transient_status_failures_still_end_with_the_result(backend, slurm, tmp_path):
     slurm.faults.fail_status(n=4)
-    fut = backend.submit(Call(triple, (2,), {}), spec())
+    go = tmp_path / "go"
+    fut = backend.submit(Call(wait_for_go, (str(go), 6), {}), spec())
+    wait_for(lambda: not slurm.faults.list()["failures"])  # four status rounds failed meanwhile
+    go.touch()
     assert fut.result(timeout=DEADLINE_S) == 6
+
+
+def test_result_is_noticed_while_every_status_command_fails(backend, slurm, tmp_path):
+    log = CommandLog(backend)
+    slurm.faults.fail_status(n=None)  # sacct and squeue fail until cleared
+    go = tmp_path / "go"
+    fut = backend.submit(Call(wait_for_go, (str(go), 7), {}), spec())
+    wait_for(lambda: log.count("sacct", "squeue") >= 1)  # a status round failed
+    go.touch()
+    assert fut.result(timeout=DEADLINE_S) == 7  # the result file alone resolves it
+
+
+def test_at_most_one_status_command_per_poll_tick(backend, slurm, tmp_path):
+    log = CommandLog(backend)
+    go = tmp_path / "go"
+    backend.profile = replace(backend.profile, array_chunk_size=1)
+    arr = backend.submit_array(wait_for_go, [((str(go), i), {}) for i in range(6)], spec("arr"))
+    singles = [backend.submit(Call(wait_for_go, (str(go), 10 + i), {}), spec()) for i in range(2)]
+    wait_for(lambda: log.count("sacct") >= 3)  # several status rounds with all 3 jobs live
+    go.touch()
+    assert [f.result(timeout=DEADLINE_S) for f in arr + singles] == [0, 1, 2, 3, 4, 5, 10, 11]
+    per_tick: dict[int, int] = {}
+    for thread, tick, name in log.calls:
+        if thread.startswith("clustrix-poller") and name in ("sacct", "squeue"):
+            per_tick[tick] = per_tick.get(tick, 0) + 1
+    assert per_tick and max(per_tick.values()) == 1
+    assert log.tick > len(per_tick)  # the other ticks only looked at the job directories
 
 
 def test_ssh_drop_mid_wait(backend, slurm, tmp_path):
@@ -187,11 +252,13 @@ def test_ssh_drop_mid_wait(backend, slurm, tmp_path):
     assert fut.result(timeout=DEADLINE_S) == "slept"
 
 
-def test_accounting_disabled_falls_back_to_squeue(backend, slurm):
+def test_accounting_disabled_falls_back_to_squeue(backend, slurm, tmp_path):
     slurm.faults.disable_accounting()
-    fut = backend.submit(Call(triple, (5,), {}), spec())
+    go = tmp_path / "go"
+    fut = backend.submit(Call(wait_for_go, (str(go), 15), {}), spec())
+    wait_for(lambda: backend.launcher.source.use_fallback)  # a status round met "disabled"
+    go.touch()
     assert fut.result(timeout=DEADLINE_S) == 15
-    assert backend.launcher.source.use_fallback
 
 
 def test_job_purged_before_first_poll_resolves_from_its_files(slurm, tmp_path):
