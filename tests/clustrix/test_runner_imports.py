@@ -44,8 +44,10 @@ def imported_modules(stderr: str) -> set[str]:
 
 
 def importtime(*argv: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-    # PYTHONPATH empty: nothing but the installed clustrix, as in a batch job.
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONPROFILEIMPORTTIME")}
+    # No PYTHONPATH: nothing but the installed clustrix, as in a batch job. No in-job flag either
+    # (a test checks that JobEntry sets it).
+    drop = ("PYTHONPATH", "PYTHONPROFILEIMPORTTIME", "CLUSTRIX_IN_JOB")
+    env = {k: v for k, v in os.environ.items() if k not in drop}
     return subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True,
                           timeout=DEADLINE_S, cwd=cwd, env=env)
 
@@ -88,6 +90,21 @@ def test_success_path_imports_no_heavy_module(job, baseline, kind):
     assert [e.unwrap() for e in load_result((job_dir / name).read_bytes(), key)] == [5]
     loaded = imported_modules(proc.stderr)
     assert "clustrix.payload" in loaded  # the check below looks at the right process
+    assert sorted((HEAVY & loaded) - baseline) == []
+
+
+def test_job_entry_costs_the_job_no_heavy_import(job, baseline):
+    """The executor wraps every function in a JobEntry, pickled by reference: its module is
+    imported by every job, so it must be as light as the runner."""
+    from clustrix.job_entry import JobEntry, in_job
+
+    job_dir, key_file, key = job
+    (job_dir / "call.pkl").write_bytes(dump_call(Call(JobEntry(in_job)), key, sys_path=[]))
+    proc = run_runner(job_dir, key_file)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert [e.unwrap() for e in load_result((job_dir / "result.pkl").read_bytes(), key)] == [True]
+    loaded = imported_modules(proc.stderr)
+    assert "clustrix.job_entry" in loaded
     assert sorted((HEAVY & loaded) - baseline) == []
 
 
