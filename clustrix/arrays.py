@@ -2,13 +2,21 @@
 
 Every ``submit_array``/``map`` becomes ONE array job. Items are packed into contiguous chunks, one
 chunk per array task, because a scheduler spends seconds per task (scheduling, prolog, a Python
-start-up) while many user functions take milliseconds:
+start-up) while many user functions take milliseconds. How many items share a task, first match:
 
-- ``profile.array_chunk_size`` set: exactly that many items per task (the last may be shorter);
-- otherwise automatic: one item per task up to :data:`AUTO_MAX_TASKS` items, beyond that
-  ``ceil(n / AUTO_MAX_TASKS)`` items per task. 500 tasks keeps far below SLURM's default
-  ``MaxArraySize`` (1001) and the per-user RPC pressure peers ran into (submitit #1759), while
-  still giving the scheduler plenty of tasks to spread over nodes.
+1. a per-call override: ``f.map(items, chunk_size=N)``, ``ClusterExecutor.map(fn, items,
+   chunksize=N)``, ``submit_array(..., chunk_size=N)``;
+2. ``profile.array_chunk_size`` (the ``array_chunk_size`` key of a profile): that many per task;
+3. automatic: one item per task up to :data:`AUTO_MAX_TASKS` items, beyond that
+   ``ceil(n / AUTO_MAX_TASKS)`` items per task. 500 tasks keeps far below SLURM's default
+   ``MaxArraySize`` (1001) and the per-user RPC pressure peers ran into (submitit #1759), while
+   still giving the scheduler plenty of tasks to spread over nodes.
+
+The automatic rule favours parallelism because it cannot know how long an item takes: for items
+that run for minutes or hours, one item per task is right (chunking would run them one after
+another inside a task). For items of milliseconds to seconds each, every task pays a job start
+(seconds on a real cluster) for very little work: set a chunk size so that each task runs a few
+minutes of work, e.g. ``chunk_size=ceil(n_items / cores_you_expect)``. The last task may be shorter.
 
 Task ``t`` runs items ``t*chunk .. t*chunk+chunk-1`` in order and its result file holds one
 envelope per item in the same order, so results map back to input order by arithmetic alone.
@@ -76,8 +84,24 @@ class ArrayPlan:
         return [list(items[r.start:r.stop]) for r in (self.items_of(t) for t in range(self.n_tasks))]
 
 
+def check_chunk_size(value: object, name: str = "chunk_size") -> int | None:
+    """``value`` as a chunk size (None = the profile's or automatic); ValueError naming a bad one."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValueError(f"{name} must be a whole number of items per array task (>= 1) or None "
+                         f"for the automatic rule, got {value!r}")
+    return value
+
+
 class Progress:
-    """A tqdm bar over futures, shown only when stderr is a terminal (never in logs or CI)."""
+    """A tqdm bar over futures, shown only when stderr is a terminal (never in logs or CI).
+
+    The bar advances as futures finish (from whichever thread finishes them) and closes itself
+    after the last one. A caller that waits for the futures should close it itself before it
+    returns (``close()``, or use it as a context manager): the last future's callbacks run
+    *after* waiters wake up, so the self-close could otherwise draw on the caller's next line.
+    """
 
     def __init__(self, futures: Sequence[Future[Any]], *, desc: str = "", enabled: bool | None = None):
         if enabled is None:
@@ -111,10 +135,17 @@ class Progress:
                 self._bar = None
 
     def close(self) -> None:
+        """Remove the bar now (idempotent; later completions no longer touch the terminal)."""
         with self._lock:
             if self._bar is not None:
                 self._bar.close()
                 self._bar = None
+
+    def __enter__(self) -> Progress:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 def _stderr_is_terminal() -> bool:

@@ -26,6 +26,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from clustrix.arrays import check_chunk_size
 from clustrix.config import BUILTIN_PROFILES, ProfileLike, resolve_profile
 from clustrix.errors import ConfigError
 from clustrix.executor import (
@@ -33,6 +34,7 @@ from clustrix.executor import (
     _setup_lines,
     build_resources,
     in_job,
+    progress_for,
     sanitize_job_name,
 )
 from clustrix.profile import Profile
@@ -176,25 +178,38 @@ class ClusterFunction:
         ex, spec = self._executor_and_spec()
         return ex.submit_with(self.__wrapped__, args, kwargs, spec=spec)
 
-    def map(self, *iterables: Iterable[Any]) -> list[Any]:
+    def map(self, *iterables: Iterable[Any], chunk_size: int | None = None) -> list[Any]:
         """Call once per item (one job array) and return the results in order.
 
         With several iterables, item ``i`` of each is passed as positional arguments, as with
         the builtin ``map``. The first failing item's exception is raised (the items not yet
-        finished are cancelled); Ctrl-C cancels them all.
+        finished are cancelled, with one cancel command for the whole array); Ctrl-C cancels
+        them all likewise.
+
+        ``chunk_size`` is how many items run one after another in each array task. None (the
+        default) means the profile's ``array_chunk_size``, else automatic: one item per task up
+        to 500 items, so long items run in parallel. For short items (milliseconds to seconds)
+        every task still pays a job start, so give several items to each task, e.g.
+        ``f.map(range(10_000), chunk_size=100)``. A progress bar is shown while waiting when
+        stderr is a terminal, and removed before ``map`` returns.
         """
         if not iterables:
             raise TypeError(f"{_qualname(self.__wrapped__)}.map() needs at least one iterable")
+        chunk_size = check_chunk_size(chunk_size)
         if in_job():
             return [self.__wrapped__(*args) for args in zip(*iterables, strict=False)]
         ex, spec = self._executor_and_spec()
-        futures = ex.submit_items(self.__wrapped__, [(args, {}) for args in zip(*iterables, strict=False)], spec=spec)
+        futures = ex.submit_items(self.__wrapped__, [(args, {}) for args in zip(*iterables, strict=False)],
+                                  spec=spec, chunk_size=chunk_size)
+        progress = progress_for(futures, self.__wrapped__)
         try:
             return [fut.result() for fut in futures]
         except BaseException:
-            for fut in futures:
-                fut.cancel()
+            progress.close()  # before the cancellations redraw it
+            ex.cancel_futures(futures)
             raise
+        finally:
+            progress.close()  # in this thread, before returning (see clustrix.arrays.Progress)
 
     def local(self, *args: Any, **kwargs: Any) -> Any:
         """Call the plain function here, in this process (no job)."""

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import contextvars
+import inspect
 import os
 import re
 import threading
@@ -23,6 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from clustrix.arrays import Progress, check_chunk_size
 from clustrix.config import ProfileLike, resolve_profile
 from clustrix.errors import ConfigError, ResourceError
 from clustrix.profile import Profile
@@ -210,40 +212,69 @@ class ClusterExecutor(concurrent.futures.Executor):
         return self._backend.submit(call, spec or self.spec_for(fn))
 
     def submit_array(self, fn: Callable[..., Any], iterable: Iterable[Any], *,
-                     spec: JobSpec | None = None) -> list[JobFuture]:
+                     spec: JobSpec | None = None, chunk_size: int | None = None) -> list[JobFuture]:
         """Run ``fn(item)`` for every item as one job array; one future per item, in order.
 
         Each item is passed as the single positional argument: a tuple item arrives as a tuple
         and is *not* unpacked. For several arguments per call use :meth:`map` with several
-        iterables, or :meth:`submit_items` with ``(args, kwargs)`` pairs.
+        iterables, or :meth:`submit_items` with ``(args, kwargs)`` pairs. ``chunk_size``: see
+        :meth:`submit_items`.
         """
-        return self.submit_items(fn, [((item,), {}) for item in iterable], spec=spec)
+        return self.submit_items(fn, [((item,), {}) for item in iterable], spec=spec, chunk_size=chunk_size)
 
     def submit_items(self, fn: Callable[..., Any], items: Iterable[tuple[Sequence[Any], Mapping[str, Any]]],
-                     *, spec: JobSpec | None = None) -> list[JobFuture]:
-        """One job array running ``fn(*args, **kwargs)`` for each ``(args, kwargs)`` item."""
+                     *, spec: JobSpec | None = None, chunk_size: int | None = None) -> list[JobFuture]:
+        """One job array running ``fn(*args, **kwargs)`` for each ``(args, kwargs)`` item.
+
+        ``chunk_size`` items run one after another in each array task; None uses the profile's
+        ``array_chunk_size``, else the automatic rule (one item per task up to 500 items, see
+        :mod:`clustrix.arrays`). Backends that run every item on its own (``local``, ``debug``)
+        have no array tasks and ignore it.
+        """
+        chunk_size = check_chunk_size(chunk_size)
         pairs = [(tuple(a), dict(kw)) for a, kw in items]
         self._check_open()
         if not pairs:
             return []
-        return self._backend.submit_array(JobEntry(_unwrap(fn)), pairs, spec or self.spec_for(fn))
+        entry, job_spec = JobEntry(_unwrap(fn)), spec or self.spec_for(fn)
+        if chunk_size is not None and _takes_chunk_size(self._backend):
+            return self._backend.submit_array(entry, pairs, job_spec, chunk_size=chunk_size)  # type: ignore[call-arg]
+        return self._backend.submit_array(entry, pairs, job_spec)
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
-            chunksize: int = 1) -> Iterator[Any]:
+            chunksize: int | None = None) -> Iterator[Any]:
         """``Executor.map``: submit every call now as one job array, yield results in order.
 
         ``timeout`` counts from this call; a result not ready in time raises ``TimeoutError``.
         Closing the iterator early, or an exception from one item, cancels the calls not yet
-        finished. ``chunksize`` is accepted for compatibility; how many items share one array
-        task is the profile's ``array_chunk_size``.
+        finished, with one cancel command for the whole array. ``chunksize`` is how many items
+        run one after another in each array task: None (the default, unlike the standard
+        library's 1) means the profile's ``array_chunk_size``, else automatic (one item per
+        task up to 500 items). Raise it for short items: every task pays a job start, so
+        thousands of millisecond items run far faster 25 or 100 to a task; keep it at 1 for
+        items that take long. A progress bar is shown while iterating when stderr is a
+        terminal; it is gone before the last result is handed out.
         """
-        if isinstance(chunksize, bool) or not isinstance(chunksize, int) or chunksize < 1:
-            raise ValueError(f"chunksize must be a whole number >= 1, got {chunksize!r}")
+        chunksize = check_chunk_size(chunksize, "chunksize")
         if not iterables:
             raise TypeError("map() needs at least one iterable")
         deadline = None if timeout is None else time.monotonic() + timeout
-        futures = self.submit_items(fn, [(args, {}) for args in zip(*iterables, strict=False)])
-        return _results_in_order(futures, deadline)
+        futures = self.submit_items(fn, [(args, {}) for args in zip(*iterables, strict=False)],
+                                    chunk_size=chunksize)
+        return _results_in_order(futures, deadline, self.cancel_futures, progress_for(futures, fn))
+
+    def cancel_futures(self, futures: Iterable[concurrent.futures.Future[Any]]) -> int:
+        """Cancel many futures of this executor at once; returns how many are cancelled.
+
+        On a scheduler this is ONE cancel command (``scancel`` of the array, or of the listed
+        tasks) instead of one per future; elsewhere each future is cancelled. Futures already
+        finished are left alone. ``future.cancel()`` on a single future is unchanged.
+        """
+        futs = list(futures)
+        bulk = getattr(self._backend, "cancel_futures", None)
+        if callable(bulk):
+            return int(bulk(futs))
+        return sum(1 for f in futs if not f.done() and f.cancel())
 
     def refuse_new_work(self) -> None:
         """The first step of :meth:`shutdown` alone: later submissions raise ``RuntimeError``."""
@@ -256,9 +287,12 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._backend.shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
-def _results_in_order(futures: list[JobFuture], deadline: float | None) -> Iterator[Any]:
+def _results_in_order(futures: list[JobFuture], deadline: float | None,
+                      cancel: Callable[[list[JobFuture]], object], progress: Progress) -> Iterator[Any]:
     # A generator so results stream as they arrive; the finally cancels what is left when the
-    # caller stops early or one item raises, as Executor.map does.
+    # caller stops early or one item raises, as Executor.map does -- all of it in one call.
+    # The progress bar is closed here, in the caller's thread, before the last value is handed
+    # out: closing it from the last future's callback would race with the caller's own output.
     pending = list(reversed(futures))
     try:
         while pending:
@@ -266,10 +300,26 @@ def _results_in_order(futures: list[JobFuture], deadline: float | None) -> Itera
             remaining = None if deadline is None else max(0.0, deadline - time.monotonic())
             value = fut.result(remaining)
             pending.pop()
+            if not pending:
+                progress.close()
             yield value
     finally:
-        for fut in pending:
-            fut.cancel()
+        progress.close()
+        if pending:
+            cancel(pending)
+
+
+def progress_for(futures: Sequence[concurrent.futures.Future[Any]], fn: Callable[..., Any]) -> Progress:
+    """The progress bar of a map over ``futures`` (shown only when stderr is a terminal)."""
+    job_id = getattr(futures[0], "job_id", "") if futures else ""
+    return Progress(futures, desc=f"{job_name_for(fn)} {str(job_id).split('[')[0]}".strip())
+
+
+def _takes_chunk_size(backend: Any) -> bool:
+    try:
+        return "chunk_size" in inspect.signature(backend.submit_array).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 def _unwrap(fn: Callable[..., Any]) -> Callable[..., Any]:

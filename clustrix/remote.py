@@ -11,13 +11,15 @@ restart is :func:`clustrix.reattach.attach` (re-exported here).
 from __future__ import annotations
 
 import logging
+import sys
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from clustrix.arrays import ArrayPlan, Progress
+from clustrix.arrays import ArrayPlan, check_chunk_size
 from clustrix.backend import ArrayItem, check_items
 from clustrix.errors import (
     ClustrixError,
@@ -40,6 +42,7 @@ from clustrix.status_resolution import Failed, ResultReady
 log = logging.getLogger(__name__)
 
 LOG_TAIL_BYTES = 64 * 1024
+SHUTDOWN_POLLER_WAIT_S = 5.0
 PENDING = JobStatus(JobState.PENDING, "SUBMITTED")
 
 
@@ -149,19 +152,24 @@ class RemoteBackend:
         sub = self._start(spec, payload, key, plan=None, function=_function_name(call.fn))
         return sub.futures[0]
 
-    def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec) -> list[JobFuture]:
-        """One array job for all items (chunked, see clustrix.arrays); one future per item, in order."""
+    def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec,
+                     *, chunk_size: int | None = None) -> list[JobFuture]:
+        """One array job for all items; one future per item, in order.
+
+        ``chunk_size`` items run in each array task (one after another); None means the
+        profile's ``array_chunk_size``, else the automatic rule of :mod:`clustrix.arrays`.
+        """
         self._check_open()
+        chunk_size = check_chunk_size(chunk_size)
         checked = check_items(items)
         if not checked:
             return []
-        plan = ArrayPlan.for_items(len(checked), chunk_size=self.profile.array_chunk_size)
+        plan = ArrayPlan.for_items(len(checked), chunk_size=chunk_size or self.profile.array_chunk_size)
         key = self.stager.key()
         payload = dump_array(fn, plan.chunks(checked), key)
         max_parallel = spec.array.max_parallel if spec.array is not None else None
         spec = replace(spec, array=ArraySpec(plan.n_tasks, max_parallel or self.profile.max_array_parallel))
         sub = self._start(spec, payload, key, plan=plan, function=_function_name(fn))
-        Progress(sub.futures, desc=f"{spec.name} {sub.job_id}")
         return list(sub.futures)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -178,36 +186,86 @@ class RemoteBackend:
                         fut.exception()
                     except BaseException:  # noqa: BLE001 - cancelled futures raise here
                         pass
-        self.poller.stop()
         with self._lock:
             idle = not self._subs
+        # When idle, let a poll tick still in flight finish before its connection goes away
+        # (bounded: a hung command must not hang shutdown).
+        self.poller.stop(wait=idle, timeout_s=SHUTDOWN_POLLER_WAIT_S)
         if idle and self._owns_transport:
             # With jobs still live (wait=False) the poller keeps using the connection; it is
             # released at exit instead.
             self.transport.close()
 
     def cancel_all(self, subs: Sequence[Submission] | None = None) -> None:
-        """Cancel every unfinished job of this backend with one cancel command."""
+        """Cancel every unfinished job of this backend (or of ``subs``) with one cancel command.
+
+        Raises the cancel command's error (the jobs then resolve as if nothing had happened).
+        """
         with self._lock:
             subs = list(self._subs) if subs is None else list(subs)
-            live = [s for s in subs if len(s.finished) + len(s.cancelled) < s.n_tasks]
-            for sub in live:
-                sub.cancelling.update(t for t in range(sub.n_tasks) if t not in sub.finished)
-        if not live:
+            targets = {s: {t for t in range(s.n_tasks) if t not in s.finished} for s in subs}
+        self._cancel_tasks(targets, strict=True)
+
+    def cancel_futures(self, futures: Iterable[Future[Any]]) -> int:
+        """Cancel many futures with ONE cancel command, instead of one per ``future.cancel()``.
+
+        Futures of this backend are grouped by submission: a submission all of whose unfinished
+        tasks go is cancelled by its job id (one id for a whole array), otherwise by the ids of
+        the tasks. Other futures are cancelled one by one. A failing cancel command is logged and
+        leaves the jobs to resolve normally, as ``future.cancel()`` returning False would. Returns
+        how many of ``futures`` are cancelled afterwards. Used by the ``map`` clean-ups.
+        """
+        futs = list(futures)
+        targets: dict[Submission, set[int]] = {}
+        for fut in futs:
+            handle = getattr(fut, "handle", None)
+            if isinstance(handle, _ItemHandle) and handle._backend is self:
+                if not fut.done():
+                    targets.setdefault(handle._sub, set()).add(handle._sub.task_of_item(handle._item))
+            elif not fut.done():
+                fut.cancel()
+        self._cancel_tasks(targets, strict=False)
+        return sum(1 for f in futs if f.cancelled())
+
+    def _cancel_tasks(self, targets: dict[Submission, set[int]], *, strict: bool) -> None:
+        """Cancel ``targets`` (submission -> task indices) with one cancel command.
+
+        Tasks being cancelled hold back decisions the poller reaches meanwhile (see
+        :attr:`Submission.cancelling`); on failure those are released and, when ``strict``,
+        the error is raised.
+        """
+        ids: list[str] = []
+        chosen: list[tuple[Submission, list[int]]] = []
+        with self._lock:
+            for sub, wanted in targets.items():
+                open_tasks = {t for t in range(sub.n_tasks) if t not in sub.finished and t not in sub.cancelled}
+                tasks = sorted((wanted & open_tasks) - sub.cancelling)
+                if not tasks:
+                    continue
+                whole = sub.plan is None or open_tasks <= set(tasks) | sub.cancelling
+                sub.cancelling.update(tasks)
+                ids.extend([sub.job_id] if whole else [sub.task_keys[t] for t in tasks])
+                chosen.append((sub, tasks))
+        if not ids:
             return
         try:
-            self.launcher.cancel([s.job_id for s in live])
+            self.launcher.cancel(ids)
         except BaseException:
             with self._lock:
-                held = [(s, t, s.deferred.pop(t)) for s in live for t in list(s.deferred)]
-                for s in live:
-                    s.cancelling.clear()
-            for s, t, decision in held:
-                self._on_done(s, t, decision)
-            raise
-        for sub in live:
-            for task in range(sub.n_tasks):
-                self._mark_cancelled(sub, task)
+                held = []
+                for sub, tasks in chosen:
+                    for t in tasks:
+                        sub.cancelling.discard(t)
+                        if t in sub.deferred:
+                            held.append((sub, t, sub.deferred.pop(t)))
+            for sub, t, decision in held:
+                self._on_done(sub, t, decision)
+            if strict or not isinstance(sys.exc_info()[1], (CommandError, TransportError)):
+                raise
+            log.warning("cancelling %s failed", " ".join(ids), exc_info=True)
+            return
+        for sub, tasks in chosen:
+            self._mark_cancelled(sub, tasks)
 
     def adopt(self, entry: LedgerEntry) -> list[JobFuture]:
         """Futures for a job recorded in the ledger (by this or an earlier process).
@@ -314,12 +372,18 @@ class RemoteBackend:
             sub.futures[item].set_envelope(env)
 
     def _finish_task(self, sub: Submission, task: int, state: str, *, error: str | None = None) -> None:
+        self._finish_tasks(sub, {task: state}, error=error)
+
+    def _finish_tasks(self, sub: Submission, states: dict[int, str], *, error: str | None = None) -> None:
+        """Record final task states (one ledger update for all of them)."""
+        if not states:
+            return
         with self._lock:
-            sub.finished[task] = state
+            sub.finished.update(states)
             all_done = len(sub.finished) + len(sub.cancelled - set(sub.finished)) >= sub.n_tasks
             if all_done and sub in self._subs:
                 self._subs.remove(sub)
-        self._ledger_update(sub, {task: state}, error=error)
+        self._ledger_update(sub, states, error=error)
 
     # -- cancel --------------------------------------------------------------------------------
 
@@ -341,20 +405,26 @@ class RemoteBackend:
             if held is not None:
                 self._on_done(sub, task, held)
             return False
-        self._mark_cancelled(sub, task)
+        self._mark_cancelled(sub, [task])
         return True
 
-    def _mark_cancelled(self, sub: Submission, task: int) -> None:
+    def _mark_cancelled(self, sub: Submission, tasks: Iterable[int]) -> None:
+        """Tasks whose cancel command succeeded: forget them, record them, cancel their futures."""
+        newly: list[int] = []
         with self._lock:
-            sub.cancelling.discard(task)
-            sub.deferred.pop(task, None)
-            if task in sub.finished:
-                return
-            sub.cancelled.add(task)
-        self.poller.forget([sub.task_keys[task]])
-        self._finish_task(sub, task, "CANCELLED")
-        for item in sub.items_of(task):
-            sub.futures[item].cancel()  # the handle answers True at once: the task is cancelled
+            for task in tasks:
+                sub.cancelling.discard(task)
+                sub.deferred.pop(task, None)
+                if task not in sub.finished:
+                    sub.cancelled.add(task)
+                    newly.append(task)
+        if not newly:
+            return
+        self.poller.forget([sub.task_keys[t] for t in newly])
+        self._finish_tasks(sub, dict.fromkeys(newly, "CANCELLED"))
+        for task in newly:
+            for item in sub.items_of(task):
+                sub.futures[item].cancel()  # the handle answers True at once: the task is cancelled
 
     # -- helpers -------------------------------------------------------------------------------
 

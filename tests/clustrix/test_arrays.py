@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clustrix.arrays import AUTO_MAX_TASKS, ArrayPlan, Progress
+from clustrix.arrays import AUTO_MAX_TASKS, ArrayPlan, Progress, check_chunk_size
 from clustrix.errors import ResourceError
 
 
@@ -57,3 +57,24 @@ def test_progress_off_when_stderr_is_not_a_terminal(capsys):
     assert not Progress(futs).enabled  # pytest captures stderr: not a tty
     futs[0].set_result(1)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_closed_by_its_owner_ignores_later_completions(capsys):
+    futs = [concurrent.futures.Future() for _ in range(2)]
+    with Progress(futs, desc="y", enabled=True) as bar:
+        futs[0].set_result(1)
+    assert not bar.enabled
+    drawn = capsys.readouterr().err
+    futs[1].set_result(2)  # after close: nothing more reaches the terminal
+    assert capsys.readouterr().err == "" and "/2" in drawn
+    bar.close()  # idempotent
+
+
+@pytest.mark.parametrize("bad", [0, -3, True, 1.5, "2"])
+def test_chunk_size_errors_name_the_value(bad):
+    with pytest.raises(ValueError, match=f"chunk_size must be .*got {bad!r}"):
+        check_chunk_size(bad)
+
+
+def test_chunk_size_none_means_automatic():
+    assert check_chunk_size(None) is None and check_chunk_size(7) == 7

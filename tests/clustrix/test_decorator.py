@@ -201,6 +201,44 @@ def test_map_in_order(backend: str) -> None:
             add.map()
 
 
+def test_map_chunk_size_is_validated() -> None:
+    with cfg.use_profile("debug"):
+        for bad in (0, False, 1.5):
+            with pytest.raises(ValueError, match=f"chunk_size must be .*got {bad!r}"):
+                add.map([1], chunk_size=bad)
+        assert add.map([1, 2, 3], chunk_size=2) == [11, 12, 13]
+
+
+def test_map_closes_its_progress_bar_before_returning(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
+    import clustrix.executor as executor_module
+    from clustrix.arrays import Progress
+
+    bars: list[Progress] = []
+    closers: list[threading.Thread] = []
+
+    class Recording(Progress):
+        def __init__(self, futures, **kw):
+            kw["enabled"] = True  # as if stderr were a terminal
+            super().__init__(futures, **kw)
+            bars.append(self)
+
+        def close(self) -> None:
+            closers.append(threading.current_thread())
+            super().close()
+
+    monkeypatch.setattr(executor_module, "Progress", Recording)
+    with cfg.use_profile("local"):
+        assert add.map(range(5)) == [10, 11, 12, 13, 14]
+        # Closed by the caller, before map returned: the last future's done-callback (run in the
+        # backend's thread after the caller woke up) can no longer draw on the caller's next line.
+        (bar,) = bars
+        assert not bar.enabled and threading.current_thread() in closers
+        assert "/5" in capsys.readouterr().err
+        with pytest.raises(KeyError):
+            fail_with.map(["key"] * 3, ["a", "b", "c"])
+        assert len(bars) == 2 and not bars[1].enabled
+
+
 def test_nested_and_recursive_calls_run_inside_the_job() -> None:
     with cfg.use_profile("local"):
         outer_pid, inner_pid = outer_and_inner()

@@ -202,10 +202,26 @@ def test_shutdown_refuses_new_work() -> None:
         ex2.submit(square, 2)
 
 
+def test_cancel_futures_cancels_the_unfinished_ones(clean: Path) -> None:
+    with ClusterExecutor(Profile(backend="local", max_workers=1)) as ex:
+        done = ex.submit(square, 3)
+        assert done.result(timeout=30) == 9
+        running = ex.submit(sleep_then_touch, str(clean / "a"), 120)
+        queued = ex.submit(sleep_then_touch, str(clean / "b"), 120)
+        wait_for((clean / "a.started").exists)
+        assert ex.cancel_futures([done, running, queued]) == 2
+        assert running.cancelled() and queued.cancelled() and done.result() == 9
+
+
 def test_map_argument_errors() -> None:
     with ClusterExecutor("debug") as ex:
-        with pytest.raises(ValueError, match="chunksize"):
-            ex.map(square, [1], chunksize=0)
+        for bad in (0, -1, True, 2.5, "4"):
+            with pytest.raises(ValueError, match=f"chunksize must be .*got {bad!r}"):
+                ex.map(square, [1], chunksize=bad)
+            with pytest.raises(ValueError, match="chunk_size"):
+                ex.submit_array(square, [1], chunk_size=bad)
+        # backends without array tasks accept (and ignore) a chunk size
+        assert list(ex.map(square, [1, 2, 3], chunksize=2)) == [1, 4, 9]
         with pytest.raises(TypeError, match="at least one iterable"):
             ex.map(square)
         with pytest.raises(TypeError, match="expected a callable"):
