@@ -1,0 +1,407 @@
+"""Hypothesis strategies for SLURM *values*: job records, names, reasons, job ids, time strings.
+
+The building blocks behind :mod:`clustrix_sim.strategies` (the public entry; import from there).
+Everything printed is rendered by the simulator's own SLURM code (``clustrix_sim.slurm``), and
+every value comes with its ground truth, so a parser under test is checked against an oracle that
+shares no table with it.
+
+Shapes (all result objects are frozen; ``text, truth = result`` unpacks them):
+
+- :func:`job_records` -> ``tuple[JobRecord, ...]``: one consistent queue/accounting snapshot.
+- :func:`job_names`, :func:`job_reasons` -> ``str``.
+- :func:`slurm_job_ids` -> :class:`SlurmJobId` (``text``; ``truth`` = the job ids it stands for).
+- :func:`slurm_time_strings` -> :class:`SlurmTime` (``text``; ``truth`` = seconds or None).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+try:
+    from hypothesis import strategies as st
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "clustrix_sim.strategies needs Hypothesis; install it with 'pip install hypothesis' "
+        "(or 'pip install clustrix[test]')"
+    ) from exc
+
+from clustrix_sim.model import JobRecord, JobRequest
+from clustrix_sim.slurm.common import array_range_text
+from clustrix_sim.slurm.states import ALL_STATES
+from clustrix_sim.slurm.timefmt import secs2time_str, squeue_secs
+
+__all__ = [
+    "ALL_STATES",
+    "MAX_JOB_ID",
+    "PENDING_REASONS",
+    "SlurmJobId",
+    "SlurmTime",
+    "T0",
+    "job_names",
+    "job_reasons",
+    "job_records",
+    "slurm_job_ids",
+    "slurm_time_strings",
+]
+
+T0 = 1736157600.0  # 2025-01-06T10:00:00Z: every generated clock value is at or after it
+MAX_JOB_ID = 67_043_328  # SLURM's default MaxJobId
+
+# --- states and what goes with them ----------------------------------------------------------------
+
+# Never started (or waiting to start again): no nodes, no start time, exit 0:0.
+_WAITING = frozenset({"PENDING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD"})
+# Holding an allocation, no end time yet (COMPLETING/STAGE_OUT: the script has ended).
+_ALLOCATED = frozenset({"RUNNING", "SUSPENDED", "CONFIGURING", "RESIZING", "SIGNALING",
+                        "STOPPED", "COMPLETING", "STAGE_OUT"})
+_SCRIPT_ENDED = frozenset({"COMPLETING", "STAGE_OUT"})
+
+PENDING_REASONS: tuple[str, ...] = (
+    "Priority", "Resources", "Dependency", "DependencyNeverSatisfied", "BeginTime",
+    "JobHeldUser", "JobHeldAdmin", "PartitionTimeLimit", "PartitionNodeLimit", "PartitionDown",
+    "ReqNodeNotAvail", "JobArrayTaskLimit", "QOSMaxJobsPerUserLimit", "AssocGrpCPULimit",
+    "Licenses", "Reservation", "None",
+    # squeue's %r prints the state description when there is one: spaces and commas.
+    "ReqNodeNotAvail, UnavailableNodes:c[3-4]",
+    "ReqNodeNotAvail, Reserved for maintenance",
+)
+"""SLURM pending reasons (``src/common/job_state_reason.c``) plus descriptions with spaces."""
+
+_END_REASONS: dict[str, tuple[str, ...]] = {
+    "REQUEUED": ("BeginTime", "None"),
+    "REQUEUE_HOLD": ("JobHeldAdmin", "JobHeldUser"),
+    "RESV_DEL_HOLD": ("JobHeldAdmin", "Reservation"),
+    "FAILED": ("NonZeroExitCode", "RaisedSignal", "JobLaunchFailure"),
+    "SPECIAL_EXIT": ("JobHeldAdmin", "NonZeroExitCode"),
+    "TIMEOUT": ("TimeLimit",),
+    "OUT_OF_MEMORY": ("OutOfMemory",),
+    "NODE_FAIL": ("NodeDown", "None"),
+    "CANCELLED": ("None", "Dependency", "Priority", "JobHeldUser"),
+}
+_SIGNALS = (1, 2, 6, 9, 10, 11, 12, 15)  # HUP INT ABRT KILL USR1 SEGV USR2 TERM
+
+_TYPICAL_NAMES = ("wrap", "submitit", "dask-worker", "parsl.slurm.1712345678.123", "train",
+                  "clustrix-f1a2b3", "job.sh")
+# No control characters and no line/paragraph separators: a name can not contain a line break.
+_PRINTABLE = st.characters(blacklist_categories=("Cc", "Cs", "Zl", "Zp"))
+
+
+def job_names(*, hostile: bool = True, max_size: int = 300) -> st.SearchStrategy[str]:
+    """Job names (``--job-name`` takes any text): typical ones and, with ``hostile``, the cases
+    of the fuzzing notes: spaces (columns shift), unicode, ``|`` (breaks ``--parsable2``; sacct
+    does not escape it) and very long names (fixed-width output truncates)."""
+    typical = st.sampled_from(_TYPICAL_NAMES)
+    if not hostile:
+        return typical
+    return st.one_of(
+        typical,
+        st.text(_PRINTABLE, min_size=1, max_size=24),
+        st.tuples(typical, st.sampled_from(["|", " ", " | ", "||"]), typical).map("".join),
+        st.text(_PRINTABLE, min_size=100, max_size=max(max_size, 100)),
+    )
+
+
+def job_reasons(*, hostile: bool = False) -> st.SearchStrategy[str]:
+    """Reason words; with ``hostile`` also free text with ``|`` inside or at the end, which the
+    real controller never prints but a parser must not misread."""
+    real = st.sampled_from(PENDING_REASONS + ("NonZeroExitCode", "TimeLimit", "OutOfMemory"))
+    if not hostile:
+        return real
+    word = st.text(st.characters(whitelist_categories=("L", "N")), min_size=1, max_size=8)
+    return st.one_of(
+        real,
+        st.tuples(word, st.sampled_from(["|", "||", ", ", " "]), word).map("".join),
+        st.tuples(word, st.just("|")).map("".join),
+        st.just("|"),
+    )
+
+
+# --- records ----------------------------------------------------------------------------------------
+
+_DURATION_S = st.one_of(st.integers(0, 59), st.integers(60, 3599), st.integers(3600, 86399),
+                        st.integers(86400, 60 * 86400))
+_ANY_EXIT = st.tuples(st.integers(0, 255), st.integers(0, 127))
+
+
+def _exit_pair(draw: Any, state: str, started: bool) -> tuple[int, int]:
+    """``(exit code, signal)`` as sacct shows them, typical for ``state``, sometimes arbitrary."""
+    if state in _WAITING or (state in _ALLOCATED and state not in _SCRIPT_ENDED):
+        return 0, 0
+    if state == "COMPLETED":
+        return 0, 0
+    if not started:  # cancelled/revoked/deadline before it ever ran
+        return 0, 0
+    typical = {
+        "FAILED": st.one_of(st.tuples(st.integers(1, 255), st.just(0)),
+                            st.tuples(st.just(0), st.sampled_from(_SIGNALS))),
+        "TIMEOUT": st.sampled_from([(0, 15), (0, 0), (0, 9)]),
+        "OUT_OF_MEMORY": st.sampled_from([(0, 125), (0, 9), (0, 0)]),
+        "CANCELLED": st.sampled_from([(0, 15), (0, 9), (0, 0)]),
+        "NODE_FAIL": st.sampled_from([(0, 0), (1, 0)]),
+    }.get(state, _ANY_EXIT)
+    return draw(st.one_of(typical, _ANY_EXIT))
+
+
+def _request(draw: Any, names: st.SearchStrategy[str], indices: list[int] | None,
+             throttle: int | None) -> JobRequest:
+    array_text = None
+    if indices is not None:
+        array_text = array_range_text(indices, throttle)[1:-1]  # "[0-3%2]" -> "0-3%2"
+    return JobRequest(
+        script="#!/bin/sh\ntrue\n",
+        name=draw(names),
+        user=draw(st.sampled_from(["alice", "bob", "svc-ci"])),
+        uid=draw(st.integers(1000, 65000)),
+        work_dir=draw(st.sampled_from(["/data", "/home/alice/run 1", "/scratch/ü"])),
+        partition=draw(st.sampled_from(["normal", "debug", "gpu"])),
+        account=draw(st.sampled_from([None, "root", "proj-42"])),
+        qos=draw(st.sampled_from([None, "normal", "long"])),
+        nodes=draw(st.integers(1, 4)),
+        cpus_per_task=draw(st.integers(1, 64)),
+        mem_mb=draw(st.one_of(st.none(), st.integers(1, 512 * 1024))),
+        time_limit_s=draw(st.one_of(st.none(), st.just(0), st.integers(60, 366 * 86400))),
+        array_indices=indices,
+        array_max_parallel=throttle,
+        array_text=array_text,
+    )
+
+
+def _record(draw: Any, job_id: int, request: JobRequest, state: str,
+            reasons: st.SearchStrategy[str] | None, array: tuple[int, int] | None) -> JobRecord:
+    started = state in _ALLOCATED or (state not in _WAITING and state not in ("REVOKED",)
+                                      and (state != "CANCELLED" or draw(st.booleans())))
+    ended = state not in _WAITING and state not in _ALLOCATED or state in _SCRIPT_ENDED
+    submit = T0 + draw(st.integers(0, 30 * 86400))
+    start = submit + draw(st.integers(0, 7 * 86400)) if started else None
+    end = (start or submit) + draw(_DURATION_S) if ended else None
+    if reasons is not None:
+        reason = draw(reasons)
+    elif state == "PENDING":
+        reason = draw(st.sampled_from(PENDING_REASONS))
+    else:
+        reason = draw(st.sampled_from(_END_REASONS.get(state, ("None",))))
+    code, signal = _exit_pair(draw, state, started)
+    nodes = draw(st.lists(st.sampled_from([f"c{i}" for i in range(1, 13)] + ["n001", "n002"]),
+                          min_size=1, max_size=request.nodes, unique=True)) if started else []
+    final = state not in _WAITING and state not in _ALLOCATED
+    return JobRecord(
+        job_id=job_id,
+        request=request,
+        state=state,
+        reason=reason,
+        array_job_id=array[0] if array else None,
+        array_task_id=array[1] if array else None,
+        submit_time=submit,
+        eligible_time=submit,
+        start_time=start,
+        end_time=end,
+        node_list=nodes,
+        alloc_cpus=request.ntasks * request.cpus_per_task if started else 0,
+        exit_code=code,
+        exit_signal=signal,
+        cancelled_by_uid=(draw(st.one_of(st.none(), st.integers(0, 4_294_967_294)))
+                          if state == "CANCELLED" else None),
+        # Finished jobs leave squeue after MinJobAge but stay in accounting.
+        visible_in_queue=draw(st.booleans()) if final else True,
+    )
+
+
+def _check_states(states: Sequence[str]) -> tuple[str, ...]:
+    if isinstance(states, str):
+        raise TypeError(f"states must be a sequence of state names, not the string {states!r}; "
+                        f"write states=({states!r},)")
+    chosen = tuple(states)
+    unknown = [s for s in chosen if s not in ALL_STATES]
+    if unknown or not chosen:
+        raise ValueError(f"unknown SLURM job state(s) {unknown or chosen!r}; choose from "
+                         f"{', '.join(ALL_STATES)}")
+    return chosen
+
+
+def job_records(
+    *,
+    states: Sequence[str] = ALL_STATES,
+    arrays: bool = True,
+    names: st.SearchStrategy[str] | None = None,
+    reasons: st.SearchStrategy[str] | None = None,
+    min_jobs: int = 0,
+    max_jobs: int = 6,
+    max_tasks: int = 6,
+) -> st.SearchStrategy[tuple[JobRecord, ...]]:
+    """A consistent set of simulator :class:`JobRecord`\\ s: what the controller would hand to
+    ``squeue``/``sacct`` at one moment.
+
+    Between ``min_jobs`` and ``max_jobs`` jobs with unique ids (up to :data:`MAX_JOB_ID`); with
+    ``arrays`` some are job arrays of up to ``max_tasks`` tasks sharing one request (indices up to
+    MaxArraySize, sometimes a ``%throttle``), so pending tasks fold into ``123_[5-9%2]`` rows.
+    Every state in ``states`` (default: all 24 long names SLURM prints, flag states included)
+    comes with coherent times, nodes, exit code and signal (sometimes arbitrary ones),
+    ``CANCELLED by <uid>``, and a reason (``reasons`` overrides the per-state choice). ``names``
+    defaults to :func:`job_names` (spaces, unicode, ``|``, very long). Finished records are
+    sometimes purged from the queue (``visible_in_queue=False``) but stay in accounting.
+    """
+    chosen = _check_states(states)
+    if not 0 <= min_jobs <= max_jobs or max_tasks < 1:
+        raise ValueError(f"need 0 <= min_jobs <= max_jobs and max_tasks >= 1; got "
+                         f"min_jobs={min_jobs} max_jobs={max_jobs} max_tasks={max_tasks}")
+    name_st = names if names is not None else job_names()
+    state_st = st.sampled_from(chosen)
+
+    @st.composite
+    def build(draw: Any) -> tuple[JobRecord, ...]:
+        bases = draw(st.lists(st.integers(1, MAX_JOB_ID), min_size=min_jobs, max_size=max_jobs,
+                              unique=True))
+        next_id = max(bases, default=0) + 1  # array tasks after the first get fresh ids
+        records: list[JobRecord] = []
+        for base in bases:
+            if not (arrays and draw(st.booleans())):
+                records.append(_record(draw, base, _request(draw, name_st, None, None),
+                                       draw(state_st), reasons, None))
+                continue
+            top = draw(st.sampled_from([9, 99, 1000, 4_000_000]))
+            indices = sorted(draw(st.lists(st.integers(0, top), min_size=1, max_size=max_tasks,
+                                           unique=True)))
+            throttle = draw(st.one_of(st.none(), st.integers(1, 300)))
+            request = _request(draw, name_st, indices, throttle)
+            for position, index in enumerate(indices):
+                job_id = base if position == 0 else next_id
+                next_id += position != 0
+                records.append(_record(draw, job_id, request, draw(state_st), reasons,
+                                       (base, index)))
+        return tuple(records)
+
+    return build()
+
+
+# --- job ids ----------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlurmJobId:
+    """A job id as SLURM prints it, and what it means.
+
+    ``base`` is the job (or array) id; ``tasks`` the array task indices (one for ``123_4``, all
+    of a pending range for ``123_[4-9%2]``, None for a plain or hetjob id); ``throttle`` the
+    ``%N`` of a range; ``het_offset`` the ``+N`` of a hetjob component; ``step`` the step name
+    (``batch``, ``extern``, ``interactive``, a number) or None. ``truth`` is the job ids the text
+    stands for: ``("123_4", "123_5")`` for ``123_[4-5]``.
+    """
+
+    text: str
+    base: int
+    tasks: tuple[int, ...] | None = None
+    throttle: int | None = None
+    het_offset: int | None = None
+    step: str | None = None
+
+    @property
+    def truth(self) -> tuple[str, ...]:
+        if self.tasks is not None:
+            return tuple(f"{self.base}_{t}" for t in self.tasks)
+        if self.het_offset is not None:
+            return (f"{self.base}+{self.het_offset}",)
+        return (str(self.base),)
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.text, self.truth))
+
+
+ID_KINDS = ("plain", "array_task", "array_range", "hetjob")
+_STEPS = st.one_of(st.sampled_from(["batch", "extern", "interactive", "4294967294"]),
+                   st.integers(0, 64).map(str))
+
+
+@st.composite
+def _range_text(draw: Any) -> tuple[str, tuple[int, ...]]:
+    """A pending range list: the simulator's bitmap form, or ``a-b:s`` items (SLURM's stepped
+    form) joined by commas; returns (text inside the brackets, sorted unique indices)."""
+    if draw(st.booleans()):
+        tasks = sorted(draw(st.lists(st.integers(0, 1000), min_size=1, max_size=12, unique=True)))
+        return array_range_text(tasks, None)[1:-1], tuple(tasks)
+    items, tasks_set = [], set()
+    low = draw(st.integers(0, 50))
+    for _ in range(draw(st.integers(1, 3))):
+        span, step = draw(st.integers(0, 40)), draw(st.integers(1, 6))
+        high = low + span
+        items.append(str(low) if span == 0 else f"{low}-{high}" + (f":{step}" if step > 1 else ""))
+        tasks_set.update(range(low, high + 1, step if span else 1))
+        low = high + draw(st.integers(1, 20))
+    return ",".join(items), tuple(sorted(tasks_set))
+
+
+def slurm_job_ids(*, kinds: Sequence[str] = ID_KINDS, steps: bool = True
+                  ) -> st.SearchStrategy[SlurmJobId]:
+    """Job ids in every form of the fuzzing notes: ``123``, ``123_4``, ``123_[5-10%2]`` /
+    ``123_[0,6,16-32:4]``, ``123+0``, optionally with a step suffix (``.batch``, ``.extern``,
+    ``.interactive``, ``.0``, ``.4294967294``) when ``steps``. ``kinds`` picks among
+    ``plain``, ``array_task``, ``array_range``, ``hetjob``."""
+    unknown = [k for k in kinds if k not in ID_KINDS]
+    if unknown or not kinds or isinstance(kinds, str):
+        raise ValueError(f"unknown job id kind(s) {unknown or kinds!r}; choose from {ID_KINDS}")
+
+    @st.composite
+    def build(draw: Any) -> SlurmJobId:
+        base = draw(st.integers(1, MAX_JOB_ID))
+        kind = draw(st.sampled_from(tuple(kinds)))
+        step = draw(st.one_of(st.none(), _STEPS)) if steps else None
+        suffix = f".{step}" if step is not None else ""
+        if kind == "array_task":
+            task = draw(st.integers(0, 4_000_000))
+            return SlurmJobId(f"{base}_{task}{suffix}", base, tasks=(task,), step=step)
+        if kind == "array_range":
+            body, tasks = draw(_range_text())
+            throttle = draw(st.one_of(st.none(), st.integers(1, 999)))
+            text = f"{base}_[{body}{f'%{throttle}' if throttle else ''}]{suffix}"
+            return SlurmJobId(text, base, tasks=tasks, throttle=throttle, step=step)
+        if kind == "hetjob":
+            offset = draw(st.integers(0, 9))
+            return SlurmJobId(f"{base}+{offset}{suffix}", base, het_offset=offset, step=step)
+        return SlurmJobId(f"{base}{suffix}", base, step=step)
+
+    return build()
+
+
+# --- time strings -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SlurmTime:
+    """A duration as a SLURM tool prints it; ``seconds`` (= ``truth``) is None for the special
+    words (``UNLIMITED``, ``NOT_SET``, ``INVALID``, ``Partition_Limit``, ``infinite``...)."""
+
+    text: str
+    seconds: int | None
+    style: str
+
+    @property
+    def truth(self) -> int | None:
+        return self.seconds
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter((self.text, self.seconds))
+
+
+# style -> (formatter of seconds, special words, whether values are whole minutes)
+_TIME_STYLES = {
+    "squeue": (squeue_secs, ("UNLIMITED", "NOT_SET", "INVALID", "N/A"), False),
+    "sacct": (secs2time_str, ("UNLIMITED", "Partition_Limit", "INVALID", "Unknown"), False),
+    "sinfo": (squeue_secs, ("infinite", "n/a"), True),
+}
+
+
+def slurm_time_strings(*, style: str = "squeue", specials: bool = True
+                       ) -> st.SearchStrategy[SlurmTime]:
+    """Durations rendered by the simulator's ``timefmt``: ``squeue`` (``M:SS``, ``H:MM:SS``,
+    ``D-HH:MM:SS``), ``sacct`` (also scontrol: ``HH:MM:SS``, ``D-HH:MM:SS``) or ``sinfo`` (time
+    limits in whole minutes, ``squeue``'s shapes). With ``specials``, the style's special words
+    appear too, with ``seconds=None``."""
+    if style not in _TIME_STYLES:
+        raise ValueError(f"unknown time style {style!r}; choose from {', '.join(_TIME_STYLES)}")
+    render, words, minutes = _TIME_STYLES[style]
+    secs = _DURATION_S.map(lambda s: s - s % 60) if minutes else _DURATION_S
+    values = secs.map(lambda s: SlurmTime(render(s), s, style))
+    if not specials:
+        return values
+    return st.one_of(values, st.sampled_from(words).map(lambda w: SlurmTime(w, None, style)))
