@@ -119,6 +119,7 @@ class RemoteBackend:
             transport = transport_for(profile)
         self.transport = transport
         self.stager = Stager(transport, profile)
+        self.stager.prefetch_key()  # the first submission's key read, overlapped (see staging)
         if profile.scheduler is not None:
             from clustrix import schedulers
 

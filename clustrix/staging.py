@@ -9,11 +9,14 @@ The HMAC key: one per profile target, kept locally in the user data dir (0600) a
 enough to forge a result). The remote copy is the source of truth: the first submission of a
 process fetches it (one round trip); if it exists, it is used (and cached locally, so a second
 laptop with the same profile agrees with the first); if not, the local key (created if needed)
-is uploaded together with that submission's files.
+is uploaded together with that submission's files. The remote backend starts that read in the
+background as soon as it is created (:meth:`Stager.prefetch_key`), so it overlaps the caller's
+own work instead of delaying the first submission.
 """
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import threading
 import uuid
@@ -27,6 +30,8 @@ from clustrix.payload_keys import KEY_BYTES, ensure_key_file, write_key_file
 from clustrix.profile import Profile
 
 REMOTE_KEY_NAME = ".clustrix-key"
+
+log = logging.getLogger(__name__)
 
 
 class StagingTransport(Protocol):
@@ -103,11 +108,40 @@ class Stager:
 
     def key(self) -> bytes:
         """The profile's HMAC key, agreed with the remote copy (one round trip per process)."""
+        with self._lock:
+            if self._key is not None:
+                return self._key
+        return self._load_key(self._local_key_path())
+
+    def prefetch_key(self) -> threading.Thread:
+        """Start agreeing on the key in a background thread; returns the thread.
+
+        The first submission of a process needs the key before it can sign its payload; reading
+        the remote copy is a round trip. Started when the backend is created, it overlaps the
+        caller's own work (building arguments, pickling) instead of adding to the first
+        submission. A failure is only logged: :meth:`key` tries again and raises it then.
+        """
+        local_path = self._local_key_path()  # now, with the data dir configured at this moment
+
+        def run() -> None:
+            try:
+                self._load_key(local_path)
+            except Exception:
+                log.debug("reading the remote key in the background failed; the first submission "
+                          "will retry", exc_info=True)
+
+        thread = threading.Thread(target=run, name="clustrix-key-prefetch", daemon=True)
+        thread.start()
+        return thread
+
+    def _local_key_path(self) -> str:
+        return str(key_path(self.profile.name, key_target(self.profile)))
+
+    def _load_key(self, local_path: str) -> bytes:
         remote_path = self.remote_key_path
         with self._lock:
             if self._key is not None:
                 return self._key
-            local_path = str(key_path(self.profile.name, key_target(self.profile)))
             blob = self.transport.get_files([remote_path]).get(remote_path)
             remote_key = _decode_key(blob) if blob is not None else None
             if remote_key is not None:

@@ -70,6 +70,25 @@ def test_first_submission_is_three_round_trips_then_two(tmp_path, data_dir):
     assert t.calls == ["makedirs", "put_files"]
 
 
+def test_prefetched_key_leaves_the_first_submission_two_round_trips(tmp_path, data_dir):
+    t, stager = _stager(tmp_path)
+    stager.prefetch_key().join(10)
+    assert t.calls == ["home", "get_files"]
+    assert list((data_dir / "keys").iterdir())  # the local copy was made with the data dir of then
+    job_dir = stager.new_job_dir()
+    stager.stage(job_dir, {f"{job_dir}/job.sh": "x"})
+    assert t.calls == ["home", "get_files", "makedirs", "put_files"]
+    assert read_key_file(str(tmp_path / "home" / "jobs" / REMOTE_KEY_NAME)) == stager.key()
+
+
+def test_failed_prefetch_is_retried_by_the_first_submission(tmp_path, data_dir):
+    t, stager = _stager(tmp_path)
+    t.get_files = lambda paths: (_ for _ in ()).throw(OSError("link down"))
+    stager.prefetch_key().join(10)
+    del t.get_files  # the link is back
+    assert len(stager.key()) == 32
+
+
 def test_existing_remote_key_is_adopted_and_cached_locally(tmp_path, data_dir):
     t, stager = _stager(tmp_path)
     key = new_key()
