@@ -196,7 +196,8 @@ class LocalBackend:
 
     def _stage(self, job_dir: str, make_blob: Callable[[], bytes]) -> None:
         try:  # pickling errors surface here, in submit(), not later in result()
-            atomic_write(os.path.join(job_dir, "call.pkl"), make_blob())
+            # No fsync: the directory is temporary and only this machine reads it (see atomic_write).
+            atomic_write(os.path.join(job_dir, "call.pkl"), make_blob(), durable=False)
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
@@ -247,7 +248,7 @@ class LocalBackend:
 
     def _run_process(self, job: _Job) -> None:
         argv = [sys.executable, "-m", "clustrix.runner", job.job_dir, "--task",
-                "" if job.task is None else str(job.task), "--key-file", self._key_file]
+                "" if job.task is None else str(job.task), "--key-file", self._key_file, "--no-fsync"]
         if job.spec.setup:  # the user's setup lines, then the runner, as in a batch script
             argv = ["/bin/sh", "-c", "\n".join(job.spec.setup) + '\nexec "$@"', "clustrix-setup", *argv]
         env = dict(os.environ)

@@ -1,8 +1,10 @@
-"""The job side: ``python -m clustrix.runner JOB_DIR --task T --key-file F``.
+"""The job side: ``python -m clustrix.runner JOB_DIR --task T --key-file F [--no-fsync]``.
 
 Reads ``JOB_DIR/call.pkl``, checks its HMAC with the key in ``F`` before unpickling anything,
 runs the call (``--task ""``) or every item of array chunk ``T`` in order, and writes
 ``result.pkl`` / ``result.T.pkl`` atomically (temp file, fsync, rename; mode 0600), signed.
+``--no-fsync`` skips the fsyncs: the local backend passes it, because its job directories are
+temporary and read on this machine right after the runner exits (page cache is coherent there).
 
 Exit codes (the batch script records them in the ``exit_code`` sentinel):
 
@@ -49,7 +51,8 @@ EXIT_RESULT_WRITE = 5
 CAPTURE_LIMIT_CHARS = 8 * 1024 * 1024
 """Per stream and call; beyond it the oldest output is dropped and a marker says how much."""
 
-_USAGE = "usage: python -m clustrix.runner JOB_DIR --task T --key-file FILE  (T empty = single job)"
+_USAGE = ("usage: python -m clustrix.runner JOB_DIR --task T --key-file FILE [--no-fsync]  "
+          "(T empty = single job)")
 _IMPORT_HINT = (
     "; functions defined at module level are pickled by reference, so their module must be "
     "importable on the execution host ({host}): install it there or put its directory on "
@@ -129,14 +132,20 @@ def _fail(code: int, message: str) -> int:
     return code
 
 
-def _parse(argv: list[str]) -> tuple[str, int | None, str] | str:
-    """Parse by hand (argparse costs startup time); return (job_dir, task, key_file) or an error."""
+def _parse(argv: list[str]) -> tuple[str, int | None, str, bool] | str:
+    """Parse by hand (argparse costs startup time).
+
+    Return ``(job_dir, task, key_file, durable)`` or an error message.
+    """
     job_dir = None
     task = key_file = None
+    durable = True
     i = 0
     while i < len(argv):
         arg = argv[i]
-        if arg in ("--task", "--key-file"):
+        if arg == "--no-fsync":
+            durable, i = False, i + 1
+        elif arg in ("--task", "--key-file"):
             if i + 1 >= len(argv):
                 return f"{arg} needs a value"
             if arg == "--task":
@@ -162,10 +171,10 @@ def _parse(argv: list[str]) -> tuple[str, int | None, str] | str:
         return "--key-file is missing"
     task = task.strip()
     if task == "":
-        return job_dir, None, key_file
+        return job_dir, None, key_file, durable
     if not task.isdigit():
         return f"--task must be a task index (0, 1, ...) or empty, got {task!r}"
-    return job_dir, int(task), key_file
+    return job_dir, int(task), key_file, durable
 
 
 def _format_remote_tb(exc: BaseException, code_file: str | None) -> str:
@@ -248,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
     parsed = _parse(list(sys.argv[1:] if argv is None else argv))
     if isinstance(parsed, str):
         return _fail(EXIT_USAGE, f"{parsed}\n{_USAGE}")
-    job_dir, task, key_file = parsed
+    job_dir, task, key_file, durable = parsed
 
     from clustrix.payload import ArrayPayload, atomic_write, dump_result, load_payload
     from clustrix.payload_format import is_payload_error, read_key_file
@@ -289,7 +298,7 @@ def main(argv: list[str] | None = None) -> int:
     envelopes = _execute(opened, task)
     result_name = "result.pkl" if task is None else f"result.{task}.pkl"
     try:
-        atomic_write(os.path.join(job_dir, result_name), dump_result(envelopes, key))
+        atomic_write(os.path.join(job_dir, result_name), dump_result(envelopes, key), durable=durable)
     except OSError as exc:
         return _fail(EXIT_RESULT_WRITE, f"cannot write {os.path.join(job_dir, result_name)}: {exc}")
     return EXIT_OK

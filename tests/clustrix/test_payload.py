@@ -222,6 +222,19 @@ def test_atomic_write_mode_ignores_umask(tmp_path):
     assert os.listdir(tmp_path) == ["f"]  # no temp file left behind
 
 
+@pytest.mark.parametrize("durable,syncs", [(True, 2), (False, 0)])
+def test_atomic_write_syncs_file_and_directory_unless_told_not_to(tmp_path, monkeypatch, durable, syncs):
+    synced = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    atomic_write(str(tmp_path / "f"), b"old")
+    synced.clear()
+    atomic_write(str(tmp_path / "f"), b"new", durable=durable)
+    assert len(synced) == syncs
+    assert (tmp_path / "f").read_bytes() == b"new" and os.listdir(tmp_path) == ["f"]
+    assert stat.S_IMODE((tmp_path / "f").stat().st_mode) == 0o600
+
+
 # ---------------------------------------------------------------- envelopes
 
 

@@ -227,6 +227,17 @@ def test_key_file_problems_exit_4(tmp_path, job):
     assert not (job_dir / "result.pkl").exists()
 
 
+def test_no_fsync_still_writes_the_result(job):
+    """The local backend's flag: same result file, same mode, just no fsync."""
+    job_dir, key_file, key = job
+    stage(job_dir, dump_call(Call(chatty, (8,)), key))
+    proc = run(job_dir, key_file, "", "--no-fsync")
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert result(job_dir, key)[0].unwrap() == {"x": 8}
+    assert stat.S_IMODE((job_dir / "result.pkl").stat().st_mode) == 0o600
+    assert sorted(p.name for p in job_dir.iterdir()) == ["call.pkl", "result.pkl"]
+
+
 @pytest.mark.parametrize(
     "argv,message",
     [
