@@ -312,7 +312,9 @@ def _results_in_order(futures: list[JobFuture], deadline: float | None,
 def progress_for(futures: Sequence[concurrent.futures.Future[Any]], fn: Callable[..., Any]) -> Progress:
     """The progress bar of a map over ``futures`` (shown only when stderr is a terminal)."""
     job_id = getattr(futures[0], "job_id", "") if futures else ""
-    return Progress(futures, desc=f"{job_name_for(fn)} {str(job_id).split('[')[0]}".strip())
+    # Nothing to show when every item is already done (the in-process debug backend).
+    enabled = None if any(not f.done() for f in futures) else False
+    return Progress(futures, desc=f"{job_name_for(fn)} {str(job_id).split('[')[0]}".strip(), enabled=enabled)
 
 
 def _takes_chunk_size(backend: Any) -> bool:
