@@ -1,4 +1,7 @@
-"""LocalBackend in process mode: real runner subprocesses, real kills, real files.
+"""LocalBackend in process mode: real runner processes, real kills, real files.
+
+Every test runs twice: with calls forked by the warm fork server (the default on Linux) and
+with plain runner subprocesses (``fork_server=False``); both must keep the same guarantees.
 
 Nothing here asserts on durations; waits that depend on another process poll a file with a
 deadline, and every ``result()`` has a timeout.
@@ -31,9 +34,14 @@ def limited(seconds):
     return JobSpec(name="limited", resources=Resources(time_s=seconds))
 
 
+@pytest.fixture(params=[True, False], ids=["forked", "subprocess"])
+def fork_server(request):
+    return request.param
+
+
 @pytest.fixture
-def backend():
-    b = LocalBackend(Profile(max_workers=2), kill_grace_s=1.0)
+def backend(fork_server):
+    b = LocalBackend(Profile(max_workers=2), kill_grace_s=1.0, fork_server=fork_server)
     yield b
     b.shutdown(wait=True, cancel_futures=True)
 
@@ -189,10 +197,10 @@ def test_submit_array_one_future_per_item(backend):
     assert [f.result(timeout=DEADLINE_S) for f in cf.as_completed(futs, timeout=DEADLINE_S)]
 
 
-def test_concurrency_cap_is_respected(tmp_path):
+def test_concurrency_cap_is_respected(tmp_path, fork_server):
     run_dir = tmp_path / "running"
     run_dir.mkdir()
-    b = LocalBackend(Profile(max_workers=2))
+    b = LocalBackend(Profile(max_workers=2), fork_server=fork_server)
     try:
         futs = [b.submit(Call(count_running, (str(run_dir), i, 0.3)), SPEC) for i in range(6)]
         seen = [f.result(timeout=DEADLINE_S) for f in futs]
@@ -236,8 +244,8 @@ def test_cancel_running_job_kills_it(tmp_path, backend):
     assert gone(pid)
 
 
-def test_cancel_queued_job_never_runs(tmp_path):
-    b = LocalBackend(Profile(max_workers=1))
+def test_cancel_queued_job_never_runs(tmp_path, fork_server):
+    b = LocalBackend(Profile(max_workers=1), fork_server=fork_server)
     release, started, marker = (str(tmp_path / n) for n in ("release", "started", "marker"))
     try:
         first = b.submit(Call(wait_for_release, (release, started)), SPEC)
@@ -290,8 +298,8 @@ def test_unpicklable_argument_fails_at_submit(backend):
         backend.submit(Call(square, (threading.Lock(),)), SPEC)
 
 
-def test_shutdown_cancels_queued_and_refuses_new_work(tmp_path):
-    b = LocalBackend(Profile(max_workers=1))
+def test_shutdown_cancels_queued_and_refuses_new_work(tmp_path, fork_server):
+    b = LocalBackend(Profile(max_workers=1), fork_server=fork_server)
     release, started = str(tmp_path / "release"), str(tmp_path / "started")
     first = b.submit(Call(wait_for_release, (release, started)), SPEC)
     queued = [b.submit(Call(touch, (str(tmp_path / f"q{i}"),)), SPEC) for i in range(3)]
