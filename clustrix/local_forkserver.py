@@ -278,7 +278,7 @@ class _Server:
             os.close(ready_r), os.close(ready_w)
             self.send({"op": "failed", "id": job, "error": f"fork failed: {exc}"})
             return
-        if pid == 0:  # the child: never returns into the server loop
+        if pid == 0:  # the child: raises SystemExit, which ends it (nothing here catches it)
             os.close(ready_r)
             _child(request, ready_w, [self.proto_in, self.proto_out, *self.waiting])
         os.close(ready_w)
@@ -306,7 +306,12 @@ class _Server:
 
 
 def _child(request: dict[str, Any], ready_w: int, server_fds: list[int]) -> None:
-    """Become the job: own session, logs on fds 1 and 2, the call's cwd and env, then run."""
+    """Become the job: own session, logs on fds 1 and 2, the call's cwd and env, then run.
+
+    Never returns into the server loop: it ends by raising ``SystemExit`` with the runner's exit
+    code, which unwinds to the interpreter, so the child exits exactly like ``python -m
+    clustrix.runner`` does: non-daemon threads joined, ``atexit`` handlers run, stdio flushed.
+    """
     code = 71  # EX_OSERR: the child could not be set up
     try:
         os.setsid()
@@ -329,19 +334,10 @@ def _child(request: dict[str, Any], ready_w: int, server_fds: list[int]) -> None
         sys.argv = [runner.__file__, *request["argv"]]
         code = runner.main(request["argv"])
     except BaseException:  # noqa: BLE001 - a setup failure must end this process, not the server
-        try:
-            import traceback
+        import traceback
 
-            traceback.print_exc()
-        except BaseException:  # noqa: BLE001, S110
-            pass
-    finally:
-        for stream in (sys.stdout, sys.stderr):
-            try:
-                stream.flush()
-            except BaseException:  # noqa: BLE001, S110
-                pass
-        os._exit(code)
+        traceback.print_exc()
+    raise SystemExit(code)
 
 
 def main() -> None:

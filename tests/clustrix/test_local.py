@@ -157,6 +157,21 @@ def job_environment():
     }
 
 
+def exit_work_later(marker_dir):
+    """Leave work for interpreter exit: an atexit handler and a non-daemon thread."""
+    import atexit
+    import threading
+
+    atexit.register(lambda: open(os.path.join(marker_dir, "atexit"), "w").close())
+
+    def late():
+        time.sleep(0.2)
+        open(os.path.join(marker_dir, "thread"), "w").close()
+
+    threading.Thread(target=late).start()
+    return "returned"
+
+
 # ---------------------------------------------------------------- tests
 
 
@@ -312,3 +327,10 @@ def test_shutdown_cancels_queued_and_refuses_new_work(tmp_path, fork_server):
     assert first.result(timeout=DEADLINE_S) == "released"
     b.shutdown(wait=True)
     assert not any(os.path.exists(tmp_path / f"q{i}") for i in range(3))
+
+
+def test_the_call_process_exits_like_an_interpreter(tmp_path, backend):
+    """Non-daemon threads are joined and atexit handlers run before the call's process exits."""
+    assert backend.submit(Call(exit_work_later, (str(tmp_path),)), SPEC).result(timeout=DEADLINE_S) == "returned"
+    # The future resolves after the process has exited, so both are done by now.
+    assert (tmp_path / "atexit").exists() and (tmp_path / "thread").exists()
