@@ -286,9 +286,9 @@ def _split_rows(stdout: str, header: Sequence[str], command: str) -> Iterable[li
     for line in stdout.split("\n"):
         if not line.strip():
             continue
+        # Exactly the pinned --parsable2 form: tolerating --parsable's trailing '|' would misread
+        # a last value that itself ends in '|' (found by fuzzing against clustrix_sim).
         fields = [f.strip() for f in line.split("|")]
-        if len(fields) == width + 1 and fields[-1] == "":
-            fields.pop()  # --parsable (a '|' after every field) rather than --parsable2
         if len(fields) != width:
             raise SchedulerOutputError(
                 f"{command} row has {len(fields)} '|'-separated fields, expected {width} "

@@ -139,8 +139,6 @@ STEPS = {
         ("sacct_pinned_header_only.txt", {}),
         ("sacct_empty.txt", {}),
         ("sacct_blank_lines.txt", {}),
-        ("sacct_parsable1.txt", {"102": status(JobState.COMPLETED, "COMPLETED", exit_code=0),
-                                 "105": status(JobState.CANCELLED, "CANCELLED by 1000", exit_code=143)}),
         ("sacct_crlf.txt", {"102": status(JobState.COMPLETED, "COMPLETED", exit_code=0),
                             "103": status(P, "PENDING", "Priority")}),
     ],
@@ -160,6 +158,9 @@ def test_sacct_captured_outputs(name, expected):
         ("sacct_bad_jobid.txt", "1234567.bat+"),
         ("sacct_bad_range.txt", "9-2"),
         ("sacct_empty_state.txt", "empty SLURM state"),
+        # -p puts a '|' after every field; only the pinned -P form is read, because tolerating the
+        # trailing '|' misreads a last value that itself ends in '|' (see test_slurm_vs_sim.py).
+        ("sacct_parsable1.txt", "expected 4"),
     ],
 )
 def test_sacct_outputs_in_other_formats_are_rejected_clearly(name, message):

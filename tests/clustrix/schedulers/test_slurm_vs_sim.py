@@ -124,28 +124,12 @@ def test_parse_status_reads_or_refuses_parsable_with_trailing_pipes(out) -> None
     check_sacct(out)
 
 
-def _trailing_pipe(out) -> bool:  # noqa: ANN001
-    """A value ending in '|' in the last column: see test_reason_ending_in_a_pipe_is_not_misread."""
-    return any(row.cells[-1].endswith("|") and "|" not in row.cells[-1][:-1]
-               and not any("|" in c for c in row.cells[:-1]) for row in out.rows)
-
-
 @FUZZ
 @given(sacct_outputs(**{**PINNED_SACCT, "records": HOSTILE}))
 def test_parse_status_refuses_reasons_that_break_the_format(out) -> None:  # noqa: ANN001
-    if _trailing_pipe(out):
-        return  # the known bug pinned by test_reason_ending_in_a_pipe_is_not_misread
     check_sacct(out)
 
 
-@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
-    "BUG in clustrix.schedulers.slurm._split_rows: in --parsable2 output a row whose last value "
-    "ends in '|' (Reason '0|') splits into one field too many with an empty last field; that "
-    "is taken for --parsable's trailing '|' and dropped, so the reason is silently read as "
-    "'0' instead of the row being refused. Minimal examples found by Hypothesis in "
-    "test_parse_status_refuses_reasons_that_break_the_format and "
-    "test_parse_fallback_status_refuses_reasons_that_break_the_format. Fix the parser, then "
-    "drop this mark and the _trailing_pipe filter."))
 @pytest.mark.parametrize("parse, text", [
     (slurm.parse_status, "1|PENDING|0:0|0|\n"),  # sacct -P: JobID 1, PENDING, 0:0, Reason '0|'
     (slurm.parse_fallback_status, "1|PENDING|0|\n"),  # squeue %i|%T|%r with Reason '0|'
@@ -201,8 +185,6 @@ def test_parse_fallback_status_expands_folded_arrays(out) -> None:  # noqa: ANN0
 @FUZZ
 @given(squeue_outputs(**{**PINNED_SQUEUE, "records": HOSTILE}))
 def test_parse_fallback_status_refuses_reasons_that_break_the_format(out) -> None:  # noqa: ANN001
-    if _trailing_pipe(out):
-        return  # the same known bug as test_reason_ending_in_a_pipe_is_not_misread
     check_squeue(out)
 
 
