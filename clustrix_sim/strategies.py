@@ -46,8 +46,10 @@ from hypothesis import strategies as st
 from clustrix_sim.model import JobRecord
 from clustrix_sim.slurm import squeue_fields
 from clustrix_sim.slurm.common import group_pending_tasks, job_display_id
+from clustrix_sim.slurm.sacct import accounting_order, rows_for
 from clustrix_sim.slurm.sacct_fields import SacctRow, find_field, format_lines
-from clustrix_sim.slurm.squeue import _sort_key  # squeue's default order (private, see report)
+from clustrix_sim.slurm.sbatch import submitted_text
+from clustrix_sim.slurm.squeue import sort_key  # squeue's default order
 from clustrix_sim.slurm.states import compact
 from clustrix_sim.strategies_slurm import (
     ALL_STATES,
@@ -216,15 +218,8 @@ def sacct_outputs(
     def build(draw: Any) -> SacctOutput:
         recs = list(draw(record_st))
         now = float(_now(draw, recs))
-        # sacct's order: by job (array) id, then task, then raw id.
-        recs.sort(key=lambda r: (r.array_job_id if r.array_job_id is not None else r.job_id,
-                                 r.array_task_id if r.array_task_id is not None else -1,
-                                 r.job_id))
-        rows: list[SacctRow] = []
-        for rec, shown in group_pending_tasks(recs):  # what sacct.py's _rows_for does
-            rows.append(SacctRow(rec, shown, None, now))
-            if not allocations and rec.state != "PENDING" and rec.start_time is not None:
-                rows += [SacctRow(rec, shown, "batch", now), SacctRow(rec, shown, "extern", now)]
+        recs.sort(key=accounting_order)
+        rows: list[SacctRow] = rows_for(recs, now, allocations)
         text = format_lines(rows, resolved, header=header,
                             parsable={"parsable2": "P", "parsable": "p"}.get(style),
                             delimiter=delimiter)
@@ -323,7 +318,7 @@ def squeue_outputs(
 
     @st.composite
     def build(draw: Any) -> SqueueOutput:
-        recs = sorted((r for r in draw(record_st) if r.visible_in_queue), key=_sort_key(None))
+        recs = sorted((r for r in draw(record_st) if r.visible_in_queue), key=sort_key(None))
         now = float(_now(draw, recs))
         pairs = ([(r, job_display_id(r)) for r in recs] if array_expanded
                  else group_pending_tasks(recs))
@@ -398,10 +393,7 @@ def sbatch_submissions(*, parsable: bool | None = None, clusters: bool = True,
         is_parsable = draw(st.booleans()) if parsable is None else parsable
         cluster = draw(st.one_of(st.none(), st.sampled_from(["foo", "cluster-2", "gpu_a100"]))
                        ) if clusters else None
-        if is_parsable:
-            stdout = f"{job_id};{cluster}\n" if cluster else f"{job_id}\n"
-        else:
-            stdout = f"Submitted batch job {job_id}{f' on cluster {cluster}' if cluster else ''}\n"
+        stdout = submitted_text(job_id, cluster=cluster, parsable=is_parsable)
         lines = draw(st.lists(st.sampled_from(_CHATTER), max_size=3)) if chatter else []
         return SbatchSubmission(stdout=stdout, stderr="".join(f"sbatch: {ln}\n" for ln in lines),
                                 job_id=str(job_id), cluster=cluster, parsable=is_parsable)

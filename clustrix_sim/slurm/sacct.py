@@ -117,7 +117,17 @@ def main(argv: list[str]) -> int:
     return _show(opts, present, last, fields, wanted, start_after)
 
 
-def _rows_for(records, now: float, allocations: bool):  # noqa: ANN001, ANN202
+def accounting_order(record) -> tuple[int, int, int]:  # noqa: ANN001 - a JobRecord
+    """sacct's row order: by job (array) id, then task index, then raw job id."""
+    return (record.array_job_id if record.array_job_id is not None else record.job_id,
+            record.array_task_id if record.array_task_id is not None else -1,
+            record.job_id)
+
+
+def rows_for(records, now: float, allocations: bool):  # noqa: ANN001, ANN201
+    """The rows sacct prints for ``records`` (already in :func:`accounting_order`): pending
+    array tasks folded into one ``123_[..]`` row; ``.batch``/``.extern`` steps for jobs that
+    started, unless ``allocations`` (``-X``)."""
     from clustrix_sim.slurm.common import group_pending_tasks
     from clustrix_sim.slurm.sacct_fields import SacctRow
 
@@ -192,10 +202,8 @@ def _show(opts, present, last, fields, wanted, start_after) -> int:  # noqa: ANN
         if states is not None:
             records = [r for r in records if r.state in states]
 
-    records.sort(key=lambda r: (r.array_job_id if r.array_job_id is not None else r.job_id,
-                                r.array_task_id if r.array_task_id is not None else -1,
-                                r.job_id))
-    rows = _rows_for(records, float(now), "allocations" in present)
+    records.sort(key=accounting_order)
+    rows = rows_for(records, float(now), "allocations" in present)
     parsable = "P" if "parsable2" in present else ("p" if "parsable" in present else None)
     sys.stdout.write(format_lines(rows, fields, header="noheader" not in present,
                                   parsable=parsable, delimiter=last.get("delimiter")))

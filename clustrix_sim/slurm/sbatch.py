@@ -223,6 +223,17 @@ def _usage_lines() -> str:
     )
 
 
+
+def submitted_text(job_id: int, *, cluster: str | None = None, parsable: bool = False,
+                   quiet: bool = False) -> str:
+    """What sbatch prints on success: ``Submitted batch job N[ on cluster C]``, ``N[;C]`` with
+    ``--parsable``, nothing with ``--quiet``."""
+    if parsable:
+        return f"{job_id};{cluster}\n" if cluster else f"{job_id}\n"
+    if quiet:
+        return ""
+    return f"Submitted batch job {job_id}{f' on cluster {cluster}' if cluster else ''}\n"
+
 def main(argv: list[str]) -> int:
     """Run sbatch with ``argv`` (without the program name); returns the exit code."""
     try:
@@ -324,12 +335,8 @@ def _submit(request: dict, extras: dict) -> int:
         _err("Batch job submission failed: Unable to contact slurm controller (connect failure)")
         return error_exit()
     job_id = int(result["job_id"])
-    cluster = extras.get("clusters")
-    if extras.get("parsable"):
-        sys.stdout.write(f"{job_id};{cluster}\n" if cluster else f"{job_id}\n")
-    elif not extras.get("quiet"):
-        suffix = f" on cluster {cluster}" if cluster else ""
-        sys.stdout.write(f"Submitted batch job {job_id}{suffix}\n")
+    sys.stdout.write(submitted_text(job_id, cluster=extras.get("clusters"),
+                                    parsable=bool(extras.get("parsable")), quiet=bool(extras.get("quiet"))))
     sys.stdout.flush()
     if extras.get("wait"):
         from clustrix_sim.slurm.sbatch_build import wait_for_job

@@ -89,7 +89,7 @@ def _user_filter(text: str) -> set[str]:
     return names
 
 
-def _sort_key(spec: str | None):  # noqa: ANN202 - returns a key function
+def sort_key(spec: str | None):  # noqa: ANN202 - returns a key function
     from clustrix_sim.slurm.common import partition_of
     from clustrix_sim.slurm.states import state_order
 
@@ -241,7 +241,7 @@ def _show(values, present, wanted_jobs, states, users) -> int:  # noqa: ANN001
             hosts = set()
         records = [r for r in records if hosts.intersection(r.node_list)]
 
-    records.sort(key=_sort_key(values.get("sort")))
+    records.sort(key=sort_key(values.get("sort")))
     if "array" in present:
         pairs = [(r, job_display_id(r)) for r in records]
     else:
