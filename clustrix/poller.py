@@ -22,8 +22,9 @@ on their own, slower schedule: ``status_interval_s`` after a job is added, growi
 ``status_interval_s``), and at once when a probe sees a job's exit-code sentinel without a result
 (the scheduler's state then tells TIMEOUT from OOM from a crash). They are still needed for
 pending/running states and for jobs that end without a result. Probe ticks come every
-``probe_fraction`` of the time since anything last happened (clamped to ``interval_s`` ..
-``max_interval_s``), so noticing a result costs a bounded fraction of the job's own run time.
+``probe_fraction`` of the time since anything last happened, clamped to ``probe_interval_s``
+(default: half of ``interval_s``: a probe touches neither the scheduler nor a shell) ..
+``max_interval_s``, so noticing a result costs a bounded fraction of the job's own run time.
 
 Command failures are retried at the next status round; only a bounded number of consecutive
 failures fails the live jobs (with the command and its stderr), because the jobs themselves are
@@ -118,7 +119,9 @@ class Watch:
 
 
 STATUS_INTERVALS = 4
-"""Default gap between status rounds, in probe intervals, when a result probe runs every tick."""
+"""Default gap between status rounds, in poll intervals, when a result probe runs every tick."""
+PROBE_SPEEDUP = 2
+"""A probe (one SFTP request, no scheduler, no shell) may run this many times per poll interval."""
 
 
 @dataclass
@@ -136,6 +139,14 @@ class PollerConfig:
     times ``interval_s``). Ignored without a probe, where every tick is a status round."""
     probe_fraction: float = 0.1
     """With a result probe: tick every this fraction of the time since anything last happened."""
+    probe_interval_s: float | None = None
+    """With a result probe: the shortest gap between ticks (None: ``interval_s / PROBE_SPEEDUP``)."""
+
+    @property
+    def first_probe_interval_s(self) -> float:
+        if self.probe_interval_s is not None:
+            return self.probe_interval_s
+        return self.interval_s / PROBE_SPEEDUP
 
     @property
     def first_status_interval_s(self) -> float:
@@ -197,7 +208,7 @@ class Poller:
             self._interval = self.config.interval_s
             self._status_interval = self.config.first_status_interval_s
             self._last_event = now
-            first_tick = now + self._interval
+            first_tick = now + (self.config.first_probe_interval_s if self.probe is not None else self._interval)
             first_status = now + (self._status_interval if self.probe is not None else 0.0)
             # After an idle spell the old schedule is stale (in the past): start afresh.
             self._next_tick_at = first_tick if idle else min(self._next_tick_at, first_tick)
@@ -295,7 +306,7 @@ class Poller:
                 self._status_interval = min(self._status_interval * cfg.backoff, cap)
             self._next_status_at = now + self._status_interval
         quiet_s = max(0.0, now - self._last_event)
-        probe_delay = min(max(quiet_s * cfg.probe_fraction, cfg.interval_s), cfg.max_interval_s)
+        probe_delay = min(max(quiet_s * cfg.probe_fraction, cfg.first_probe_interval_s), cfg.max_interval_s)
         return max(0.0, min(probe_delay, self._next_status_at - now))
 
     def _status_round(self, live: list[Watch]) -> tuple[bool, bool] | None:
@@ -456,7 +467,8 @@ class Poller:
                 delay = self._on_failure(live, StatusQueryError(err, transient=False), "poll")
             with self._cond:
                 if self._rescheduled:  # watch()/kick() during the tick: keep their short first interval
-                    delay = min(delay, self.config.interval_s)
+                    first = self.config.first_probe_interval_s if self.probe is not None else self.config.interval_s
+                    delay = min(delay, first)
                 self._next_tick_at = self._clock() + delay
 
 

@@ -91,7 +91,7 @@ class Files:
         return names or None
 
 
-CONFIG = PollerConfig(interval_s=1.0, max_interval_s=8.0, backoff=2.0, status_interval_s=4.0,
+CONFIG = PollerConfig(interval_s=1.0, max_interval_s=8.0, backoff=2.0, status_interval_s=4.0, probe_interval_s=1.0,
                       grace=GracePolicy(result_grace_s=10, missing_grace_s=30),
                       max_transient_failures=3, max_hard_failures=2)
 
@@ -135,7 +135,7 @@ def test_status_rounds_run_on_their_own_slower_schedule():
 
 
 def test_probe_ticks_back_off_with_quiet_time_and_reset_on_change():
-    clock, source, files, out, poller = make(PollerConfig(interval_s=1.0, max_interval_s=30.0,
+    clock, source, files, out, poller = make(PollerConfig(interval_s=2.0, max_interval_s=30.0,
                                                           status_interval_s=1000.0, probe_fraction=0.1))
     poller.watch([out.watch("1")])
     delays = []
@@ -143,7 +143,7 @@ def test_probe_ticks_back_off_with_quiet_time_and_reset_on_change():
         d = poller.tick()
         delays.append(d)
         clock.t += d
-    assert delays[0] == 1.0 and delays == sorted(delays)  # never shrinks while nothing happens
+    assert delays[0] == 1.0 and delays == sorted(delays)  # half the poll interval; never shrinks
     assert 1.0 < delays[-1] <= 30.0
     assert abs(delays[-1] - 0.1 * (clock.t - 1000.0 - delays[-1])) < 1.0  # a tenth of the quiet time
     poller.watch([out.watch("2")])  # a new job: short interval again
