@@ -14,6 +14,7 @@ import os
 import signal
 import stat
 import sys
+import textwrap
 import time
 
 import pytest
@@ -170,6 +171,23 @@ def exit_work_later(marker_dir):
 
     threading.Thread(target=late).start()
     return "returned"
+
+
+def by_value(source, name):
+    """A function cloudpickle sends by value (as if defined in a script): no module to import."""
+    namespace = {"__name__": "__main__"}
+    exec(textwrap.dedent(source), namespace)  # noqa: S102 - test code, written right here
+    return namespace[name]
+
+
+LEAVE_FILE_OPEN = by_value("""
+    def leave_file_open(path):
+        import sys
+        fh = open(path, "w")
+        fh.write("kept")  # buffered: only finalizing the file object writes it
+        sys.h11_left_open = fh
+        return "returned"
+""", "leave_file_open")
 
 
 # ---------------------------------------------------------------- tests
@@ -334,3 +352,9 @@ def test_the_call_process_exits_like_an_interpreter(tmp_path, backend):
     assert backend.submit(Call(exit_work_later, (str(tmp_path),)), SPEC).result(timeout=DEADLINE_S) == "returned"
     # The future resolves after the process has exited, so both are done by now.
     assert (tmp_path / "atexit").exists() and (tmp_path / "thread").exists()
+
+
+def test_a_file_left_open_is_flushed_when_the_call_process_exits(tmp_path, backend):
+    path = tmp_path / "left-open"
+    assert backend.submit(Call(LEAVE_FILE_OPEN, (str(path),)), SPEC).result(timeout=DEADLINE_S) == "returned"
+    assert path.read_text() == "kept"

@@ -221,3 +221,39 @@ def test_a_server_that_cannot_start_is_not_retried(tmp_path, monkeypatch):
         b.shutdown()
     assert parents == [os.getpid()] * 3  # every call ran as a plain subprocess of this process
     assert len(starts) == 1  # no new server after the first one died without running a call
+
+
+def test_leftovers_that_finalization_would_act_on_are_recognised():
+    """The fork child skips interpreter teardown only when nothing the call left would notice."""
+    script = textwrap.dedent("""
+        import gc, sys, weakref
+        from clustrix.local_forkserver import _finalizable_leftovers as leftovers
+        gc.freeze()  # as the server does: only what is created below is looked at
+        out = [leftovers()]
+        def gen():
+            try:
+                yield 1
+            finally:
+                pass
+        keep = []
+        for make in (
+            lambda: open(sys.argv[1], "w"),                                   # open file
+            lambda: next(g := gen()) and g,                                   # suspended generator
+            lambda: type("D", (), {"__del__": lambda self: None})(),           # a finalizer
+            lambda: (o := type("T", (), {})(), weakref.ref(o, lambda ref: None)),  # user callback
+            lambda: (o := type("T", (), {})(), weakref.ref(o, id)),            # C callback: ignored
+            lambda: (o := type("S", (), {})(), weakref.WeakSet([o])),          # container: ignored
+        ):
+            gc.collect()
+            gc.freeze()
+            keep.append(make())
+            out.append(leftovers())
+        f = open(sys.argv[1]); f.close(); keep.append(f)
+        gc.freeze()
+        out.append(leftovers())
+        print(out)
+    """)
+    proc = subprocess.run([sys.executable, "-c", script, os.devnull], capture_output=True, text=True,
+                          timeout=DEADLINE_S)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == str([False, True, True, True, True, False, False, False])
