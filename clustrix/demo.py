@@ -103,7 +103,7 @@ class _Interrupts:
     """Ctrl-C, SIGTERM and SIGHUP all raise KeyboardInterrupt, so the same cleanup runs for each.
 
     The first one says what happens next: an interrupted ``map`` cancels its unfinished items
-    before returning (one ``scancel`` each, which takes a while for a big map); a second one
+    before returning (one ``scancel`` for the whole map); a second one
     skips that, since stopping the simulator kills the jobs anyway. Once :meth:`cleaning` is
     called, signals no longer raise: stopping the simulator must not be cut short (it has its
     own deadlines).
@@ -120,8 +120,11 @@ class _Interrupts:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        # After an interrupt the demo is on its way out with KeyboardInterrupt (exit 130); a
+        # further signal arriving now must not kill the process with the default handler.
+        keep_ignoring = self.count > 0
         for sig, handler in self._saved.items():
-            signal.signal(sig, handler)
+            signal.signal(sig, signal.SIG_IGN if keep_ignoring else handler)
 
     def cleaning(self) -> None:
         self._cleaning = True

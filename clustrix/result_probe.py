@@ -26,13 +26,10 @@ from __future__ import annotations
 
 import itertools
 import logging
-import os
 import posixpath
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
-
-from clustrix.errors import TransportError
 
 if TYPE_CHECKING:
     from clustrix.poller import Watch
@@ -108,23 +105,10 @@ class ResultProbe:
 
 
 def lister_for(transport: Any) -> DirLister | None:
-    """A directory lister for ``transport``, or None when it cannot list (probe falls back to reads).
-
-    Uses the transport's own ``listdir`` when it has one; for the SSH transport it runs
-    ``listdir`` on the transport's shared SFTP channel (with its reconnect handling); for the
-    local transport ``os.listdir``.
-    """
+    """A directory lister for ``transport`` (its ``listdir``), or None when it cannot list
+    (the probe then falls back to reading the expected files)."""
     own = getattr(transport, "listdir", None)
-    if callable(own):
-        return _wrap_listdir(own)
-    sftp_call = getattr(transport, "_sftp_call", None)
-    if callable(sftp_call):
-        return _sftp_lister(sftp_call)
-    from clustrix.transports.local import LocalTransport
-
-    if isinstance(transport, LocalTransport):
-        return _local_listdir
-    return None
+    return _wrap_listdir(own) if callable(own) else None
 
 
 def _wrap_listdir(listdir: Callable[[str], Any]) -> DirLister:
@@ -136,25 +120,3 @@ def _wrap_listdir(listdir: Callable[[str], Any]) -> DirLister:
         return None if names is None else set(names)
 
     return list_names
-
-
-def _sftp_lister(sftp_call: Callable[..., Any]) -> DirLister:
-    def list_names(path: str) -> set[str] | None:
-        def op(sftp: Any) -> set[str] | None:
-            try:
-                return set(sftp.listdir(path))
-            except FileNotFoundError:
-                return None
-
-        return sftp_call(f"list {path}", op)
-
-    return list_names
-
-
-def _local_listdir(path: str) -> set[str] | None:
-    try:
-        return set(os.listdir(path))
-    except FileNotFoundError:
-        return None
-    except OSError as exc:
-        raise TransportError(f"cannot list {path!r}: {exc}", cause=exc) from exc

@@ -80,6 +80,10 @@ class Transport(Protocol):
         """Read whole files; a missing file maps to None rather than raising."""
         ...
 
+    def listdir(self, path: str) -> list[str] | None:
+        """The names in directory ``path`` (one round trip); None when it does not exist."""
+        ...
+
     def makedirs(self, path: str, mode: int = DIR_MODE) -> None:
         """``mkdir -p``: create ``path`` and missing parents; directories it creates get exactly
         ``mode`` whatever the umask. Existing directories are left as they are."""

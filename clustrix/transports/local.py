@@ -116,6 +116,14 @@ class LocalTransport:
                 raise _file_error("read", path, exc) from exc
         return out
 
+    def listdir(self, path: str) -> list[str] | None:
+        try:
+            return os.listdir(self.expand_path(path))
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise _file_error("list", path, exc) from exc
+
     def makedirs(self, path: str, mode: int = DIR_MODE) -> None:
         target = os.path.abspath(self.expand_path(path))
         missing = []

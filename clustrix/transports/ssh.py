@@ -311,6 +311,18 @@ class SSHTransport:
 
         return self._sftp_call(f"read {', '.join(wanted)}", get) if wanted else {}
 
+    def listdir(self, path: str) -> list[str] | None:
+        """The names in directory ``path`` over the shared SFTP channel; None when it is missing."""
+        real = self.expand_path(path)
+
+        def names(sftp: paramiko.SFTPClient) -> list[str] | None:
+            try:
+                return sftp.listdir(real)
+            except FileNotFoundError:
+                return None
+
+        return self._sftp_call(f"list {path}", names)
+
     def makedirs(self, path: str, mode: int = DIR_MODE) -> None:
         """``mkdir -p`` over SFTP: usually two round trips (mkdir + chmod) when the parent exists."""
         target = posixpath.normpath(self.expand_path(path))

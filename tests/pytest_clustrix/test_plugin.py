@@ -146,8 +146,8 @@ def test_slurm_sim_routes_calls_and_leaves_no_process_behind(project, tmp_path, 
 
         def test_jobs_visible(sim_cluster, clustrix_executor, clustrix_profile):
             assert clustrix_profile.backend == "slurm"
-            assert clustrix_executor.submit(routed.where.local).result(timeout=120)["slurm_job"]
-            assert any(job.state == "COMPLETED" for job in sim_cluster.jobs())
+            job_id = clustrix_executor.submit(routed.where.local).result(timeout=120)["slurm_job"]
+            assert sim_cluster.wait_job(int(job_id), timeout_s=60).state == "COMPLETED"
     """))
     result = project.runpytest_subprocess("-s", "--clustrix-backend=slurm-sim", timeout=300)
     result.assert_outcomes(passed=2)

@@ -33,7 +33,8 @@ def test_printed_output_comes_back():
 def test_runs_as_a_slurm_job(sim_cluster):
     job_id = where_am_i()["job_id"]
     assert job_id is not None
-    assert any(str(job.job_id) == job_id and job.state == "COMPLETED" for job in sim_cluster.jobs())
+    # The result can arrive while the job script is still finishing: wait for the scheduler.
+    assert sim_cluster.wait_job(int(job_id), timeout_s=60).state == "COMPLETED"
 
 
 @pytest.mark.clustrix(backends=["local", "debug"])

@@ -115,3 +115,13 @@ def test_home_and_expand_path() -> None:
     assert t.expand_path("rel/x") == "rel/x"
     with pytest.raises(ValueError, match="~other"):
         t.expand_path("~other/x")
+
+
+def test_listdir_names_and_missing(tmp_path: Path) -> None:
+    (tmp_path / "a").write_text("1")
+    (tmp_path / "b").mkdir()
+    t = LocalTransport()
+    assert sorted(t.listdir(str(tmp_path))) == ["a", "b"]
+    assert t.listdir(str(tmp_path / "nope")) is None
+    with pytest.raises(TransportError, match="a"):
+        t.listdir(str(tmp_path / "a"))  # a file, not a directory

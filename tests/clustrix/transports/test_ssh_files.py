@@ -109,3 +109,11 @@ def test_a_dead_sftp_channel_is_reopened_without_dropping_the_connection(sim: Si
     t.put_files({"two": b"2"})
     assert t.get_files(["one", "two"]) == {"one": b"1", "two": b"2"}
     assert t._conn.generation == generation  # same SSH connection, new SFTP channel
+
+
+def test_listdir_names_a_directory_in_one_call(sim: Sim) -> None:
+    t = sim.connect()
+    t.makedirs("~/listing")
+    t.put_files({"~/listing/result.0.pkl": b"r", "~/listing/exit_code.0": b"0\n"})
+    assert sorted(t.listdir("~/listing")) == ["exit_code.0", "result.0.pkl"]
+    assert t.listdir(str(sim.home / "listing" / "missing")) is None
