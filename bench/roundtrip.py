@@ -120,7 +120,7 @@ def breakdown(sim, job_ids: list[str], samples: list[float]) -> list[str]:
             f"     queue wait  submit -> start        {ms(queue)}",
             f"     job run     start -> end           {ms(run)}   (bash + python -m clustrix.runner)",
             f"     client      rest of the round trip {ms(overhead)}   (staging + sbatch before, "
-            "sacct polls + result fetch after)"]
+            "result probe + fetch after)"]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -29,7 +29,11 @@ class Profile:
     machine when ``host`` is None: a login node). ``remote_dir`` holds the job directories and
     must be on a filesystem the compute nodes share. ``resources`` are defaults that decorator
     arguments override. Poll intervals start at ``poll_interval_s`` and back off to
-    ``poll_max_interval_s``.
+    ``poll_max_interval_s``. ``array_chunk_size`` puts that many items in each array task (raise
+    it for many short items; leave it unset for long ones: one item per task up to 500 items,
+    then evenly chunked), and ``max_array_parallel`` caps running tasks (``%limit``).
+    ``command_timeout_s`` bounds every scheduler command; ``max_workers`` and ``local_mode``
+    apply to the ``local`` backend.
     """
 
     name: str = "default"
