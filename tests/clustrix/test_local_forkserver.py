@@ -227,7 +227,7 @@ def test_leftovers_that_finalization_would_act_on_are_recognised():
     """The fork child skips interpreter teardown only when nothing the call left would notice."""
     script = textwrap.dedent("""
         import gc, sys, weakref
-        from clustrix.local_forkserver import _finalizable_leftovers as leftovers
+        from clustrix.local_forkserver_server import _finalizable_leftovers as leftovers
         gc.freeze()  # as the server does: only what is created below is looked at
         out = [leftovers()]
         def gen():
