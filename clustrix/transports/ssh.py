@@ -37,7 +37,13 @@ from clustrix.transports.base import (
     validate_argv,
 )
 from clustrix.transports.ssh_config import resolve_endpoint
-from clustrix.transports.ssh_pool import LINK_ERRORS, POOL, Connection, ConnectOptions
+from clustrix.transports.ssh_pool import (
+    DEAD_LINK_ERRORS,
+    LINK_ERRORS,
+    POOL,
+    Connection,
+    ConnectOptions,
+)
 
 __all__ = ["SSHTransport"]
 
@@ -54,6 +60,22 @@ class _LinkLost(Exception):
         super().__init__(repr(cause))
         self.cause = cause
         self.sent = sent
+
+
+class _ChannelRefused(Exception):
+    """Internal: the server closed a fresh session channel before accepting the command.
+
+    The server answers an exec request before the command produces anything, so a channel
+    closed before that answer never ran the command: trying again on a new channel is safe.
+    """
+
+    def __init__(self, error: TransportError):
+        super().__init__(str(error))
+        self.error = error
+
+
+CHANNEL_RETRIES = 2
+CHANNEL_RETRY_PAUSE_S = 0.05
 
 
 class SSHTransport:
@@ -142,17 +164,25 @@ class SSHTransport:
         if self._closed:
             raise TransportError("run() on a closed SSHTransport", host=self.host)
         tries = 1 + self._conn.options.reconnect_attempts
-        for attempt in range(tries):
+        refusals = 0
+        attempt = 0
+        while True:
             transport, generation = self._conn.ensure()
             try:
                 code, out, err = self._exec(transport, command, data, timeout)
+            except _ChannelRefused as refused:
+                refusals += 1
+                if refusals > CHANNEL_RETRIES:
+                    raise refused.error from refused.error.__cause__
+                time.sleep(CHANNEL_RETRY_PAUSE_S)
+                continue
             except _LinkLost as lost:
+                attempt += 1
                 self._conn.invalidate(generation)
-                if (lost.sent and not retry_safe) or attempt == tries - 1:
+                if (lost.sent and not retry_safe) or attempt >= tries:
                     raise self._lost_error(command, lost, retry_safe) from lost.cause
                 continue
             return Completed(args, code, decode_output(out), decode_output(err), host=self.host)
-        raise AssertionError("unreachable")  # the loop returns or raises
 
     def _lost_error(self, command: str, lost: _LinkLost, retry_safe: bool) -> ConnectionLostError:
         if lost.sent and not retry_safe:
@@ -173,9 +203,11 @@ class SSHTransport:
             try:
                 channel = transport.open_session(timeout=self._conn.options.connect_timeout_s)
             except LINK_ERRORS as exc:
-                if transport.is_active():
+                if transport.is_active() and not isinstance(exc, DEAD_LINK_ERRORS):
                     # a refusal or a slow server, not a dead link: reconnecting would only
-                    # kill the other commands in flight on this connection
+                    # kill the other commands in flight on this connection. (EOF or a socket
+                    # error means the link died before paramiko's reader thread noticed, e.g. a
+                    # pooled connection to a server that restarted: reconnect.)
                     raise TransportError(f"could not open a session channel: {exc!r}",
                                          host=self.host, cause=exc) from exc
                 raise _LinkLost(exc, sent=False) from exc
@@ -183,10 +215,12 @@ class SSHTransport:
                 try:
                     channel.exec_command(command)
                 except LINK_ERRORS as exc:
-                    if transport.is_active():
+                    if transport.is_active() and not isinstance(exc, DEAD_LINK_ERRORS):
                         # the link is fine; the server refused or closed this one channel
-                        raise TransportError(f"the server did not accept command {command!r}: "
-                                             f"{exc}", host=self.host, cause=exc) from exc
+                        # before accepting the command (so it did not run): try a new channel
+                        raise _ChannelRefused(TransportError(
+                            f"the server did not accept command {command!r}: {exc}",
+                            host=self.host, cause=exc)) from exc
                     raise _LinkLost(exc, sent=True) from exc
                 try:
                     feeder = self._feed_stdin(channel, stdin)

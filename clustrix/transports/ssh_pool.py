@@ -26,6 +26,8 @@ PARAMIKO_LOG_CHANNEL = "clustrix.transports.ssh.paramiko"
 
 #: paramiko exceptions and what a dead link raises
 LINK_ERRORS = (paramiko.SSHException, EOFError, OSError)
+DEAD_LINK_ERRORS = (EOFError, OSError)
+"""Errors that mean the connection itself is gone, even if paramiko still reports it active."""
 
 
 @dataclass(frozen=True)
