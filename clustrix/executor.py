@@ -15,9 +15,7 @@ override the profile's defaults and are validated immediately.
 from __future__ import annotations
 
 import concurrent.futures
-import contextvars
 import inspect
-import os
 import re
 import threading
 import time
@@ -27,51 +25,13 @@ from typing import TYPE_CHECKING, Any
 from clustrix.arrays import Progress, check_chunk_size
 from clustrix.config import ProfileLike, resolve_profile
 from clustrix.errors import ConfigError, ResourceError
+from clustrix.job_entry import IN_JOB_ENV, JobEntry, in_job  # noqa: F401 - re-exported, see job_entry
 from clustrix.profile import Profile
 from clustrix.spec import RESOURCE_KEYS, JobSpec, Resources
 
 if TYPE_CHECKING:
     from clustrix.backend import Backend
     from clustrix.futures import JobFuture
-
-IN_JOB_ENV = "CLUSTRIX_IN_JOB"
-"""Set to ``1`` in every job's environment; clustrix calls made inside a job run in place."""
-
-_in_job: contextvars.ContextVar[bool] = contextvars.ContextVar("clustrix_in_job", default=False)
-
-
-def in_job() -> bool:
-    """True while running inside a clustrix job (there, ``@cluster`` calls run in place)."""
-    return _in_job.get() or os.environ.get(IN_JOB_ENV) == "1"
-
-
-class JobEntry:
-    """The callable a job actually runs: the user's function, marked as running inside a job.
-
-    It exists so that a decorated function called *from inside* a job (recursion, or a helper
-    that is itself decorated) runs in place instead of submitting more jobs from a compute node,
-    including on in-process backends where no environment variable separates the two sides.
-    ``func`` is the user's function (the payload reads it for the source file name).
-    """
-
-    __slots__ = ("func",)
-
-    def __init__(self, func: Callable[..., Any]):
-        self.func = func
-
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
-        token = _in_job.set(True)
-        try:
-            return self.func(*args, **kwargs)
-        finally:
-            _in_job.reset(token)
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (JobEntry, (self.func,))
-
-    def __repr__(self) -> str:
-        return f"JobEntry({self.func!r})"
-
 
 _NAME_BAD = re.compile(r"[^A-Za-z0-9_.-]+")
 JOB_NAME_MAX = 64

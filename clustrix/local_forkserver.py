@@ -48,11 +48,7 @@ WARM_MODULES = (
     "cloudpickle",  # every function that travels by value needs it (~40 ms to import)
     "clustrix.runner",
     "clustrix.payload",
-    "clustrix.job_entry",
-    # Payloads from ClusterExecutor and @cluster reference JobEntry by its module; while that is
-    # clustrix.executor (which pulls in the config machinery, ~50 ms), each child would import
-    # it again. Importing it defines names and nothing else.
-    "clustrix.executor",
+    "clustrix.job_entry",  # payloads from ClusterExecutor and @cluster reference JobEntry here
 )
 """What the server imports before it forks anything (clustrix and cloudpickle only: no user code)."""
 STARTUP_ENV_PREFIXES = ("PYTHON", "LD_", "DYLD_")

@@ -129,3 +129,15 @@ def test_results_use_plain_pickle_until_they_need_cloudpickle():
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=DEADLINE_S)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split("\n")[:2] == ["True False", "42 True"]
+
+
+def test_payloads_staged_by_the_executor_cost_the_job_no_heavy_import(job, baseline):
+    """What ClusterExecutor/@cluster really stage: the JobEntry the executor module hands out."""
+    from clustrix.executor import JobEntry
+
+    job_dir, key_file, key = job
+    (job_dir / "call.pkl").write_bytes(dump_call(Call(JobEntry(operator.mul), (6, 7)), key, sys_path=[]))
+    proc = run_runner(job_dir, key_file)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert [e.unwrap() for e in load_result((job_dir / "result.pkl").read_bytes(), key)] == [42]
+    assert sorted((HEAVY & imported_modules(proc.stderr)) - baseline) == []
