@@ -20,6 +20,7 @@ No configuration file is read: the profile comes from ``SimCluster.profile()``.
 from __future__ import annotations
 
 import contextlib
+import faulthandler
 import logging
 import os
 import shutil
@@ -157,6 +158,9 @@ def run_demo(items: int = 50, nodes: int = 2, cores_per_node: int = 4, *, keep_l
     from clustrix.decorator import shutdown_executors
     from clustrix_sim.cluster import SimCluster
 
+    if hasattr(signal, "SIGUSR1"):
+        # `kill -USR1 <pid>` prints every thread's stack: how to see where a stuck demo waits.
+        faulthandler.register(signal.SIGUSR1, all_threads=True)
     run = DemoRun()
     t = run.timings
     t.items = items

@@ -130,7 +130,16 @@ def test_interrupt_during_the_map_stops_the_simulator(tmp_path: Path, signum: in
         for _ in range(times):
             proc.send_signal(signum)  # a no-op once the demo has exited
             time.sleep(0.5)
-        _out, err = proc.communicate(timeout=DEADLINE_S)
+        try:
+            _out, err = proc.communicate(timeout=DEADLINE_S)
+        except subprocess.TimeoutExpired:
+            # A stuck demo: ask it for every thread's stack (clustrix demo registers SIGUSR1 with
+            # faulthandler) so the failure shows where it hangs.
+            proc.send_signal(signal.SIGUSR1)
+            time.sleep(2)
+            proc.kill()
+            _out, err = proc.communicate()
+            pytest.fail(f"clustrix demo did not exit within {DEADLINE_S} s of {signum!r}; its stacks:\n{err}")
     finally:
         if proc.poll() is None:
             proc.kill()
