@@ -19,37 +19,22 @@ machine may be shared, so the load average is printed with them.
 from __future__ import annotations
 
 import argparse
-import importlib.util
-import os
 import statistics
 import sys
 import tempfile
 from pathlib import Path
 
-
-def load_helpers(path: str):
-    """Import bench/_sim_helpers.py by path (see the sys.path note below)."""
-    spec = importlib.util.spec_from_file_location("_sim_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_sim_helpers"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-# This directory holds array.py, which would shadow the standard library's ``array`` module
-# (paramiko needs it): take the directory off sys.path and load the helpers by file path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-_helpers = load_helpers(os.path.join(_HERE, "_sim_helpers.py"))
-CommandCounter = _helpers.CommandCounter
-applied_env = _helpers.applied_env
-format_counts = _helpers.format_counts
-isolated_clustrix_data = _helpers.isolated_clustrix_data
-load_note = _helpers.load_note
-sample = _helpers.sample
-submitit_defaults = _helpers.submitit_defaults
-summary_ms = _helpers.summary_ms
-verdict = _helpers.verdict
+from _sim_helpers import (  # bench/_sim_helpers.py, next to this script
+    CommandCounter,
+    applied_env,
+    format_counts,
+    isolated_clustrix_data,
+    load_note,
+    sample,
+    submitit_defaults,
+    summary_ms,
+    verdict,
+)
 
 TARGET_SIM_MS = 150.0
 TARGET_RATIO = 5.0

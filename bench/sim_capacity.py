@@ -10,24 +10,17 @@ MaxArraySize-1 tasks through the protocol).
 
 from __future__ import annotations
 
+import argparse
 import os
+import socket
+import statistics
+import subprocess
 import sys
+import tempfile
+import time
 
-# Run as a script, sys.path[0] is bench/, whose modules (bench/array.py) would shadow the
-# standard library's; put the repository root there instead.
-_BENCH_DIR = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or ".") != _BENCH_DIR]
-sys.path.insert(0, os.path.dirname(_BENCH_DIR))
-
-import argparse  # noqa: E402
-import socket  # noqa: E402
-import statistics  # noqa: E402
-import subprocess  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-
-from clustrix_sim import SimCluster  # noqa: E402
-from clustrix_sim.model import JobRequest  # noqa: E402
+from clustrix_sim import SimCluster
+from clustrix_sim.model import JobRequest
 
 TARGETS = {"start": 1.0, "sbatch": 0.060, "squeue_10k": 0.5}
 

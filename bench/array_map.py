@@ -1,6 +1,6 @@
 """A map over many items as ONE job array: clustrix vs submitit on the same SLURM simulator.
 
-    python bench/array.py [--items 200 --small 50]
+    python bench/array_map.py [--items 200 --small 50]
 
 For each size (``--items``, then ``--small``) it runs ``square`` over ``range(n)``:
 
@@ -25,37 +25,22 @@ poll tick, so they follow the wall time, not the item count).
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import math
-import os
 import re
 import sys
 import tempfile
 from pathlib import Path
 
-
-def load_helpers(path: str):
-    """Import bench/_sim_helpers.py by path (see the sys.path note below)."""
-    spec = importlib.util.spec_from_file_location("_sim_helpers", path)
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["_sim_helpers"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-# This directory holds array.py, which would shadow the standard library's ``array`` module
-# (paramiko needs it): take the directory off sys.path and load the helpers by file path.
-_HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path[:] = [p for p in sys.path if os.path.abspath(p or os.curdir) != _HERE]
-_helpers = load_helpers(os.path.join(_HERE, "_sim_helpers.py"))
-CommandCounter = _helpers.CommandCounter
-applied_env = _helpers.applied_env
-format_counts = _helpers.format_counts
-isolated_clustrix_data = _helpers.isolated_clustrix_data
-load_note = _helpers.load_note
-submitit_defaults = _helpers.submitit_defaults
-timed = _helpers.timed
-verdict = _helpers.verdict
+from _sim_helpers import (  # bench/_sim_helpers.py, next to this script
+    CommandCounter,
+    applied_env,
+    format_counts,
+    isolated_clustrix_data,
+    load_note,
+    submitit_defaults,
+    timed,
+    verdict,
+)
 
 TARGET_RATIO = 5.0
 STATUS_TOOLS = ("sacct", "squeue", "scontrol")
