@@ -18,6 +18,7 @@ import textwrap
 import time
 
 import pytest
+from process_helpers import gone, wait_for_file
 
 from clustrix.backend import Backend
 from clustrix.errors import JobCancelledError, JobFailedError, JobTimeoutError
@@ -45,30 +46,6 @@ def backend(fork_server):
     b = LocalBackend(Profile(max_workers=2), kill_grace_s=1.0, fork_server=fork_server)
     yield b
     b.shutdown(wait=True, cancel_futures=True)
-
-
-def wait_for_file(path, deadline_s=DEADLINE_S):
-    end = time.monotonic() + deadline_s
-    while not os.path.exists(path):
-        if time.monotonic() > end:
-            raise AssertionError(f"{path} did not appear within {deadline_s} s")
-        time.sleep(0.02)
-    with open(path) as fh:
-        return fh.read()
-
-
-def gone(pid, deadline_s=DEADLINE_S):
-    """True once ``pid`` no longer exists (a zombie awaiting its reaper counts as gone)."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 # ---------------------------------------------------------------- job functions (run in workers)

@@ -15,6 +15,7 @@ import textwrap
 import time
 
 import pytest
+from process_helpers import gone, wait_for_file
 
 from clustrix.errors import JobFailedError
 from clustrix.local import LocalBackend
@@ -35,30 +36,6 @@ def backend():
     b = LocalBackend(Profile(max_workers=2), kill_grace_s=1.0)
     yield b
     b.shutdown(wait=True, cancel_futures=True)
-
-
-def wait_for_file(path, deadline_s=DEADLINE_S):
-    end = time.monotonic() + deadline_s
-    while not os.path.exists(path):
-        if time.monotonic() > end:
-            raise AssertionError(f"{path} did not appear within {deadline_s} s")
-        time.sleep(0.02)
-    with open(path) as fh:
-        return fh.read()
-
-
-def gone(pid, deadline_s=DEADLINE_S):
-    """True once ``pid`` no longer runs (a zombie counts as gone)."""
-    end = time.monotonic() + deadline_s
-    while time.monotonic() < end:
-        try:
-            with open(f"/proc/{pid}/stat") as fh:
-                if fh.read().rsplit(")", 1)[1].split()[0] == "Z":
-                    return True
-        except FileNotFoundError:
-            return True
-        time.sleep(0.02)
-    return False
 
 
 # ---------------------------------------------------------------- job functions
