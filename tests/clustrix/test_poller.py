@@ -10,6 +10,7 @@ import threading
 import time
 
 import pytest
+from poller_fakes import Clock, FakeSource, Outcomes
 
 from clustrix.errors import (
     CommandError,
@@ -21,41 +22,13 @@ from clustrix.errors import (
     JobTimeoutError,
     TransportError,
 )
-from clustrix.poller import Poller, PollerConfig, StatusQueryError, Watch, WatchFiles
+from clustrix.poller import Poller, PollerConfig, StatusQueryError
 from clustrix.states import JobState, JobStatus
-from clustrix.status_resolution import Failed, GracePolicy, ResultReady
+from clustrix.status_resolution import GracePolicy, ResultReady
 
 R = JobStatus(JobState.RUNNING, "RUNNING")
 PD = JobStatus(JobState.PENDING, "PENDING")
 CD = JobStatus(JobState.COMPLETED, "COMPLETED", exit_code=0)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-class FakeSource:
-    def __init__(self, *, has_accounting: bool = False) -> None:
-        self.statuses: dict[str, JobStatus] = {}
-        self.accounting_statuses: dict[str, JobStatus] = {}
-        self.has_accounting = has_accounting
-        self.queries: list[list[str]] = []
-        self.accounting_queries: list[list[str]] = []
-        self.fail_next: list[StatusQueryError] = []
-
-    def query(self, ids):
-        self.queries.append(list(ids))
-        if self.fail_next:
-            raise self.fail_next.pop(0)
-        return dict(self.statuses)
-
-    def accounting(self, ids):
-        self.accounting_queries.append(list(ids))
-        return dict(self.accounting_statuses)
 
 
 class FakeFiles:
@@ -70,24 +43,6 @@ class FakeFiles:
             self.fail_next -= 1
             raise TransportError("connection dropped", host="h")
         return {p: self.files.get(p) for p in paths}
-
-
-class Outcomes:
-    def __init__(self) -> None:
-        self.done: dict[str, ResultReady | Failed] = {}
-        self.statuses: dict[str, list[JobState]] = {}
-
-    def watch(self, key: str, query_id: str | None = None) -> Watch:
-        return Watch(
-            key=key, query_id=query_id or key,
-            files=WatchFiles(f"/j/{key}/result.pkl", f"/j/{key}/exit_code", f"/j/{key}/stderr.log"),
-            on_done=lambda d, k=key: self._done(k, d),
-            on_status=lambda s, k=key: self.statuses.setdefault(k, []).append(s.state),
-        )
-
-    def _done(self, key: str, decision) -> None:
-        assert key not in self.done, "on_done called twice"
-        self.done[key] = decision
 
 
 GRACE = GracePolicy(result_grace_s=10, missing_grace_s=30)

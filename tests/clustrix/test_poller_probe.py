@@ -9,63 +9,17 @@ from __future__ import annotations
 import posixpath
 
 import pytest
+from poller_fakes import Clock, FakeSource, Outcomes
 
 from clustrix.errors import CommandError, JobOutOfMemoryError, TransportError
-from clustrix.poller import Poller, PollerConfig, StatusQueryError, Watch, WatchFiles
+from clustrix.poller import Poller, PollerConfig, StatusQueryError
 from clustrix.result_probe import ResultProbe
 from clustrix.states import JobState, JobStatus
-from clustrix.status_resolution import Failed, GracePolicy, ResultReady
+from clustrix.status_resolution import GracePolicy, ResultReady
 
 RUN = JobStatus(JobState.RUNNING, "RUNNING")
 PD = JobStatus(JobState.PENDING, "PENDING")
 CD = JobStatus(JobState.COMPLETED, "COMPLETED", exit_code=0)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
-class FakeSource:
-    def __init__(self) -> None:
-        self.statuses: dict[str, JobStatus] = {}
-        self.has_accounting = False
-        self.queries: list[list[str]] = []
-        self.fail_next: list[StatusQueryError] = []
-
-    def query(self, ids):
-        self.queries.append(list(ids))
-        if self.fail_next:
-            raise self.fail_next.pop(0)
-        return dict(self.statuses)
-
-    def accounting(self, ids):
-        return {}
-
-
-class Outcomes:
-    def __init__(self) -> None:
-        self.done: dict[str, ResultReady | Failed] = {}
-        self.statuses: dict[str, list[JobState]] = {}
-
-    def watch(self, key: str, query_id: str | None = None, files: WatchFiles | None = None) -> Watch:
-        return Watch(
-            key=key, query_id=query_id or key,
-            files=files or WatchFiles(f"/j/{key}/result.pkl", f"/j/{key}/exit_code", f"/j/{key}/stderr.log"),
-            on_done=lambda d, k=key: self._done(k, d),
-            on_status=lambda s, k=key: self.statuses.setdefault(k, []).append(s.state),
-        )
-
-    def task(self, base: str, i: int) -> Watch:
-        return self.watch(f"{base}_{i}", base, WatchFiles(f"/j/{base}/result.{i}.pkl",
-                                                          f"/j/{base}/exit_code.{i}", f"/j/{base}/stderr.{i}.log"))
-
-    def _done(self, key: str, decision) -> None:
-        assert key not in self.done, "on_done called twice"
-        self.done[key] = decision
 
 
 class Files:
