@@ -26,8 +26,8 @@ _EXPORTS: dict[str, str] = {
     **dict.fromkeys(
         ["Config", "configure", "get_config", "load_config", "reset_config", "resolve_profile",
          "use_profile"], "clustrix.config"),
-    **dict.fromkeys(["ClusterFunction", "cluster"], "clustrix.decorator"),
-    **dict.fromkeys(["ClusterExecutor", "in_job"], "clustrix.executor"),
+    **dict.fromkeys(["ClusterFunction", "cluster"], "clustrix.api.decorator"),
+    **dict.fromkeys(["ClusterExecutor", "in_job"], "clustrix.api.executor"),
     **dict.fromkeys(
         ["AuthenticationError", "ClustrixError", "CommandError", "CommandTimeoutError", "ConfigError",
          "ConnectionLostError", "HostKeyError", "JobCancelledError", "JobError", "JobFailedError",
@@ -35,14 +35,17 @@ _EXPORTS: dict[str, str] = {
          "JobTimeoutError", "PayloadAuthError", "PayloadError", "RemoteError", "ResourceError",
          "SchedulerOutputError", "SubmissionError", "TransportError"], "clustrix.errors"),
     "JobFuture": "clustrix.futures",
-    "attach": "clustrix.reattach",
-    "Profile": "clustrix.profile",
+    "attach": "clustrix.api.attach",
+    "Profile": "clustrix.config.profile",
     "Resources": "clustrix.spec",
     "JobState": "clustrix.states",
     "JobStatus": "clustrix.states",
 }
 
 if TYPE_CHECKING:
+    from clustrix.api.attach import attach
+    from clustrix.api.decorator import ClusterFunction, cluster
+    from clustrix.api.executor import ClusterExecutor, in_job
     from clustrix.config import (
         Config,
         configure,
@@ -52,7 +55,7 @@ if TYPE_CHECKING:
         resolve_profile,
         use_profile,
     )
-    from clustrix.decorator import ClusterFunction, cluster
+    from clustrix.config.profile import Profile
     from clustrix.errors import (
         AuthenticationError,
         ClustrixError,
@@ -77,10 +80,7 @@ if TYPE_CHECKING:
         SubmissionError,
         TransportError,
     )
-    from clustrix.executor import ClusterExecutor, in_job
     from clustrix.futures import JobFuture
-    from clustrix.profile import Profile
-    from clustrix.reattach import attach
     from clustrix.spec import Resources
     from clustrix.states import JobState, JobStatus
 

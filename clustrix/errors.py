@@ -9,13 +9,17 @@ user reading one message knows what failed and how to fix it::
     ├── SchedulerOutputError   scheduler output that cannot be parsed
     ├── CommandError           a scheduler command exited non-zero
     │   └── SubmissionError    the submit command failed
+    ├── StatusQueryError       a status round failed (wraps a CommandError or TransportError;
+    │                          ``transient`` ones are retried longer)
+    ├── ForkServerError        the local backend's fork server could not start a call
     ├── TransportError         the way to the cluster failed (names the host)
     │   ├── HostKeyError       unknown or changed SSH host key
     │   ├── AuthenticationError
     │   ├── ConnectionLostError
     │   └── CommandTimeoutError
     ├── PayloadError           a payload or result file is unreadable
-    │   └── PayloadAuthError   a result failed HMAC verification (never unpickled)
+    │   ├── PayloadAuthError   a result failed HMAC verification (never unpickled)
+    │   └── KeyFileError       a key file is missing, malformed, too permissive, or in the way
     ├── RemoteError            the remote function raised an exception whose type cannot be
     │                          rebuilt here (the original type name and traceback are kept)
     └── JobError               the job itself ended badly (no result to return)
@@ -144,6 +148,27 @@ class PayloadError(ClustrixError):
 
 class PayloadAuthError(PayloadError):
     """A result file's HMAC does not match: it was not written by this key's owner."""
+
+
+class KeyFileError(PayloadError):
+    """A key file is missing, unreadable, malformed, too permissive, or would be overwritten."""
+
+
+class StatusQueryError(ClustrixError):
+    """A status command failed. ``transient`` errors are retried longer than hard ones.
+
+    ``error`` is the evidence: the :class:`CommandError` (argv, exit code, stderr) or the
+    :class:`TransportError` that made the round fail.
+    """
+
+    def __init__(self, error: CommandError | TransportError, *, transient: bool):
+        super().__init__(str(error))
+        self.error = error
+        self.transient = transient
+
+
+class ForkServerError(ClustrixError, RuntimeError):
+    """The local backend's fork server could not start a call (it died, or could not fork)."""
 
 
 class RemoteError(ClustrixError):

@@ -31,7 +31,7 @@ from clustrix.errors import (
     JobPreemptedError,
     JobTimeoutError,
 )
-from clustrix.payload_result import ResultEnvelope
+from clustrix.payload.result import ResultEnvelope
 from clustrix.states import JobState, JobStatus
 
 _ERROR_STATES: tuple[tuple[type[JobError], JobState], ...] = (
@@ -84,17 +84,6 @@ def status_for_exception(exc: BaseException | None) -> JobStatus:
 
 class JobFuture(concurrent.futures.Future):
     """A future for one job (or one array task/item), with the job's id, state and output."""
-
-    @classmethod
-    def attach(cls, job_id: str, *, host: str | None = None, profile: str | None = None) -> JobFuture:
-        """Reattach to a job recorded in the ledger, e.g. after the client process restarted.
-
-        ``job_id`` is the scheduler's id or ``"#N"`` for ledger row N; ``host``/``profile``
-        disambiguate ids seen on several clusters. See :func:`clustrix.reattach.attach`.
-        """
-        from clustrix.reattach import attach
-
-        return attach(job_id, host=host, profile=profile)
 
     def __init__(self, job_id: str, handle: JobHandle | None = None):
         super().__init__()

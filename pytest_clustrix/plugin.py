@@ -145,14 +145,14 @@ def clustrix_backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture(scope="session")
 def clustrix_profile(request: pytest.FixtureRequest) -> Any:
-    """The :class:`clustrix.profile.Profile` every routed ``@cluster`` call uses."""
+    """The :class:`clustrix.config.profile.Profile` every routed ``@cluster`` call uses."""
     return _session(request.config).profile()
 
 
 @pytest.fixture
 def clustrix_executor(request: pytest.FixtureRequest) -> Iterator[Any]:
     """A ``ClusterExecutor`` bound to the session's backend, shut down after the test."""
-    from clustrix.executor import ClusterExecutor
+    from clustrix.api.executor import ClusterExecutor
 
     with ClusterExecutor(_session(request.config).profile()) as executor:
         yield executor

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from pytest_clustrix.choice import BackendChoice
 
 if TYPE_CHECKING:
-    from clustrix.profile import Profile
+    from clustrix.config.profile import Profile
     from clustrix_sim.cluster import SimCluster
 
 LOG_TAIL_BYTES = 8000
@@ -81,7 +81,7 @@ class ClustrixSession:
 
     def _build_profile(self) -> Profile:
         from clustrix.config import resolve_profile
-        from clustrix.profile import Profile
+        from clustrix.config.profile import Profile
 
         if self.choice.kind == "plain":
             return resolve_profile(self.choice.value)

@@ -13,7 +13,7 @@ from clustrix.transports.base import Completed, Transport
 from clustrix.transports.local import LocalTransport
 
 if TYPE_CHECKING:
-    from clustrix.profile import Profile
+    from clustrix.config.profile import Profile
     from clustrix.transports.ssh import SSHTransport
 
 # paramiko logs dropped links at ERROR; a library must not print them unless the app asks

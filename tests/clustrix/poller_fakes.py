@@ -6,9 +6,10 @@ watched jobs collected per key (each ``on_done`` must fire exactly once).
 
 from __future__ import annotations
 
-from clustrix.poller import StatusQueryError, Watch, WatchFiles
+from clustrix.errors import StatusQueryError
+from clustrix.polling.resolution import Failed, ResultReady
+from clustrix.polling.watch import Watch, WatchFiles
 from clustrix.states import JobState, JobStatus
-from clustrix.status_resolution import Failed, ResultReady
 
 
 class Clock:

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clustrix.arrays import AUTO_MAX_TASKS, ArrayPlan, Progress, check_chunk_size
+from clustrix.backends.array_plan import AUTO_MAX_TASKS, ArrayPlan, Progress, check_chunk_size
 from clustrix.errors import ResourceError
 
 

@@ -14,8 +14,8 @@ import yaml
 from click.testing import CliRunner
 
 import clustrix
-from clustrix import cli
 from clustrix import config as cfg
+from clustrix.cli import main as cli
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from clustrix import config as cfg
+from clustrix.config.profile import Profile
 from clustrix.errors import ConfigError
-from clustrix.profile import Profile
 
 
 @pytest.fixture

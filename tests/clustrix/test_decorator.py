@@ -14,9 +14,9 @@ import pytest
 
 import clustrix
 from clustrix import config as cfg
-from clustrix.decorator import ClusterFunction, cluster, executor_for, shutdown_executors
+from clustrix.api.decorator import ClusterFunction, cluster, executor_for, shutdown_executors
+from clustrix.api.executor import IN_JOB_ENV
 from clustrix.errors import ConfigError, JobTimeoutError, ResourceError
-from clustrix.executor import IN_JOB_ENV
 from clustrix.futures import JobFuture
 
 
@@ -210,8 +210,8 @@ def test_map_chunk_size_is_validated() -> None:
 
 
 def test_map_closes_its_progress_bar_before_returning(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
-    import clustrix.executor as executor_module
-    from clustrix.arrays import Progress
+    import clustrix.api.executor as executor_module
+    from clustrix.backends.array_plan import Progress
 
     bars: list[Progress] = []
     closers: list[threading.Thread] = []
@@ -354,7 +354,7 @@ def test_ctrl_c_while_waiting_cancels_the_job(clean: Path) -> None:
 
 
 def test_evicted_executors_still_resolve_their_futures(clean: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import clustrix.decorator as deco
+    import clustrix.api.decorator as deco
 
     monkeypatch.setattr(deco, "MAX_SHARED_EXECUTORS", 1)
     release = clean / "release"

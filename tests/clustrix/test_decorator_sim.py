@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from clustrix import config as cfg
-from clustrix.decorator import cluster, shutdown_executors
-from clustrix.executor import IN_JOB_ENV, ClusterExecutor
+from clustrix.api.decorator import cluster, shutdown_executors
+from clustrix.api.executor import IN_JOB_ENV, ClusterExecutor
 
 
 @cluster(cores=1, memory="100M", time="5m")
@@ -70,7 +70,7 @@ def test_decorator_on_simulated_slurm(sim_profile) -> None:
         assert fut.job_id.isdigit()
         assert fut.stdout() == "square 7\n"
         # The ledger names the user's function, not the executor's wrapper around it.
-        from clustrix.ledger import Ledger
+        from clustrix.backends.ledger import Ledger
 
         assert Ledger().find(fut.job_id).function.endswith("test_decorator_sim.square")
         outer, inner, flag = nested()

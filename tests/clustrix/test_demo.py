@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from clustrix.ledger import Ledger
+from clustrix.backends.ledger import Ledger
 
 CLUSTRIX = Path(sys.executable).parent / "clustrix"
 DEADLINE_S = 240.0

@@ -15,11 +15,11 @@ from pathlib import Path
 import pytest
 
 from clustrix import config as cfg
-from clustrix.backends import create_backend
+from clustrix.api.executor import IN_JOB_ENV, ClusterExecutor, job_name_for, sanitize_job_name
+from clustrix.backends.factory import create_backend
+from clustrix.config.profile import Profile
 from clustrix.errors import ConfigError, JobCancelledError, ResourceError
-from clustrix.executor import IN_JOB_ENV, ClusterExecutor, job_name_for, sanitize_job_name
 from clustrix.futures import JobFuture
-from clustrix.profile import Profile
 from clustrix.states import JobState
 
 
@@ -256,7 +256,7 @@ def test_job_name_for_callables() -> None:
 
 
 def test_create_backend_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
-    from clustrix.local import DebugBackend, LocalBackend
+    from clustrix.backends.local.backend import DebugBackend, LocalBackend
 
     local = create_backend(Profile(backend="local"))
     assert isinstance(local, LocalBackend)
@@ -267,15 +267,15 @@ def test_create_backend_dispatch(monkeypatch: pytest.MonkeyPatch) -> None:
         def __init__(self, profile: Profile):
             self.profile = profile
 
-    fake = types.ModuleType("clustrix.remote")
+    fake = types.ModuleType("clustrix.backends.remote.backend")
     fake.RemoteBackend = FakeRemote  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "clustrix.remote", fake)
+    monkeypatch.setitem(sys.modules, "clustrix.backends.remote.backend", fake)
     for backend in ("slurm", "pbs", "torque", "sge"):
         made = create_backend(Profile(backend=backend, host="h"))
         assert isinstance(made, FakeRemote) and made.profile.backend == backend
     assert isinstance(create_backend(Profile(backend="ssh", host="h")), FakeRemote)
 
-    monkeypatch.setitem(sys.modules, "clustrix.remote", None)  # as if the module did not exist
+    monkeypatch.setitem(sys.modules, "clustrix.backends.remote.backend", None)  # as if the module did not exist
     with pytest.raises(ConfigError, match="backend 'slurm' is not available in this build"):
         create_backend(Profile(name="hpc", backend="slurm"))
     with pytest.raises(TypeError, match="needs a Profile"):

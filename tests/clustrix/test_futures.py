@@ -13,7 +13,7 @@ import pytest
 
 from clustrix.errors import JobCancelledError, JobTimeoutError
 from clustrix.futures import JobFuture, JobHandle
-from clustrix.payload import ResultEnvelope
+from clustrix.payload.codec import ResultEnvelope
 from clustrix.states import JobState, JobStatus
 
 DEADLINE_S = 30
@@ -128,7 +128,7 @@ def test_error_envelope_and_job_errors_set_status():
     try:
         raise KeyError("x")
     except KeyError as exc:
-        from clustrix.payload_result import exception_envelope
+        from clustrix.payload.result import exception_envelope
 
         env = exception_envelope(exc, "remote tb")
     fut.set_envelope(env)

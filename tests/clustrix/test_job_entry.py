@@ -8,7 +8,7 @@ import pickle
 import cloudpickle
 import pytest
 
-from clustrix.job_entry import IN_JOB_ENV, JobEntry, in_job
+from clustrix.api.job_entry import IN_JOB_ENV, JobEntry, in_job
 
 
 @pytest.fixture(autouse=True)
@@ -47,7 +47,7 @@ def test_the_environment_variable_sets_the_flag(monkeypatch):
 @pytest.mark.parametrize("dumps", [pickle.dumps, cloudpickle.dumps], ids=["pickle", "cloudpickle"])
 def test_pickles_by_reference_with_its_function(dumps):
     blob = dumps(JobEntry(report))
-    assert b"clustrix.job_entry" in blob and b"JobEntry" in blob
+    assert b"clustrix.api.job_entry" in blob and b"JobEntry" in blob
     again = pickle.loads(blob)
     assert isinstance(again, JobEntry) and again.func is report
     assert again(3) == (True, (3,), {})

@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from clustrix.ledger import Ledger, LedgerError, profile_record
+from clustrix.backends.ledger import Ledger, LedgerError, profile_record
 
 
 def _record(ledger: Ledger, job_id: str = "101", host: str | None = "login1", **kw):
@@ -84,7 +84,7 @@ def test_concurrent_writers_threads_and_process(tmp_path):
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
-    code = (f"from clustrix.ledger import Ledger; l = Ledger({str(path)!r})\n"
+    code = (f"from clustrix.backends.ledger import Ledger; l = Ledger({str(path)!r})\n"
             "for i in range(20): l.record(job_id=f'p-{i}', backend='ssh', host='h', profile={'name': 'x'},"
             " job_dir='/d', key_file='/k', function='f')")
     proc = subprocess.Popen([sys.executable, "-c", code])

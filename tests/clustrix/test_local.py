@@ -20,11 +20,11 @@ import time
 import pytest
 from process_helpers import gone, wait_for_file
 
-from clustrix.backend import Backend
+from clustrix.backends.base import Backend
+from clustrix.backends.local.backend import LocalBackend
+from clustrix.config.profile import Profile
 from clustrix.errors import JobCancelledError, JobFailedError, JobTimeoutError
-from clustrix.local import LocalBackend
-from clustrix.payload import Call
-from clustrix.profile import Profile
+from clustrix.payload.codec import Call
 from clustrix.spec import JobSpec, Resources
 from clustrix.states import JobState
 

@@ -17,11 +17,11 @@ import time
 import pytest
 from process_helpers import gone, wait_for_file
 
+from clustrix.backends.local.backend import LocalBackend
+from clustrix.backends.local.fork_client import decode_frames, encode, startup_env, supported
+from clustrix.config.profile import Profile
 from clustrix.errors import JobFailedError
-from clustrix.local import LocalBackend
-from clustrix.local_forkserver import decode_frames, encode, startup_env, supported
-from clustrix.payload import Call
-from clustrix.profile import Profile
+from clustrix.payload.codec import Call
 from clustrix.spec import JobSpec
 
 pytestmark = pytest.mark.skipif(not supported(), reason="the fork server needs Linux >= 5.3 (os.pidfd_open)")
@@ -148,9 +148,9 @@ def test_calls_die_with_the_client_even_when_it_is_killed(tmp_path):
     client.write_text(textwrap.dedent(f"""
         import sys, time
         sys.path.insert(0, {HERE!r})
-        from clustrix.local import LocalBackend
-        from clustrix.payload import Call
-        from clustrix.profile import Profile
+        from clustrix.backends.local.backend import LocalBackend
+        from clustrix.payload.codec import Call
+        from clustrix.config.profile import Profile
         from clustrix.spec import JobSpec
         from test_local_forkserver import sleep_writing_pid
         b = LocalBackend(Profile(max_workers=1))
@@ -180,16 +180,16 @@ def test_a_server_that_cannot_start_is_not_retried(tmp_path, monkeypatch):
     broken.mkdir()
     (broken / "cloudpickle.py").write_text("raise ImportError('broken on purpose')\n")
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(broken), os.environ.get("PYTHONPATH", "")]))
-    import clustrix.local
+    import clustrix.backends.local.backend
 
     starts = []
 
-    class CountedForkServer(clustrix.local.ForkServer):
+    class CountedForkServer(clustrix.backends.local.backend.ForkServer):
         def __init__(self, *args, **kwargs):
             starts.append(1)
             super().__init__(*args, **kwargs)
 
-    monkeypatch.setattr(clustrix.local, "ForkServer", CountedForkServer)
+    monkeypatch.setattr(clustrix.backends.local.backend, "ForkServer", CountedForkServer)
     b = LocalBackend(Profile(max_workers=1))
     try:
         # os.getppid travels by reference and returns a plain int: the runner never needs cloudpickle.
@@ -204,7 +204,7 @@ def test_leftovers_that_finalization_would_act_on_are_recognised():
     """The fork child skips interpreter teardown only when nothing the call left would notice."""
     script = textwrap.dedent("""
         import gc, sys, weakref
-        from clustrix.local_forkserver_server import _finalizable_leftovers as leftovers
+        from clustrix.backends.local.fork_server import _finalizable_leftovers as leftovers
         gc.freeze()  # as the server does: only what is created below is looked at
         out = [leftovers()]
         def gen():

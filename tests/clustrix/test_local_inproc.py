@@ -9,11 +9,11 @@ import time
 
 import pytest
 
-from clustrix.backend import Backend
+from clustrix.backends.base import Backend
+from clustrix.backends.local.backend import DebugBackend, LocalBackend
+from clustrix.config.profile import Profile
 from clustrix.errors import JobCancelledError, JobTimeoutError
-from clustrix.local import DebugBackend, LocalBackend
-from clustrix.payload import Call
-from clustrix.profile import Profile
+from clustrix.payload.codec import Call
 from clustrix.spec import JobSpec, Resources
 from clustrix.states import JobState
 

@@ -12,7 +12,7 @@ import cloudpickle
 import pytest
 
 from clustrix.errors import PayloadAuthError, PayloadError, RemoteError
-from clustrix.payload import (
+from clustrix.payload.codec import (
     HEADER_LEN,
     Call,
     KeyFileError,
@@ -30,7 +30,7 @@ from clustrix.payload import (
     read_key_file,
     write_key_file,
 )
-from clustrix.payload_result import exception_envelope
+from clustrix.payload.result import exception_envelope
 
 KEY = bytes(range(32))
 
@@ -324,7 +324,7 @@ def test_garbage_exception_pickle_becomes_remote_error():
 
 
 # --------------------------------------------------------------------------- light value types
-# ResultEnvelope and Call are plain slotted classes (clustrix.frozen) so the job-side runner does
+# ResultEnvelope and Call are plain slotted classes (clustrix.payload.records) so the job-side runner does
 # not import dataclasses; they must still behave like the frozen dataclasses they replace.
 
 
@@ -394,7 +394,7 @@ def test_pickles_from_the_dataclass_era_still_load():
 
 
 def test_results_pickle_plain_data_without_cloudpickle_and_the_rest_with_it():
-    from clustrix.payload_result import dumps_portable
+    from clustrix.payload.result import dumps_portable
 
     def local_fn(x):
         return x * 2

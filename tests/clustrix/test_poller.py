@@ -20,11 +20,12 @@ from clustrix.errors import (
     JobLostError,
     JobOutOfMemoryError,
     JobTimeoutError,
+    StatusQueryError,
     TransportError,
 )
-from clustrix.poller import Poller, PollerConfig, StatusQueryError
+from clustrix.polling.poller import Poller, PollerConfig
+from clustrix.polling.resolution import GracePolicy, ResultReady
 from clustrix.states import JobState, JobStatus
-from clustrix.status_resolution import GracePolicy, ResultReady
 
 R = JobStatus(JobState.RUNNING, "RUNNING")
 PD = JobStatus(JobState.PENDING, "PENDING")

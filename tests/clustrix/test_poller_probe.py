@@ -11,11 +11,11 @@ import posixpath
 import pytest
 from poller_fakes import Clock, FakeSource, Outcomes
 
-from clustrix.errors import CommandError, JobOutOfMemoryError, TransportError
-from clustrix.poller import Poller, PollerConfig, StatusQueryError
-from clustrix.result_probe import ResultProbe
+from clustrix.errors import CommandError, JobOutOfMemoryError, StatusQueryError, TransportError
+from clustrix.polling.poller import Poller, PollerConfig
+from clustrix.polling.probe import ResultProbe
+from clustrix.polling.resolution import GracePolicy, ResultReady
 from clustrix.states import JobState, JobStatus
-from clustrix.status_resolution import GracePolicy, ResultReady
 
 RUN = JobStatus(JobState.RUNNING, "RUNNING")
 PD = JobStatus(JobState.PENDING, "PENDING")

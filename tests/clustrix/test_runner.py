@@ -11,8 +11,8 @@ import textwrap
 import pytest
 
 from clustrix.errors import PayloadError
-from clustrix.payload import Call, dump_array, dump_call, load_result, write_key_file
-from clustrix.runner import EXIT_KEY, EXIT_OK, EXIT_PAYLOAD, EXIT_USAGE
+from clustrix.payload.codec import Call, dump_array, dump_call, load_result, write_key_file
+from clustrix.payload.runner import EXIT_KEY, EXIT_OK, EXIT_PAYLOAD, EXIT_USAGE
 
 DEADLINE_S = 60
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -94,7 +94,7 @@ def test_main_script_function_traceback_names_its_file(tmp_path, job):
     script = tmp_path / "user_script.py"
     script.write_text(textwrap.dedent(f"""
         import sys
-        from clustrix.payload import Call, dump_call
+        from clustrix.payload.codec import Call, dump_call
         def boom(v):
             raise ValueError(v)
         key = bytes.fromhex(open({key_file!r}).read().strip())

@@ -9,10 +9,10 @@ from datetime import date
 
 import pytest
 
+from clustrix.backends.remote.staging import REMOTE_KEY_NAME, Stager, resolve_remote_dir
+from clustrix.config.profile import Profile
 from clustrix.errors import ConfigError
-from clustrix.payload_keys import new_key, read_key_file
-from clustrix.profile import Profile
-from clustrix.staging import REMOTE_KEY_NAME, Stager, resolve_remote_dir
+from clustrix.payload.keys import new_key, read_key_file
 from clustrix.transports.local import LocalTransport
 
 

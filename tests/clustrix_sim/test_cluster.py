@@ -71,7 +71,7 @@ def test_env_points_local_mode_at_this_cluster(sim):
 
 
 def test_profile_is_accepted_by_clustrix(sim):
-    from clustrix.profile import Profile
+    from clustrix.config.profile import Profile
 
     profile = Profile.from_mapping(sim.profile(), name="sim")
     assert (profile.backend, profile.host, profile.port, profile.host_key_policy) == (

@@ -95,7 +95,7 @@ def test_up_with_ssh_prints_how_to_connect(state_dir):
         assert "host_key_policy: \"strict\"" in banner
         import yaml
 
-        from clustrix.profile import Profile
+        from clustrix.config.profile import Profile
 
         block = banner[banner.index("profiles:"):].split("\n\n")[0]
         profile = Profile.from_mapping(yaml.safe_load(block)["profiles"]["sim"], name="sim")

@@ -10,10 +10,10 @@ import sys
 import cloudpickle
 import pytest
 
+from clustrix.backends.remote.backend import RemoteBackend
+from clustrix.config.profile import Profile
 from clustrix.errors import JobCancelledError
-from clustrix.payload import Call
-from clustrix.profile import Profile
-from clustrix.remote import RemoteBackend
+from clustrix.payload.codec import Call
 from clustrix.spec import JobSpec
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

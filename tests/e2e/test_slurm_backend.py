@@ -17,6 +17,9 @@ from dataclasses import replace
 import cloudpickle
 import pytest
 
+from clustrix.backends.ledger import Ledger
+from clustrix.backends.remote.backend import RemoteBackend
+from clustrix.config.profile import Profile
 from clustrix.errors import (
     JobCancelledError,
     JobNodeFailError,
@@ -24,10 +27,7 @@ from clustrix.errors import (
     JobTimeoutError,
     SubmissionError,
 )
-from clustrix.ledger import Ledger
-from clustrix.payload import Call
-from clustrix.profile import Profile
-from clustrix.remote import RemoteBackend
+from clustrix.payload.codec import Call
 from clustrix.spec import JobSpec, Resources
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -286,8 +286,8 @@ def test_reattach_from_a_new_process(backend, slurm, tmp_path):
     arr = backend.submit_array(triple, [((i,), {}) for i in range(4)], spec("arr"))
     backend.shutdown(wait=False)  # the client "dies" with both jobs queued or running
     code = textwrap.dedent(f"""
-        from clustrix import JobFuture, attach
-        print(JobFuture.attach({fut.job_id!r}).result(timeout={DEADLINE_S}))
+        from clustrix import attach
+        print(attach({fut.job_id!r}).result(timeout={DEADLINE_S}))
         print(attach({arr[0].job_id.split('[')[0]!r}).result(timeout={DEADLINE_S}))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_S * 2)

@@ -16,11 +16,11 @@ import uuid
 import cloudpickle
 import pytest
 
-import clustrix.executor as executor_module
-from clustrix.arrays import Progress
-from clustrix.decorator import cluster, executor_for, shutdown_executors
-from clustrix.executor import ClusterExecutor
-from clustrix.profile import Profile
+import clustrix.api.executor as executor_module
+from clustrix.api.decorator import cluster, executor_for, shutdown_executors
+from clustrix.api.executor import ClusterExecutor
+from clustrix.backends.array_plan import Progress
+from clustrix.config.profile import Profile
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 DEADLINE_S = 90

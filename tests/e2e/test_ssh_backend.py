@@ -15,11 +15,11 @@ import time
 import cloudpickle
 import pytest
 
+from clustrix.backends.ledger import Ledger
+from clustrix.backends.remote.backend import RemoteBackend
+from clustrix.config.profile import Profile
 from clustrix.errors import JobFailedError
-from clustrix.ledger import Ledger
-from clustrix.payload import Call
-from clustrix.profile import Profile
-from clustrix.remote import RemoteBackend
+from clustrix.payload.codec import Call
 from clustrix.spec import JobSpec
 from clustrix.transports.local import LocalTransport
 
@@ -148,7 +148,7 @@ def test_reattach_from_a_new_process(ssh_login, tmp_path):
     array_id = arr[0].job_id.split("[")[0]
     backend.shutdown(wait=False)  # this client "dies" with the jobs still running
     code = textwrap.dedent(f"""
-        from clustrix.reattach import attach
+        from clustrix.api.attach import attach
         print(attach({single_id!r}).result(timeout={DEADLINE_S}))
         print(attach({array_id!r}).result(timeout={DEADLINE_S}))
     """)

@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from clustrix.errors import SchedulerOutputError
 from clustrix.schedulers import pbs
-from clustrix.schedulers._qstat_text import parse_qstat_full
+from clustrix.schedulers.pbs.qstat_text import parse_qstat_full
 from clustrix.spec import ArraySpec
 from clustrix.states import JobState, JobStatus
 
@@ -109,7 +109,7 @@ def test_text_fallback_history_and_arrays():
 
 def test_unknown_state_letter_is_unknown_with_a_warning(caplog):
     text = json.dumps({"Jobs": {"9.s": {"job_state": "Z"}}})
-    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.pbs"):
+    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.pbs.commands"):
         assert pbs.parse_status(text) == {"9.s": JobStatus(S.UNKNOWN, "Z", "", None)}
     assert "'Z'" in caplog.text
 

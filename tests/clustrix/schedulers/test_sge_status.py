@@ -66,7 +66,7 @@ def test_reference_qstat_xml():
 
 
 def test_states_and_task_ranges(caplog):
-    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.sge"):
+    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.sge.commands"):
         result = sge.parse_status(read("qstat_xml_states.xml"))
     assert {k: (v.state, v.raw) for k, v in result.items()} == {
         "40.1": (S.RUNNING, "r"), "40.2": (S.RUNNING, "r"),

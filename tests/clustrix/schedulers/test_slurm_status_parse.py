@@ -10,8 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from clustrix.errors import SchedulerOutputError
-from clustrix.schedulers import slurm, slurm_states
-from clustrix.schedulers.slurm_states import STATES
+from clustrix.schedulers import slurm
+from clustrix.schedulers.slurm import states as slurm_states
+from clustrix.schedulers.slurm.states import STATES
 from clustrix.states import JobState, JobStatus
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "slurm"
@@ -77,7 +78,7 @@ def test_every_reference_state_maps_as_decided(word, expected):
 @pytest.mark.parametrize("word", ["?", "CANCELLED+", "LAUNCH_FAILED_X1", "future_state_x1"])
 def test_unknown_state_is_unknown_with_a_warning(word, caplog, monkeypatch):
     monkeypatch.setattr(slurm_states, "_warned", set())  # independent of earlier tests' warnings
-    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.slurm"):
+    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.slurm.commands"):
         result = slurm.parse_status(f"9|{word}|0:0|None\n")
     assert result["9"].state is JobState.UNKNOWN
     assert result["9"].raw == word
@@ -86,7 +87,7 @@ def test_unknown_state_is_unknown_with_a_warning(word, caplog, monkeypatch):
 
 def test_unknown_state_warns_once_per_word(caplog, monkeypatch):
     monkeypatch.setattr(slurm_states, "_warned", set())
-    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.slurm"):
+    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.slurm.commands"):
         slurm.parse_status("9|NEVER_SEEN_STATE_Q|0:0|None\n")
         slurm.parse_status("9|NEVER_SEEN_STATE_Q|0:0|None\n")
     assert sum("NEVER_SEEN_STATE_Q" in r.getMessage() for r in caplog.records) == 1

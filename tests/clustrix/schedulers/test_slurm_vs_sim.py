@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 from clustrix.errors import SchedulerOutputError
 from clustrix.schedulers import slurm
-from clustrix.schedulers.slurm_states import STATES
+from clustrix.schedulers.slurm.states import STATES
 from clustrix.states import ACTIVE, JobStatus
 from clustrix_sim.model import ACTIVE_STATES, FINAL_STATES
 from clustrix_sim.strategies import (

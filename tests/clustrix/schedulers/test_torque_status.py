@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from clustrix.errors import SchedulerOutputError
 from clustrix.schedulers import torque
-from clustrix.schedulers._qstat_text import parse_qstat_full
+from clustrix.schedulers.pbs.qstat_text import parse_qstat_full
 from clustrix.spec import ArraySpec
 from clustrix.states import JobState, JobStatus
 
@@ -68,7 +68,7 @@ def test_every_torque_state_letter(letter, state):
 
 
 def test_pbs_pro_only_letters_are_unknown_to_torque(caplog):
-    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.pbs"):
+    with caplog.at_level(logging.WARNING, logger="clustrix.schedulers.pbs.commands"):
         status = torque.parse_status("Job Id: 1.srv\n    job_state = F\n    exit_status = 0\n")
     assert status["1.srv"].state is S.UNKNOWN
     assert "unknown PBS job_state 'F'" in caplog.text

@@ -8,8 +8,8 @@ import threading
 import pytest
 from transport_helpers import DEADLINE_S, HOSTILE, Sim, pid_gone, wait_until
 
+from clustrix.config.profile import Profile
 from clustrix.errors import CommandError, CommandTimeoutError, ConnectionLostError, TransportError
-from clustrix.profile import Profile
 from clustrix.transports import LocalTransport, transport_for
 from clustrix.transports.ssh import SSHTransport
 from clustrix.transports.ssh_pool import POOL

@@ -1,0 +1,460 @@
+"""Local execution: a process pool on this machine (or threads), and the in-process debug backend.
+
+:class:`LocalBackend` runs every call in its own ``python -m clustrix.runner`` subprocess, through
+exactly the payload, HMAC and result path a cluster job uses, in a private 0700 job directory.
+A process per call buys what a ``multiprocessing`` pool cannot give: a stuck call can be killed
+alone, so time limits (``resources.time_s``) and ``cancel()`` of a running call really stop it (its
+process group gets SIGTERM, then SIGKILL after ``kill_grace_s``). At most ``max_workers`` calls run
+at once; the rest wait in a FIFO queue and can be cancelled there. Where it can (Linux, no setup
+lines, see :mod:`clustrix.backends.local.fork_client`), the process is forked from a warm server that has
+the runner and cloudpickle loaded, instead of started from scratch: a few milliseconds per call
+instead of tens, with the same isolation and the same kills (``fork_server=False`` turns it off).
+
+Threads are used only when the profile says ``local_mode: threads`` (see
+:mod:`clustrix.backends.local.debug` for what threads cannot do). The working directory of a call is the
+submitter's; ``profile.python`` is ignored here (the call runs under this interpreter), and of the
+resources only ``time_s`` is enforced (cores, memory and GPUs are not reserved on this machine).
+``spec.env`` is exported and ``spec.setup`` lines run in ``/bin/sh`` before the runner, as in a
+batch script. Calls still running when the interpreter exits are killed and their temporary
+files removed (``concurrent.futures`` pools would wait for them instead).
+"""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import os
+import queue
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import weakref
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from clustrix.backends.base import ArrayItem, check_items
+from clustrix.backends.local.debug import DebugBackend, capture_thread_output, run_in_this_thread
+from clustrix.backends.local.fork_client import ForkedProcess, ForkServer
+from clustrix.backends.local.fork_client import supported as fork_server_supported
+from clustrix.config.profile import Profile
+from clustrix.errors import ForkServerError, JobFailedError, JobTimeoutError, PayloadError
+from clustrix.futures import JobFuture
+from clustrix.payload.codec import (
+    Call,
+    atomic_write,
+    dump_array,
+    dump_call,
+    load_result,
+    new_key,
+    write_key_file,
+)
+from clustrix.spec import JobSpec
+from clustrix.states import JobState, JobStatus
+
+__all__ = ["DebugBackend", "LocalBackend"]
+
+LOG_TAIL_CHARS = 64 * 1024
+"""How much of a job's log ``stdout()``/``stderr()`` return before a result exists."""
+
+_CLUSTRIX_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+_LIVE: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
+
+
+def _tail(path: str, limit: int = LOG_TAIL_CHARS) -> str:
+    try:
+        with open(path, "rb") as fh:
+            fh.seek(0, os.SEEK_END)
+            size = fh.tell()
+            fh.seek(max(0, size - limit))
+            return fh.read().decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _describe_exit(code: int | None) -> str:
+    if code is not None and code < 0:
+        try:
+            return f"killed by signal {signal.Signals(-code).name}"
+        except ValueError:
+            return f"killed by signal {-code}"
+    return ""
+
+
+class _Job:
+    """One local job (or array task); it is also the future's :class:`JobHandle`."""
+
+    def __init__(self, backend: LocalBackend, job_id: str, job_dir: str, task: int | None,
+                 spec: JobSpec, call: Call | None = None):
+        self.backend = backend
+        self.job_id = job_id
+        self.job_dir = job_dir
+        self.task = task
+        self.spec = spec
+        self.call = call  # threads mode only
+        self.future = JobFuture(job_id, self)
+        self.lock = threading.Lock()
+        self.state = JobState.PENDING
+        self.cancel_requested = False
+        self.proc: subprocess.Popen[bytes] | ForkedProcess | None = None
+        self.live_out: list[str] | None = None  # threads mode: what the call printed so far
+        self.live_err: list[str] | None = None
+        self.final_out = ""
+        self.final_err = ""
+
+    def _file(self, stem: str, ext: str) -> str:
+        suffix = "" if self.task is None else f".{self.task}"
+        return os.path.join(self.job_dir, f"{stem}{suffix}{ext}")
+
+    # --- JobHandle
+    def cancel(self) -> bool:
+        with self.lock:
+            if self.state.is_terminal or self.cancel_requested:
+                return self.cancel_requested
+            if self.state == JobState.RUNNING and self.proc is None:
+                return False  # a running thread cannot be stopped
+            self.cancel_requested = True
+            proc = self.proc
+        if proc is not None:
+            self.backend._kill(proc)
+        return True
+
+    def status(self) -> JobStatus:
+        with self.lock:
+            return JobStatus(self.state, raw=self.state.value)
+
+    def stdout(self) -> str:
+        if self.live_out is not None:
+            return "".join(self.live_out)
+        return self.final_out if self.state.is_terminal else _tail(self._file("stdout", ".log"))
+
+    def stderr(self) -> str:
+        if self.live_err is not None:
+            return "".join(self.live_err)
+        return self.final_err if self.state.is_terminal else _tail(self._file("stderr", ".log"))
+
+
+class LocalBackend:
+    """A pool of worker processes on this machine (threads with ``local_mode: threads``)."""
+
+    def __init__(self, profile: Profile | None = None, *, kill_grace_s: float = 5.0, fork_server: bool = True):
+        self.profile = profile or Profile(backend="local")
+        self.max_workers = self.profile.max_workers or os.cpu_count() or 1
+        self.threads_mode = self.profile.local_mode == "threads"
+        if isinstance(kill_grace_s, bool) or not isinstance(kill_grace_s, (int, float)) or kill_grace_s < 0:
+            raise ValueError(f"kill_grace_s must be a number of seconds >= 0, got {kill_grace_s!r}")
+        self.kill_grace_s = float(kill_grace_s)
+        self._base = tempfile.mkdtemp(prefix="clustrix-local-")  # 0700
+        self._jobs_dir = os.path.join(self._base, "jobs")
+        os.mkdir(self._jobs_dir, 0o700)
+        self._key = new_key()
+        self._key_file = os.path.join(self._base, "hmac.key")  # outside every job dir
+        write_key_file(self._key_file, self._key)
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._workers: list[threading.Thread] = []
+        self._jobs: set[_Job] = set()
+        self._dir_users: dict[str, int] = {}
+        self._closed = False
+        self._fork_server_wanted = bool(fork_server) and not self.threads_mode and fork_server_supported()
+        self._fork_server: ForkServer | None = None
+        self._retired = 0  # workers that have left after shutdown()
+        _LIVE.add(self)
+
+    # ------------------------------------------------------------------ submission
+
+    def submit(self, call: Call, spec: JobSpec) -> JobFuture:
+        """Queue one call; it starts when one of the ``max_workers`` slots is free."""
+        if not isinstance(call, Call):
+            raise TypeError(f"submit needs a clustrix.payload.codec.Call, got {type(call).__name__}")
+        job_id, job_dir = self._new_job_dir()
+        if not self.threads_mode:
+            self._stage(job_dir, lambda: dump_call(call, self._key, sys_path=self._sys_path()))
+        job = _Job(self, job_id, job_dir, None, spec, call if self.threads_mode else None)
+        self._enqueue([job], job_dir)
+        return job.future
+
+    def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec) -> list[JobFuture]:
+        """Queue one task per item (ids ``local-N_0``, ``local-N_1``...), like a scheduler array."""
+        pairs = check_items(items)
+        if not pairs:
+            return []
+        job_id, job_dir = self._new_job_dir()
+        if not self.threads_mode:
+            self._stage(job_dir, lambda: dump_array(fn, [[p] for p in pairs], self._key, sys_path=self._sys_path()))
+        jobs = [
+            _Job(self, f"{job_id}_{i}", job_dir, i, spec, Call(fn, a, kw) if self.threads_mode else None)
+            for i, (a, kw) in enumerate(pairs)
+        ]
+        self._enqueue(jobs, job_dir)
+        return [j.future for j in jobs]
+
+    def _new_job_dir(self) -> tuple[str, str]:
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot submit to a LocalBackend after shutdown()")
+            job_id = f"local-{next(self._ids)}"
+        job_dir = os.path.join(self._jobs_dir, job_id)
+        os.mkdir(job_dir, 0o700)
+        return job_id, job_dir
+
+    def _stage(self, job_dir: str, make_blob: Callable[[], bytes]) -> None:
+        try:  # pickling errors surface here, in submit(), not later in result()
+            # No fsync: the directory is temporary and only this machine reads it (see atomic_write).
+            atomic_write(os.path.join(job_dir, "call.pkl"), make_blob(), durable=False)
+        except BaseException:
+            shutil.rmtree(job_dir, ignore_errors=True)
+            raise
+
+    @staticmethod
+    def _sys_path() -> list[str]:
+        # Same machine: give the job this process's import path, so functions defined in test
+        # modules or in packages put on sys.path at run time unpickle by reference.
+        return [p for p in sys.path if p and os.path.isdir(p)]
+
+    def _enqueue(self, jobs: list[_Job], job_dir: str) -> None:
+        with self._lock:
+            self._dir_users[job_dir] = len(jobs)
+            self._jobs.update(jobs)
+            for job in jobs:
+                self._queue.put(job)
+            while len(self._workers) < min(self.max_workers, len(self._jobs)):
+                worker = threading.Thread(target=self._work, name=f"clustrix-local-{len(self._workers)}",
+                                          daemon=True)
+                self._workers.append(worker)
+                worker.start()
+
+    # ------------------------------------------------------------------ workers
+
+    def _work(self) -> None:
+        while True:
+            job = self._queue.get()
+            if job is None:
+                self._retire_worker()
+                return
+            try:
+                if self.threads_mode:
+                    self._run_thread(job)
+                else:
+                    self._run_process(job)
+            except BaseException as exc:  # noqa: BLE001 - never lose a future to a backend bug
+                job.future.set_job_error(JobFailedError(f"clustrix could not run the job: {exc!r}",
+                                                        job_id=job.job_id))
+            finally:
+                self._finished(job)
+
+    def _retire_worker(self) -> None:
+        """A worker leaves (shutdown): the last one out stops the fork server."""
+        with self._lock:
+            self._retired += 1
+            server = self._fork_server if self._retired >= len(self._workers) else None
+            if server is not None:
+                self._fork_server = None
+        if server is not None:
+            server.close()
+
+    def _start(self, job: _Job) -> bool:
+        """Mark the job running unless it was cancelled while queued (caller holds job.lock)."""
+        if job.cancel_requested or not job.future.mark_running():
+            job.state = JobState.CANCELLED
+            return False
+        job.state = JobState.RUNNING
+        return True
+
+    def _run_process(self, job: _Job) -> None:
+        runner_args = [job.job_dir, "--task", "" if job.task is None else str(job.task), "--key-file",
+                       self._key_file, "--no-fsync"]
+        env = dict(os.environ)
+        env.update(job.spec.env)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (_CLUSTRIX_ROOT, env.get("PYTHONPATH", "")) if p)
+        env["CLUSTRIX_JOB_ID"] = job.job_id
+        with job.lock:
+            if not self._start(job):
+                return
+            job.proc = self._spawn(job, runner_args, env)
+        proc = job.proc
+        limit_s = job.spec.resources.time_s
+        timed_out = False
+        try:
+            code = proc.wait(timeout=limit_s)
+        except subprocess.TimeoutExpired:
+            with job.lock:
+                timed_out = not job.cancel_requested
+            code = self._kill(proc)
+        finally:
+            if isinstance(proc, ForkedProcess):
+                proc.release()
+        with job.lock:
+            cancelled = job.cancel_requested
+            job.final_out = _tail(job._file("stdout", ".log"))
+            job.final_err = _tail(job._file("stderr", ".log"))
+        if cancelled:
+            job.state = JobState.CANCELLED
+            return  # the future marks itself cancelled (JobFuture.cancel)
+        if timed_out:
+            job.state = JobState.TIMEOUT
+            job.future.set_job_error(JobTimeoutError(
+                f"the call ran past its time limit of {limit_s} s and was killed", job_id=job.job_id,
+                state="TIMEOUT", exit_code=code, stderr_tail=job.final_err[-2000:]))
+            return
+        self._collect(job, code)
+
+    def _spawn(self, job: _Job, runner_args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes] | ForkedProcess:
+        """Start the runner: forked by the warm server when equivalent, else as a subprocess."""
+        out_path, err_path, cwd = job._file("stdout", ".log"), job._file("stderr", ".log"), os.getcwd()
+        server = self._server_for(env) if not job.spec.setup else None
+        if server is not None:
+            try:
+                return server.spawn(runner_args, env, cwd, out_path, err_path)
+            except ForkServerError:
+                # It died: this call runs as a subprocess; the next one starts a new server,
+                # unless this one never ran a call (it cannot start here: stop trying).
+                if not server.started_any:
+                    self._fork_server_wanted = False
+        argv = [sys.executable, "-m", "clustrix.runner", *runner_args]
+        if job.spec.setup:  # the user's setup lines, then the runner, as in a batch script
+            argv = ["/bin/sh", "-c", "\n".join(job.spec.setup) + '\nexec "$@"', "clustrix-setup", *argv]
+        with open(out_path, "wb") as out, open(err_path, "wb") as err:
+            return subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=out, stderr=err, env=env, cwd=cwd,
+                                    start_new_session=True)
+
+    def _server_for(self, env: dict[str, str]) -> ForkServer | None:
+        """The fork server, started on first use; None where a fork would not be equivalent."""
+        if not self._fork_server_wanted:
+            return None
+        with self._lock:
+            server = self._fork_server
+            if server is None or not server.alive:
+                try:
+                    server = self._fork_server = ForkServer(env, os.getcwd())
+                except OSError:
+                    self._fork_server_wanted = False
+                    return None
+        # PYTHON*/LD_* variables other than the server's take effect only in a fresh interpreter.
+        return server if server.matches(env) else None
+
+    def _collect(self, job: _Job, code: int) -> None:
+        result_path = job._file("result", ".pkl")
+        try:
+            with open(result_path, "rb") as fh:
+                blob = fh.read()
+        except FileNotFoundError:
+            job.state = JobState.FAILED
+            job.future.set_job_error(JobFailedError(
+                "the job's process exited without writing a result", job_id=job.job_id, state="FAILED",
+                reason=_describe_exit(code), exit_code=code, stderr_tail=job.final_err[-2000:]))
+            return
+        try:
+            envelope = load_result(blob, self._key)[0]
+        except PayloadError as exc:
+            job.state = JobState.FAILED
+            job.future.set_job_error(exc)
+            return
+        job.state = JobState.COMPLETED
+        job.future.set_envelope(envelope)
+
+    def _run_thread(self, job: _Job) -> None:
+        assert job.call is not None
+        with job.lock:
+            if not self._start(job):
+                return
+        limit_s = job.spec.resources.time_s
+        timer = None
+        if limit_s is not None:  # a thread cannot be killed: fail the future, the thread runs on
+            def expire() -> None:
+                if job.future.set_job_error(JobTimeoutError(
+                        f"the call ran past its time limit of {limit_s} s; it runs on in a thread, "
+                        "which cannot be killed (use local_mode 'processes' to kill it)",
+                        job_id=job.job_id, state="TIMEOUT")):
+                    job.state = JobState.TIMEOUT
+            timer = threading.Timer(limit_s, expire)
+            timer.daemon = True
+            timer.start()
+        with capture_thread_output() as (out, err):
+            job.live_out, job.live_err = out, err
+            try:
+                env, exc = run_in_this_thread(job.call, out, err)
+            finally:
+                if timer is not None:
+                    timer.cancel()
+                job.final_out, job.final_err = "".join(out), "".join(err)
+                job.live_out = job.live_err = None
+        if job.future.resolve(env, value=env.value, exception=exc):
+            job.state = JobState.COMPLETED if exc is None else JobState.FAILED
+
+    def _finished(self, job: _Job) -> None:
+        with self._lock:
+            self._jobs.discard(job)
+            self._dir_users[job.job_dir] -= 1
+            last = self._dir_users[job.job_dir] == 0
+            if last:
+                del self._dir_users[job.job_dir]
+        if last:
+            shutil.rmtree(job.job_dir, ignore_errors=True)
+
+    def _kill(self, proc: subprocess.Popen[bytes] | ForkedProcess) -> int:
+        """SIGTERM the job's process group, SIGKILL it after the grace; return the exit code."""
+        _signal_group(proc, signal.SIGTERM)
+        try:
+            proc.wait(timeout=self.kill_grace_s)
+        except subprocess.TimeoutExpired:
+            pass
+        # stragglers (children that ignore SIGTERM); the group id is not reused while alive
+        _signal_group(proc, signal.SIGKILL)
+        return proc.wait()
+
+    # ------------------------------------------------------------------ shutdown
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Stop accepting calls; cancel queued ones if asked; with ``wait``, wait for the rest."""
+        with self._lock:
+            first = not self._closed
+            self._closed = True
+            jobs = list(self._jobs)
+            workers = list(self._workers)
+        if cancel_futures:
+            for job in jobs:
+                with job.lock:
+                    queued = job.state == JobState.PENDING
+                if queued:
+                    job.future.cancel()
+        if first:
+            for _ in workers:
+                self._queue.put(None)
+        if wait:
+            for worker in workers:
+                worker.join()
+            shutil.rmtree(self._base, ignore_errors=True)
+
+    def _terminate(self) -> None:
+        """At interpreter exit: cancel everything, kill what runs, remove the temporary files."""
+        with self._lock:
+            self._closed = True
+            jobs = list(self._jobs)
+        for job in jobs:
+            job.future.cancel()
+        with self._lock:
+            server, self._fork_server = self._fork_server, None
+        if server is not None:
+            server.close()
+        shutil.rmtree(self._base, ignore_errors=True)
+
+
+def _signal_group(proc: subprocess.Popen[bytes] | ForkedProcess, sig: int) -> None:
+    """Signal the call's process group (through the fork server for a forked call)."""
+    if isinstance(proc, ForkedProcess):
+        proc.signal_group(sig)
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+@atexit.register
+def _terminate_all() -> None:
+    for backend in list(_LIVE):
+        backend._terminate()

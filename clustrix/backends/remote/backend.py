@@ -1,0 +1,501 @@
+"""The remote backend: jobs on a batch scheduler (over SSH, or on this login node) or a plain host.
+
+``RemoteBackend(profile)`` stages each call into its own job directory
+(:mod:`clustrix.backends.remote.staging`), starts it through a *launcher* — :class:`SchedulerLauncher` for
+slurm/pbs/torque/sge, :class:`clustrix.backends.remote.plain_ssh.PlainSSHLauncher` for ``ssh`` — records it in the
+ledger, and hands back :class:`~clustrix.futures.JobFuture` objects that one
+:class:`~clustrix.polling.poller.Poller` per backend resolves. Reattaching to a recorded job after a
+restart is :func:`clustrix.api.attach.attach` (re-exported here).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from clustrix.backends.array_plan import ArrayPlan, check_chunk_size
+from clustrix.backends.base import ArrayItem, check_items
+from clustrix.backends.ledger import Ledger, LedgerEntry
+from clustrix.backends.remote.launchers import Launcher, SchedulerLauncher
+from clustrix.backends.remote.staging import Stager
+from clustrix.config.profile import Profile
+from clustrix.errors import (
+    ClustrixError,
+    CommandError,
+    PayloadError,
+    TransportError,
+)
+from clustrix.futures import JobFuture, status_for_exception
+from clustrix.payload.codec import Call, dump_array, dump_call, load_result
+from clustrix.polling.poller import Poller, PollerConfig
+from clustrix.polling.probe import ResultProbe, lister_for
+from clustrix.polling.resolution import Failed, ResultReady
+from clustrix.polling.watch import Watch, WatchFiles
+from clustrix.spec import ArraySpec, JobPaths, JobSpec
+from clustrix.states import JobState, JobStatus
+from clustrix.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+LOG_TAIL_BYTES = 64 * 1024
+SHUTDOWN_POLLER_WAIT_S = 5.0
+PENDING = JobStatus(JobState.PENDING, "SUBMITTED")
+
+
+@dataclass(eq=False)
+class Submission:
+    """One submitted job (or array) and the futures of its items."""
+
+    job_id: str
+    paths: JobPaths
+    key: bytes
+    plan: ArrayPlan | None
+    task_keys: list[str]
+    futures: list[JobFuture] = field(default_factory=list)
+    statuses: dict[int, JobStatus] = field(default_factory=dict)
+    finished: dict[int, str] = field(default_factory=dict)  # task -> final state name
+    cancelled: set[int] = field(default_factory=set)
+    # Tasks being cancelled: a decision the poller reaches meanwhile (e.g. CANCELLED, seen after
+    # our own scancel) is held back so the future ends *cancelled*, not failed.
+    cancelling: set[int] = field(default_factory=set)
+    deferred: dict[int, ResultReady | Failed] = field(default_factory=dict)
+    row: int | None = None
+
+    @property
+    def n_tasks(self) -> int:
+        return 1 if self.plan is None else self.plan.n_tasks
+
+    def file_task(self, task: int) -> int | None:
+        return None if self.plan is None else task
+
+    def items_of(self, task: int) -> range:
+        return range(1) if self.plan is None else self.plan.items_of(task)
+
+    def task_of_item(self, item: int) -> int:
+        return 0 if self.plan is None else self.plan.task_of(item)[0]
+
+
+class _ItemHandle:
+    """The JobHandle of one item future: cancel its task, report its task's status and logs."""
+
+    def __init__(self, backend: RemoteBackend, sub: Submission, item: int):
+        self._backend, self._sub, self._item = backend, sub, item
+
+    def cancel(self) -> bool:
+        return self._backend._cancel_task(self._sub, self._sub.task_of_item(self._item))
+
+    def status(self) -> JobStatus:
+        return self._sub.statuses.get(self._sub.task_of_item(self._item), PENDING)
+
+    def stdout(self) -> str:
+        return self._backend._read_log(self._sub, self._sub.task_of_item(self._item), "stdout")
+
+    def stderr(self) -> str:
+        return self._backend._read_log(self._sub, self._sub.task_of_item(self._item), "stderr")
+
+
+class RemoteBackend:
+    """Backend for ``slurm``/``pbs``/``torque``/``sge`` (over SSH or local) and plain ``ssh``.
+
+    ``transport``, ``ledger`` (False disables it), ``poller_config``, ``sleep`` (between submit
+    retries) and ``poll_sleep`` (the poller's wait between ticks) exist for tests and advanced
+    use; ``RemoteBackend(profile)`` is the normal construction.
+    """
+
+    def __init__(self, profile: Profile, *, transport: Transport | None = None, ledger: Ledger | bool | None = None,
+                 poller_config: PollerConfig | None = None, sleep: Callable[[float], None] = time.sleep,
+                 poll_sleep: Callable[[float], None] | None = None):
+        if not profile.is_remote:
+            raise ClustrixError(f"RemoteBackend needs a scheduler or ssh profile, got backend {profile.backend!r}")
+        self.profile = profile
+        self._owns_transport = transport is None
+        if transport is None:
+            from clustrix.transports import transport_for
+
+            transport = transport_for(profile)
+        self.transport = transport
+        self.stager = Stager(transport, profile)
+        self.stager.prefetch_key()  # the first submission's key read, overlapped (see staging)
+        if profile.scheduler is not None:
+            from clustrix import schedulers
+
+            self.launcher: Launcher = SchedulerLauncher(transport, schedulers.get(profile.scheduler), profile,
+                                                        sleep=sleep)
+        else:
+            from clustrix.backends.remote.plain_ssh import PlainSSHLauncher
+
+            self.launcher = PlainSSHLauncher(transport, profile)
+        config = poller_config or PollerConfig(interval_s=profile.poll_interval_s,
+                                               max_interval_s=profile.poll_max_interval_s,
+                                               grace=self.launcher.grace)
+        # The fast path: result files are noticed by looking into job directories each tick;
+        # the scheduler is asked on a slower schedule (see clustrix.polling.poller).
+        self.poller = Poller(self.launcher.source, transport, config,
+                             probe=ResultProbe(transport, lister_for(transport)), sleep=poll_sleep,
+                             name=f"clustrix-poller-{profile.name}")
+        self._ledger_arg = ledger
+        self._ledger: Ledger | None = None
+        self._lock = threading.Lock()
+        self._subs: list[Submission] = []
+        self._closed = False
+
+    # -- Backend protocol ----------------------------------------------------------------------
+
+    def submit(self, call: Call, spec: JobSpec) -> JobFuture:
+        """Stage and submit one call as one job; the future resolves to its value."""
+        self._check_open()
+        key = self.stager.key()
+        payload = dump_call(call, key)  # unpicklable arguments raise here, before any remote work
+        sub = self._start(spec, payload, key, plan=None, function=_function_name(call.fn))
+        return sub.futures[0]
+
+    def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec,
+                     *, chunk_size: int | None = None) -> list[JobFuture]:
+        """One array job for all items; one future per item, in order.
+
+        ``chunk_size`` items run in each array task (one after another); None means the
+        profile's ``array_chunk_size``, else the automatic rule of :mod:`clustrix.backends.array_plan`.
+        """
+        self._check_open()
+        chunk_size = check_chunk_size(chunk_size)
+        checked = check_items(items)
+        if not checked:
+            return []
+        plan = ArrayPlan.for_items(len(checked), chunk_size=chunk_size or self.profile.array_chunk_size)
+        key = self.stager.key()
+        payload = dump_array(fn, plan.chunks(checked), key)
+        max_parallel = spec.array.max_parallel if spec.array is not None else None
+        spec = replace(spec, array=ArraySpec(plan.n_tasks, max_parallel or self.profile.max_array_parallel))
+        sub = self._start(spec, payload, key, plan=plan, function=_function_name(fn))
+        return list(sub.futures)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """No new submissions; cancel live jobs if asked; wait for the rest if asked."""
+        with self._lock:
+            self._closed = True
+            subs = list(self._subs)
+        if cancel_futures:
+            self.cancel_all(subs)
+        if wait:
+            for sub in subs:
+                for fut in sub.futures:
+                    try:
+                        fut.exception()
+                    except BaseException:  # noqa: BLE001 - cancelled futures raise here
+                        pass
+        with self._lock:
+            idle = not self._subs
+        # When idle, let a poll tick still in flight finish before its connection goes away
+        # (bounded: a hung command must not hang shutdown).
+        self.poller.stop(wait=idle, timeout_s=SHUTDOWN_POLLER_WAIT_S)
+        if idle and self._owns_transport:
+            # With jobs still live (wait=False) the poller keeps using the connection; it is
+            # released at exit instead.
+            self.transport.close()
+
+    def cancel_all(self, subs: Sequence[Submission] | None = None) -> None:
+        """Cancel every unfinished job of this backend (or of ``subs``) with one cancel command.
+
+        Raises the cancel command's error (the jobs then resolve as if nothing had happened).
+        """
+        with self._lock:
+            subs = list(self._subs) if subs is None else list(subs)
+            targets = {s: {t for t in range(s.n_tasks) if t not in s.finished} for s in subs}
+        self._cancel_tasks(targets, strict=True)
+
+    def cancel_futures(self, futures: Iterable[Future[Any]]) -> int:
+        """Cancel many futures with ONE cancel command, instead of one per ``future.cancel()``.
+
+        Futures of this backend are grouped by submission: a submission all of whose unfinished
+        tasks go is cancelled by its job id (one id for a whole array), otherwise by the ids of
+        the tasks. Other futures are cancelled one by one. A failing cancel command is logged and
+        leaves the jobs to resolve normally, as ``future.cancel()`` returning False would. Returns
+        how many of ``futures`` are cancelled afterwards. Used by the ``map`` clean-ups.
+        """
+        futs = list(futures)
+        targets: dict[Submission, set[int]] = {}
+        for fut in futs:
+            handle = getattr(fut, "handle", None)
+            if isinstance(handle, _ItemHandle) and handle._backend is self:
+                if not fut.done():
+                    targets.setdefault(handle._sub, set()).add(handle._sub.task_of_item(handle._item))
+            elif not fut.done():
+                fut.cancel()
+        self._cancel_tasks(targets, strict=False)
+        return sum(1 for f in futs if f.cancelled())
+
+    def _cancel_tasks(self, targets: dict[Submission, set[int]], *, strict: bool) -> None:
+        """Cancel ``targets`` (submission -> task indices) with one cancel command.
+
+        Tasks being cancelled hold back decisions the poller reaches meanwhile (see
+        :attr:`Submission.cancelling`); on failure those are released and, when ``strict``,
+        the error is raised.
+        """
+        ids: list[str] = []
+        chosen: list[tuple[Submission, list[int]]] = []
+        with self._lock:
+            for sub, wanted in targets.items():
+                open_tasks = {t for t in range(sub.n_tasks) if t not in sub.finished and t not in sub.cancelled}
+                tasks = sorted((wanted & open_tasks) - sub.cancelling)
+                if not tasks:
+                    continue
+                whole = sub.plan is None or open_tasks <= set(tasks) | sub.cancelling
+                sub.cancelling.update(tasks)
+                ids.extend([sub.job_id] if whole else [sub.task_keys[t] for t in tasks])
+                chosen.append((sub, tasks))
+        if not ids:
+            return
+        try:
+            self.launcher.cancel(ids)
+        except BaseException:
+            with self._lock:
+                held = []
+                for sub, tasks in chosen:
+                    for t in tasks:
+                        sub.cancelling.discard(t)
+                        if t in sub.deferred:
+                            held.append((sub, t, sub.deferred.pop(t)))
+            for sub, t, decision in held:
+                self._on_done(sub, t, decision)
+            if strict or not isinstance(sys.exc_info()[1], (CommandError, TransportError)):
+                raise
+            log.warning("cancelling %s failed", " ".join(ids), exc_info=True)
+            return
+        for sub, tasks in chosen:
+            self._mark_cancelled(sub, tasks)
+
+    def adopt(self, entry: LedgerEntry) -> list[JobFuture]:
+        """Futures for a job recorded in the ledger (by this or an earlier process).
+
+        The job's result and sentinel files decide its outcome as for a fresh submission, so a
+        job that finished long ago (and left the queue) resolves at the first poll.
+        """
+        with self._lock:
+            for sub in self._subs:
+                if sub.job_id == entry.job_id and sub.paths.job_dir == entry.job_dir:
+                    return list(sub.futures)
+        paths = JobPaths(entry.job_dir, entry.key_file)
+        plan = ArrayPlan(entry.n_items, entry.chunk_size) if entry.is_array else None
+        keys = list(entry.task_ids) if entry.is_array else [entry.job_id]
+        sub = Submission(entry.job_id, paths, self.stager.key(), plan, keys, row=entry.row)
+        self._register(sub, function=entry.function, record=False)
+        return list(sub.futures)
+
+    # -- submission ----------------------------------------------------------------------------
+
+    def _start(self, spec: JobSpec, payload: bytes, key: bytes, *, plan: ArrayPlan | None,
+               function: str) -> Submission:
+        job_dir = self.stager.new_job_dir()
+        paths = JobPaths(job_dir, self.stager.remote_key_path)
+        files: dict[str, bytes | str] = dict(self.launcher.render(spec, paths))
+        files[paths.payload] = payload
+        self.stager.stage(job_dir, files)
+        job_id = self.launcher.submit(spec, paths)
+        n_tasks = None if plan is None else plan.n_tasks
+        sub = Submission(job_id, paths, key, plan, self.launcher.task_keys(job_id, n_tasks))
+        self._register(sub, function=function, record=True)
+        return sub
+
+    def _register(self, sub: Submission, *, function: str, record: bool) -> None:
+        """Create the item futures, record the job in the ledger and start watching its tasks."""
+        n_items = 1 if sub.plan is None else sub.plan.n_items
+        for item in range(n_items):
+            fid = sub.job_id if sub.plan is None else f"{sub.job_id}[{item}]"
+            sub.futures.append(JobFuture(fid, _ItemHandle(self, sub, item)))
+        ledger = self._get_ledger()
+        if ledger is not None and record:
+            try:
+                sub.row = ledger.record(
+                    job_id=sub.job_id, backend=self.profile.backend, host=self.profile.host,
+                    profile=_profile_mapping(self.profile), job_dir=sub.paths.job_dir,
+                    key_file=sub.paths.key_file, function=function,
+                    task_ids=sub.task_keys if sub.plan is not None else (),
+                    n_items=n_items, chunk_size=1 if sub.plan is None else sub.plan.chunk_size)
+            except Exception:  # the ledger is a convenience; never fail a submitted job over it
+                log.warning("could not record job %s in the ledger", sub.job_id, exc_info=True)
+        self.launcher.track(sub.job_id, sub.paths, None if sub.plan is None else sub.plan.n_tasks)
+        with self._lock:
+            self._subs.append(sub)
+        watches = []
+        for task, key in enumerate(sub.task_keys):
+            if task in sub.finished:
+                continue
+            ft = sub.file_task(task)
+            watches.append(Watch(
+                key=key, query_id=sub.job_id,
+                files=WatchFiles(sub.paths.result(ft), sub.paths.sentinel(ft),
+                                 self.launcher.log_paths(sub.paths, ft)[1]),
+                on_done=lambda decision, s=sub, t=task: self._on_done(s, t, decision),
+                on_status=lambda status, s=sub, t=task: self._on_status(s, t, status),
+            ))
+        self.poller.watch(watches)
+
+    # -- poller callbacks (poller thread) ------------------------------------------------------
+
+    def _on_status(self, sub: Submission, task: int, status: JobStatus) -> None:
+        sub.statuses[task] = status
+        if status.state is JobState.RUNNING:
+            for item in sub.items_of(task):
+                sub.futures[item].mark_running()
+        self._ledger_update(sub, {task: status.state.value})
+
+    def _on_done(self, sub: Submission, task: int, decision: ResultReady | Failed) -> None:
+        # The ledger is updated before the futures resolve, so whoever wakes on a result sees
+        # the final state recorded.
+        with self._lock:
+            if task in sub.cancelling:
+                sub.deferred[task] = decision
+                return
+        items = sub.items_of(task)
+        if isinstance(decision, Failed):
+            state = status_for_exception(decision.error).state.value
+            self._finish_task(sub, task, state, error=str(decision.error).splitlines()[0])
+            for item in items:
+                sub.futures[item].set_job_error(decision.error)
+            return
+        try:
+            envelopes = load_result(decision.blob, sub.key)
+            if len(envelopes) != len(items):
+                raise PayloadError(f"result of job {sub.task_keys[task]} holds {len(envelopes)} items, "
+                                   f"expected {len(items)}")
+        except PayloadError as exc:
+            self._finish_task(sub, task, "FAILED", error=str(exc))
+            for item in items:
+                sub.futures[item].set_job_error(exc, JobStatus(JobState.FAILED, raw="BAD RESULT"))
+            return
+        failure = next((f"{e.exc_type}: {e.exc_message}" for e in envelopes if not e.ok), None)
+        self._finish_task(sub, task, "COMPLETED" if failure is None else "FAILED", error=failure)
+        for item, env in zip(items, envelopes, strict=True):
+            sub.futures[item].set_envelope(env)
+
+    def _finish_task(self, sub: Submission, task: int, state: str, *, error: str | None = None) -> None:
+        self._finish_tasks(sub, {task: state}, error=error)
+
+    def _finish_tasks(self, sub: Submission, states: dict[int, str], *, error: str | None = None) -> None:
+        """Record final task states (one ledger update for all of them)."""
+        if not states:
+            return
+        with self._lock:
+            sub.finished.update(states)
+            all_done = len(sub.finished) + len(sub.cancelled - set(sub.finished)) >= sub.n_tasks
+            if all_done and sub in self._subs:
+                self._subs.remove(sub)
+        self._ledger_update(sub, states, error=error)
+
+    # -- cancel --------------------------------------------------------------------------------
+
+    def _cancel_task(self, sub: Submission, task: int) -> bool:
+        with self._lock:
+            if task in sub.cancelled:
+                return True
+            if task in sub.finished or task in sub.cancelling:
+                return False
+            sub.cancelling.add(task)
+        key = sub.task_keys[task]
+        try:
+            self.launcher.cancel([sub.job_id if sub.plan is None else key])
+        except (CommandError, TransportError):
+            log.warning("cancelling job %s failed", key, exc_info=True)
+            with self._lock:
+                sub.cancelling.discard(task)
+                held = sub.deferred.pop(task, None)
+            if held is not None:
+                self._on_done(sub, task, held)
+            return False
+        self._mark_cancelled(sub, [task])
+        return True
+
+    def _mark_cancelled(self, sub: Submission, tasks: Iterable[int]) -> None:
+        """Tasks whose cancel command succeeded: forget them, record them, cancel their futures."""
+        newly: list[int] = []
+        with self._lock:
+            for task in tasks:
+                sub.cancelling.discard(task)
+                sub.deferred.pop(task, None)
+                if task not in sub.finished:
+                    sub.cancelled.add(task)
+                    newly.append(task)
+        if not newly:
+            return
+        self.poller.forget([sub.task_keys[t] for t in newly])
+        self._finish_tasks(sub, dict.fromkeys(newly, "CANCELLED"))
+        for task in newly:
+            for item in sub.items_of(task):
+                sub.futures[item].cancel()  # the handle answers True at once: the task is cancelled
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _read_log(self, sub: Submission, task: int, which: str) -> str:
+        out, err = self.launcher.log_paths(sub.paths, sub.file_task(task))
+        path = out if which == "stdout" else err
+        try:
+            blob = self.stager.fetch([path]).get(path)
+        except TransportError as exc:
+            log.warning("could not read %s: %s", path, exc)
+            return ""
+        return "" if blob is None else blob[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
+
+    def _get_ledger(self) -> Ledger | None:
+        if self._ledger_arg is False:
+            return None
+        if isinstance(self._ledger_arg, Ledger):
+            return self._ledger_arg
+        if self._ledger is None:
+            try:
+                self._ledger = Ledger()
+            except Exception:
+                log.warning("the job ledger is unavailable; jobs will not be reattachable", exc_info=True)
+                self._ledger_arg = False
+                return None
+        return self._ledger
+
+    def _ledger_update(self, sub: Submission, tasks: dict[int, str], *, error: str | None = None) -> None:
+        ledger = self._get_ledger()
+        if ledger is None or sub.row is None:
+            return
+        try:
+            if sub.plan is not None:
+                ledger.set_task_states(sub.row, tasks)
+            ledger.set_state(sub.row, _aggregate(sub), error=error)
+        except Exception:
+            log.warning("could not update job %s in the ledger", sub.job_id, exc_info=True)
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise RuntimeError("cannot submit after shutdown() of this backend")
+
+
+def _aggregate(sub: Submission) -> str:
+    """One state for a whole submission (the ledger's ``state`` column)."""
+    n = sub.n_tasks
+    finals = {t: s for t, s in sub.finished.items()}
+    finals.update({t: "CANCELLED" for t in sub.cancelled if t not in finals})
+    if len(finals) >= n:
+        bad = [s for s in finals.values() if s != "COMPLETED"]
+        return bad[0] if bad else "COMPLETED"
+    if any(st.state is JobState.RUNNING for st in sub.statuses.values()) or finals:
+        return "RUNNING"
+    return "PENDING"
+
+
+def _function_name(fn: Callable[..., Any]) -> str:
+    fn = getattr(fn, "func", fn)  # the executor's JobEntry wraps the user's function
+    module = getattr(fn, "__module__", None) or "?"
+    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
+    return f"{module}.{name}"
+
+
+def _profile_mapping(profile: Profile) -> dict[str, Any]:
+    to_mapping = getattr(profile, "to_mapping", None)
+    if callable(to_mapping):
+        return dict(to_mapping())
+    raise ClustrixError("Profile.to_mapping() is missing; cannot record the job in the ledger")
+
+
+__all__ = ["Launcher", "RemoteBackend", "SchedulerLauncher", "Submission"]

@@ -1,0 +1,131 @@
+"""Launchers: how jobs start and stop on one kind of target, for :class:`clustrix.backends.remote.backend.RemoteBackend`.
+
+:class:`SchedulerLauncher` drives a pure scheduler module (slurm/pbs/torque/sge) through a
+transport; :class:`clustrix.backends.remote.plain_ssh.PlainSSHLauncher` starts the runner on a host without one.
+Both retry transient command failures through :func:`run_with_retry`.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from typing import Protocol
+
+from clustrix.config.profile import Profile
+from clustrix.errors import CommandError, SubmissionError, TransportError
+from clustrix.polling.resolution import GracePolicy
+from clustrix.polling.scheduler_source import SchedulerStatusSource, is_transient
+from clustrix.polling.watch import StatusSource
+from clustrix.schedulers.contract import SchedulerModule
+from clustrix.spec import ArraySpec, JobPaths, JobSpec
+from clustrix.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+SUBMIT_ATTEMPTS = 4
+SUBMIT_BACKOFF_S = (1.0, 3.0, 9.0)
+
+
+class Launcher(Protocol):
+    """How jobs start and stop on one kind of target; the backend does everything else."""
+
+    source: StatusSource
+    grace: GracePolicy
+
+    def render(self, spec: JobSpec, paths: JobPaths) -> dict[str, str]:
+        """The files to stage besides the payload (path -> text), at least ``paths.script``."""
+        ...
+
+    def submit(self, spec: JobSpec, paths: JobPaths) -> str:
+        """Start the staged job; return its job id. Raises SubmissionError."""
+        ...
+
+    def task_keys(self, job_id: str, n_tasks: int | None) -> list[str]:
+        """Status keys: ``[job_id]`` for a single job, one per task for an array."""
+        ...
+
+    def track(self, job_id: str, paths: JobPaths, n_tasks: int | None) -> None:
+        """Remember a job the source must report on (plain ssh needs its directory)."""
+        ...
+
+    def cancel(self, job_ids: Sequence[str]) -> None:
+        """Cancel jobs or tasks (ids as ``submit``/``task_keys`` return them)."""
+        ...
+
+    def log_paths(self, paths: JobPaths, task: int | None) -> tuple[str, str]:
+        """Where the job's (or task's) stdout and stderr logs are written."""
+        ...
+
+
+class SchedulerLauncher:
+    """Launcher for a pure scheduler module run through a transport."""
+
+    def __init__(self, transport: Transport, module: SchedulerModule, profile: Profile,
+                 *, sleep: Callable[[float], None] = time.sleep):
+        self.transport = transport
+        self.module = module
+        self.host = profile.host
+        self.timeout_s = profile.command_timeout_s
+        self._sleep = sleep
+        self.source = SchedulerStatusSource(transport, module, timeout_s=self.timeout_s, host=self.host)
+        self.grace = GracePolicy()
+
+    def render(self, spec: JobSpec, paths: JobPaths) -> dict[str, str]:
+        return {paths.script: self.module.render_script(spec, paths)}
+
+    def submit(self, spec: JobSpec, paths: JobPaths) -> str:
+        argv = self.module.submit_argv(paths.script)
+        return self.module.parse_submit(run_with_retry(self.transport, argv, self.timeout_s, self._sleep,
+                                                       host=self.host, error=SubmissionError))
+
+    def task_keys(self, job_id: str, n_tasks: int | None) -> list[str]:
+        if n_tasks is None:
+            return [job_id]
+        return list(self.module.task_ids(job_id, ArraySpec(n_tasks)))
+
+    def track(self, job_id: str, paths: JobPaths, n_tasks: int | None) -> None:
+        return None
+
+    def log_paths(self, paths: JobPaths, task: int | None) -> tuple[str, str]:
+        # SGE numbers its log files by SGE task id (clustrix task + 1); the module knows.
+        return self.module.log_paths(paths, task)
+
+    def cancel(self, job_ids: Sequence[str]) -> None:
+        argv = self.module.cancel_argv(list(job_ids))
+        run_with_retry(self.transport, argv, self.timeout_s, self._sleep, host=self.host,
+                       error=CommandError, benign=self.module.is_unknown_job_error)
+
+
+def run_with_retry(transport: Transport, argv: list[str], timeout_s: float, sleep: Callable[[float], None],
+                   *, host: str | None, error: type[CommandError],
+                   benign: Callable[[str], bool] | None = None) -> str:
+    """Run ``argv``; retry transient failures with backoff; return stdout or raise ``error``.
+
+    Retrying a *submission* after an ambiguous failure ("Socket timed out", a dropped connection)
+    can submit the job twice if the first request did reach the controller. We retry anyway: the
+    alternative fails the user's call on every controller hiccup, which is far more common on busy
+    clusters than the duplicate. A duplicate is contained — it runs the same signed payload in the
+    same job directory and writes the same result atomically — and the job id we track is the one
+    the scheduler confirmed; the ledger keeps the job dir so a stray twin can be found. Only the
+    transient messages of :data:`clustrix.polling.scheduler_source.TRANSIENT_MARKERS` and transport errors
+    are retried, at most :data:`SUBMIT_ATTEMPTS` times.
+    """
+    for attempt in range(SUBMIT_ATTEMPTS):
+        last = attempt == SUBMIT_ATTEMPTS - 1
+        try:
+            done = transport.run(argv, timeout_s=timeout_s)
+        except TransportError:
+            if last:
+                raise
+            log.warning("%s failed to run (attempt %d); retrying", argv[0], attempt + 1, exc_info=True)
+            sleep(SUBMIT_BACKOFF_S[min(attempt, len(SUBMIT_BACKOFF_S) - 1)])
+            continue
+        if done.returncode == 0 or (benign is not None and benign(done.stderr)):
+            return done.stdout
+        if last or not is_transient(done.stderr):
+            raise error(argv, done.returncode, done.stdout, done.stderr, host=host)
+        log.warning("%s failed transiently (attempt %d): %s; retrying", argv[0], attempt + 1,
+                    done.stderr.strip())
+        sleep(SUBMIT_BACKOFF_S[min(attempt, len(SUBMIT_BACKOFF_S) - 1)])
+    raise AssertionError("unreachable")

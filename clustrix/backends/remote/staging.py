@@ -1,0 +1,184 @@
+"""Job directories on the execution host: creation, upload, result fetch, and the HMAC key.
+
+Per submission one unique directory ``<remote_dir>/<yyyymmdd>-<uuid4 hex>`` (mode 0700) holds
+``job.sh``, ``call.pkl`` and later the result, sentinel and logs. Staging costs two round trips:
+one ``makedirs`` and one ``put_files`` of every file (the submit command is the third).
+
+The HMAC key: one per profile target, kept locally in the user data dir (0600) and remotely at
+``<remote_dir>/.clustrix-key`` (0600, outside every job dir, so write access to a job dir is not
+enough to forge a result). The remote copy is the source of truth: the first submission of a
+process fetches it (one round trip); if it exists, it is used (and cached locally, so a second
+laptop with the same profile agrees with the first); if not, the local key (created if needed)
+is uploaded together with that submission's files. The remote backend starts that read in the
+background as soon as it is created (:meth:`Stager.prefetch_key`), so it overlaps the caller's
+own work instead of delaying the first submission.
+"""
+
+from __future__ import annotations
+
+import logging
+import posixpath
+import threading
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date
+from typing import Protocol
+
+from clustrix.config.profile import Profile
+from clustrix.errors import ConfigError
+from clustrix.paths import key_path
+from clustrix.payload.keys import KEY_BYTES, ensure_key_file, write_key_file
+
+REMOTE_KEY_NAME = ".clustrix-key"
+
+log = logging.getLogger(__name__)
+
+
+class StagingTransport(Protocol):
+    """The part of :class:`clustrix.transports.Transport` staging needs."""
+
+    def put_files(self, files: Mapping[str, bytes], *, mode: int = 0o600) -> None: ...
+    def get_files(self, paths: Sequence[str]) -> dict[str, bytes | None]: ...
+    def makedirs(self, path: str, mode: int = 0o700) -> None: ...
+    def home(self) -> str: ...
+
+
+def key_target(profile: Profile) -> str:
+    """What identifies where a profile's remote key lives (part of the local key file name)."""
+    return "|".join(str(v) for v in (profile.backend, profile.user, profile.host, profile.port,
+                                     profile.remote_dir))
+
+
+def resolve_remote_dir(remote_dir: str, home: Callable[[], str]) -> str:
+    """``remote_dir`` as an absolute path: ``~`` and relative paths are taken from the home dir.
+
+    ``home`` is only called when needed (it may cost a round trip).
+    """
+    text = remote_dir.strip()
+    if any(c in text for c in "\n\r\x00"):
+        raise ConfigError(f"remote_dir {remote_dir!r} contains a newline or NUL byte; use a plain path",
+                          key="remote_dir")
+    if text.startswith("~") and not (text == "~" or text.startswith("~/")):
+        raise ConfigError(f"remote_dir {remote_dir!r}: '~user' is not supported; write the absolute "
+                          "path or '~/...'", key="remote_dir")
+    if text.startswith("/"):
+        return posixpath.normpath(text)
+    rest = text[1:].lstrip("/") if text.startswith("~") else text
+    base = home().rstrip("/") or "/"
+    if not base.startswith("/"):
+        raise ConfigError(f"the execution host reported home directory {base!r}, not an absolute path; "
+                          "set remote_dir to an absolute path", key="remote_dir")
+    return posixpath.normpath(posixpath.join(base, rest)) if rest else base
+
+
+def _decode_key(blob: bytes) -> bytes | None:
+    if len(blob) == KEY_BYTES:
+        return blob
+    try:
+        key = bytes.fromhex(blob.strip().decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        return None
+    return key if len(key) == KEY_BYTES else None
+
+
+class Stager:
+    """Stages job directories through one transport for one profile. Thread-safe."""
+
+    def __init__(self, transport: StagingTransport, profile: Profile,
+                 *, today: Callable[[], date] = date.today):
+        self.transport = transport
+        self.profile = profile
+        self._today = today
+        self._lock = threading.Lock()
+        self._remote_dir: str | None = None
+        self._key: bytes | None = None
+        self._key_uploaded = False
+
+    @property
+    def remote_dir(self) -> str:
+        """The absolute remote job root (``~`` expanded on the execution host, once)."""
+        with self._lock:
+            if self._remote_dir is None:
+                self._remote_dir = resolve_remote_dir(self.profile.remote_dir, self.transport.home)
+            return self._remote_dir
+
+    @property
+    def remote_key_path(self) -> str:
+        return posixpath.join(self.remote_dir, REMOTE_KEY_NAME)
+
+    def key(self) -> bytes:
+        """The profile's HMAC key, agreed with the remote copy (one round trip per process)."""
+        with self._lock:
+            if self._key is not None:
+                return self._key
+        return self._load_key(self._local_key_path())
+
+    def prefetch_key(self) -> threading.Thread:
+        """Start agreeing on the key in a background thread; returns the thread.
+
+        The first submission of a process needs the key before it can sign its payload; reading
+        the remote copy is a round trip. Started when the backend is created, it overlaps the
+        caller's own work (building arguments, pickling) instead of adding to the first
+        submission. A failure is only logged: :meth:`key` tries again and raises it then.
+        """
+        local_path = self._local_key_path()  # now, with the data dir configured at this moment
+
+        def run() -> None:
+            try:
+                self._load_key(local_path)
+            except Exception:
+                log.debug("reading the remote key in the background failed; the first submission "
+                          "will retry", exc_info=True)
+
+        thread = threading.Thread(target=run, name="clustrix-key-prefetch", daemon=True)
+        thread.start()
+        return thread
+
+    def _local_key_path(self) -> str:
+        return str(key_path(self.profile.name, key_target(self.profile)))
+
+    def _load_key(self, local_path: str) -> bytes:
+        remote_path = self.remote_key_path
+        with self._lock:
+            if self._key is not None:
+                return self._key
+            blob = self.transport.get_files([remote_path]).get(remote_path)
+            remote_key = _decode_key(blob) if blob is not None else None
+            if remote_key is not None:
+                # Another client (or an earlier run) set the key: adopt it so its jobs verify.
+                write_key_file(local_path, remote_key, overwrite=True)
+                self._key, self._key_uploaded = remote_key, True
+            else:
+                # Missing (or garbage, which we replace): upload ours with the next staging.
+                self._key, self._key_uploaded = ensure_key_file(local_path), False
+            return self._key
+
+    def new_job_dir(self) -> str:
+        """A fresh, unique job directory path (not created yet)."""
+        name = f"{self._today():%Y%m%d}-{uuid.uuid4().hex}"
+        return posixpath.join(self.remote_dir, name)
+
+    def stage(self, job_dir: str, files: Mapping[str, bytes | str]) -> None:
+        """Create ``job_dir`` (0700) and upload ``files`` (path -> content) in one ``put_files``.
+
+        The remote key travels in the same call the first time it is needed.
+        """
+        key = self.key()
+        payload = {path: data.encode("utf-8") if isinstance(data, str) else bytes(data)
+                   for path, data in files.items()}
+        for path in payload:
+            if posixpath.dirname(path) != job_dir:
+                raise ValueError(f"staged file {path!r} is not directly inside job dir {job_dir!r}")
+        self.transport.makedirs(job_dir, mode=0o700)
+        with self._lock:
+            upload_key = not self._key_uploaded
+        if upload_key:
+            payload[self.remote_key_path] = key.hex().encode("ascii") + b"\n"
+        self.transport.put_files(payload, mode=0o600)
+        if upload_key:
+            with self._lock:
+                self._key_uploaded = True
+
+    def fetch(self, paths: Sequence[str]) -> dict[str, bytes | None]:
+        """Read remote files in one call; None for files that do not exist."""
+        return self.transport.get_files(list(paths))

@@ -1,0 +1,174 @@
+"""``clustrix jobs``: list, inspect, fetch results of, read logs of and cancel recorded jobs.
+
+Everything works after the submitting process has exited: the ledger holds each job's profile
+(without secrets), job directory and task ids, and the commands reconnect with that profile.
+A JOB_ID is the scheduler's id (a pid for plain ssh) or ``#N`` for ledger row N; ``--host`` /
+``--profile`` pick one when the same id was seen on several clusters.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import traceback
+from collections.abc import Callable
+from typing import Any
+
+import click
+
+from clustrix.backends.ledger import Ledger, LedgerEntry
+from clustrix.errors import ClustrixError
+from clustrix.spec import JobPaths
+
+
+def _select(fn: Callable[..., Any]) -> Callable[..., Any]:
+    fn = click.option("--profile", "profile_name", default=None, help="Only jobs of this profile.")(fn)
+    fn = click.option("--host", default=None, help="Only jobs on this host.")(fn)
+    return click.argument("job_id")(fn)
+
+
+def _find(job_id: str, host: str | None, profile_name: str | None) -> tuple[Ledger, LedgerEntry]:
+    ledger = Ledger()
+    try:
+        return ledger, ledger.find(job_id, host=host, profile=profile_name)
+    except ClustrixError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _when(ts: float | None) -> str:
+    return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
+
+
+@click.group()
+def jobs() -> None:
+    """Jobs recorded in the ledger (they survive restarts of this client)."""
+
+
+@jobs.command("list")
+@click.option("--all", "show_all", is_flag=True, help="Include finished jobs.")
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1), help="At most this many.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+def list_jobs(show_all: bool, limit: int, as_json: bool) -> None:
+    """Recent jobs, newest first (unfinished only, unless --all)."""
+    entries = Ledger().entries(limit=limit, active_only=not show_all)
+    if as_json:
+        for e in entries:
+            click.echo(json.dumps({"row": e.row, "job_id": e.job_id, "backend": e.backend, "host": e.host,
+                                   "profile": e.profile.get("name"), "function": e.function, "state": e.state,
+                                   "items": e.n_items, "submitted_at": e.submitted_at,
+                                   "finished_at": e.finished_at, "job_dir": e.job_dir, "error": e.error}))
+        return
+    if not entries:
+        click.echo("no jobs" + ("" if show_all else " running (use --all to include finished ones)"))
+        return
+    rows = [("ROW", "JOB ID", "BACKEND", "HOST", "STATE", "ITEMS", "SUBMITTED", "FUNCTION")]
+    rows += [(f"#{e.row}", e.job_id, e.backend, e.host or "localhost", e.state, str(e.n_items),
+              _when(e.submitted_at), e.function) for e in entries]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for r in rows:
+        click.echo("  ".join(c.ljust(w) for c, w in zip(r, widths, strict=False)) + "  " + r[-1])
+
+
+@jobs.command()
+@_select
+@click.option("--no-refresh", is_flag=True, help="Show the ledger only; do not ask the cluster.")
+def status(job_id: str, host: str | None, profile_name: str | None, no_refresh: bool) -> None:
+    """A job's recorded state and, unless --no-refresh, what the scheduler says now."""
+    ledger, e = _find(job_id, host, profile_name)
+    click.echo(f"job {e.job_id} (#{e.row}) on {e.host or 'localhost'} [{e.backend}, profile {e.profile.get('name')}]")
+    click.echo(f"  function:  {e.function}")
+    click.echo(f"  job dir:   {e.job_dir}")
+    click.echo(f"  state:     {e.state}" + (f" ({e.error})" if e.error else ""))
+    click.echo(f"  submitted: {_when(e.submitted_at)}   finished: {_when(e.finished_at)}")
+    if e.is_array:
+        click.echo(f"  items:     {e.n_items} in {len(e.task_ids)} tasks of {e.chunk_size}")
+    if no_refresh:
+        return
+    from clustrix.api.attach import backend_for
+
+    try:
+        backend = backend_for(e, ledger)
+        keys = list(e.task_ids) if e.is_array else [e.job_id]
+        backend.launcher.track(e.job_id, JobPaths(e.job_dir, e.key_file), len(keys) if e.is_array else None)
+        live = backend.launcher.source.query([e.job_id])
+    except Exception as exc:  # noqa: BLE001 - report any failure to reach the cluster plainly
+        raise click.ClickException(f"could not ask the cluster: {exc}") from exc
+    for key in keys:
+        st = live.get(key)
+        text = "not in the queue any more (finished and purged, or never started)" if st is None else (
+            st.state.value + (f" [{st.raw}]" if st.raw and st.raw != st.state.value else "")
+            + (f" reason={st.reason}" if st.reason else "")
+            + (f" exit={st.exit_code}" if st.exit_code is not None else ""))
+        click.echo(f"  scheduler: {key}: {text}")
+
+
+@jobs.command()
+@_select
+@click.option("--timeout", "timeout_s", type=float, default=None, help="Give up after this many seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print the value as JSON instead of repr().")
+def result(job_id: str, host: str | None, profile_name: str | None, timeout_s: float | None, as_json: bool) -> None:
+    """Wait for a job and print its value (an array prints the list of item values).
+
+    A job whose function raised prints the remote traceback and exits with status 1.
+    """
+    ledger, e = _find(job_id, host, profile_name)
+    from clustrix.api.attach import attach
+
+    fut = attach(f"#{e.row}", ledger=ledger)
+    try:
+        value = fut.result(timeout=timeout_s)
+    except TimeoutError:
+        raise click.ClickException(f"job {e.job_id} did not finish within {timeout_s}s") from None
+    except BaseException as exc:  # noqa: BLE001 - the remote exception, shown to the user
+        click.echo("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), err=True, nl=False)
+        sys.exit(1)
+    click.echo(json.dumps(value, default=repr) if as_json else repr(value))
+
+
+@jobs.command()
+@_select
+@click.option("--task", type=click.IntRange(0), default=None, help="Array task index (0-based).")
+@click.option("--stderr", "which", flag_value="stderr", help="Show the stderr log.")
+@click.option("--stdout", "which", flag_value="stdout", default=True, help="Show the stdout log (default).")
+def logs(job_id: str, host: str | None, profile_name: str | None, task: int | None, which: str) -> None:
+    """Print a job's (or array task's) scheduler log file."""
+    ledger, e = _find(job_id, host, profile_name)
+    if e.is_array and task is None:
+        raise click.UsageError(f"job {e.job_id} is an array of {len(e.task_ids)} tasks; pass --task N")
+    if not e.is_array and task is not None:
+        raise click.UsageError(f"job {e.job_id} is not an array; drop --task")
+    if task is not None and task >= len(e.task_ids):
+        raise click.UsageError(f"--task {task} is out of range: the array has tasks 0..{len(e.task_ids) - 1}")
+    from clustrix.api.attach import backend_for
+
+    backend = backend_for(e, ledger)
+    out, err = backend.launcher.log_paths(JobPaths(e.job_dir, e.key_file), task)
+    path = err if which == "stderr" else out
+    try:
+        blob = backend.transport.get_files([path]).get(path)
+    except Exception as exc:  # noqa: BLE001
+        raise click.ClickException(f"could not read {path}: {exc}") from exc
+    if blob is None:
+        raise click.ClickException(f"{path} does not exist (yet): the job may not have started")
+    click.echo(blob.decode("utf-8", errors="replace"), nl=False)
+
+
+@jobs.command()
+@_select
+def cancel(job_id: str, host: str | None, profile_name: str | None) -> None:
+    """Cancel a job (all tasks of an array)."""
+    ledger, e = _find(job_id, host, profile_name)
+    if e.is_final:
+        click.echo(f"job {e.job_id} already ended ({e.state}); nothing to cancel")
+        return
+    from clustrix.api.attach import backend_for
+
+    backend = backend_for(e, ledger)
+    backend.launcher.track(e.job_id, JobPaths(e.job_dir, e.key_file), len(e.task_ids) if e.is_array else None)
+    try:
+        backend.launcher.cancel([e.job_id])
+    except ClustrixError as exc:
+        raise click.ClickException(str(exc)) from exc
+    ledger.set_state(e.row, "CANCELLED")
+    click.echo(f"cancelled job {e.job_id}")

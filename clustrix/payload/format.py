@@ -1,0 +1,276 @@
+"""The signed file format's standard-library core: framing, HMAC, key-file reading, atomic writes.
+
+Every file clustrix moves between the client and a job is a *signed envelope*::
+
+    magic b"CLUSTRIX" | version u8 | kind u8 | body_len u64 | HMAC-SHA256 (32 bytes) | body
+    body = section_count u32 | (section_len u64 | section bytes) * section_count
+
+The MAC covers everything but itself, and is checked with :func:`hmac.compare_digest` *before*
+any byte of the body is unpickled. This module is what the job-side runner needs before it runs
+the user's function, so it imports only cheap standard-library modules: clustrix's error classes
+(``clustrix.errors`` pulls in ``concurrent.futures`` and ``logging``) are imported when an error is
+raised, never on the success path. :mod:`clustrix.payload.codec` builds calls, arrays and results on it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import stat
+import struct
+
+TYPE_CHECKING = False  # not ``from typing import ...``: typing costs ~5 ms per job start
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+MAGIC = b"CLUSTRIX"
+FORMAT_VERSION = 1
+KIND_CALL = ord("C")
+KIND_ARRAY = ord("A")
+KIND_RESULT = ord("R")
+KIND_NAMES = {KIND_CALL: "call payload", KIND_ARRAY: "array payload", KIND_RESULT: "result"}
+_PREFIX = struct.Struct(">8sBBQ")  # magic, version, kind, body length
+_MAC_LEN = hashlib.sha256().digest_size
+HEADER_LEN = _PREFIX.size + _MAC_LEN
+_COUNT = struct.Struct(">I")
+_LEN = struct.Struct(">Q")
+
+KEY_BYTES = 32
+"""Length of a clustrix HMAC-SHA256 key in bytes."""
+
+_O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
+
+# The C pickler itself: ``pickle.dumps``/``pickle.loads`` *are* these functions on CPython, but
+# ``import pickle`` also imports ``re`` (~5 ms per job start) just to build its ``__all__``.
+try:
+    from _pickle import dumps as pickle_dumps
+    from _pickle import loads as pickle_loads
+except ImportError:  # an interpreter without the accelerator
+    from pickle import dumps as pickle_dumps  # noqa: F401 - used by clustrix.payload.codec
+    from pickle import loads as pickle_loads  # noqa: F401
+
+PICKLE_PROTOCOL = -1
+"""Pickle protocol for everything clustrix writes: -1 is ``pickle.HIGHEST_PROTOCOL``."""
+
+
+# --------------------------------------------------------------------------- errors, lazily
+
+
+def payload_error(message: str) -> Exception:
+    """A :class:`~clustrix.errors.PayloadError` (imported here, on the failure path only)."""
+    from clustrix.errors import PayloadError
+
+    return PayloadError(message)
+
+
+def payload_auth_error(message: str) -> Exception:
+    """A :class:`~clustrix.errors.PayloadAuthError`."""
+    from clustrix.errors import PayloadAuthError
+
+    return PayloadAuthError(message)
+
+
+def key_file_error(message: str) -> Exception:
+    """A :class:`~clustrix.errors.KeyFileError`."""
+    from clustrix.errors import KeyFileError
+
+    return KeyFileError(message)
+
+
+def is_payload_error(exc: BaseException) -> bool:
+    """True for :class:`~clustrix.errors.PayloadError` and its subclasses (``KeyFileError`` too)."""
+    from clustrix.errors import PayloadError
+
+    return isinstance(exc, PayloadError)
+
+
+# --------------------------------------------------------------------------- framing
+
+
+def check_key(key: bytes) -> None:
+    """Refuse anything but bytes of at least 16 bytes as an HMAC key."""
+    if not isinstance(key, (bytes, bytearray)) or len(key) < 16:
+        raise payload_error(
+            f"the HMAC key must be bytes of length >= 16 (use clustrix.payload.codec.new_key()), got "
+            f"{type(key).__name__} of length {len(key) if isinstance(key, (bytes, bytearray, str)) else '?'}"
+        )
+
+
+def seal(kind: int, sections: Sequence[bytes | bytearray | memoryview], key: bytes) -> bytes:
+    """Frame ``sections`` and sign them; the body is built once, the MAC streams over it."""
+    check_key(key)
+    parts: list[bytes | bytearray | memoryview] = [_COUNT.pack(len(sections))]
+    for section in sections:
+        parts.append(_LEN.pack(len(section)))
+        parts.append(section)
+    body_len = sum(len(p) for p in parts)
+    prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, kind, body_len)
+    mac = hmac.new(bytes(key), prefix, hashlib.sha256)
+    for part in parts:
+        mac.update(part)
+    return b"".join([prefix, mac.digest(), *parts])
+
+
+def open_sections(blob: bytes | bytearray | memoryview, key: bytes, kind: int) -> list[memoryview]:
+    """Verify ``blob`` and return its sections as zero-copy views. Nothing is unpickled here."""
+    check_key(key)
+    what = KIND_NAMES[kind]
+    view = memoryview(blob)
+    if len(view) == 0:
+        raise payload_error(f"the clustrix {what} is empty (0 bytes); the file was never written or was cut short")
+    if len(view) < HEADER_LEN:
+        if bytes(view[: len(MAGIC)]) != MAGIC[: len(view)]:
+            raise payload_error(f"not a clustrix {what}: it does not start with {MAGIC!r} ({len(view)} bytes)")
+        raise payload_error(
+            f"truncated clustrix {what}: {len(view)} bytes, the header alone needs {HEADER_LEN}; "
+            "the file was cut short (disk full, interrupted copy?)"
+        )
+    magic, version, got_kind, body_len = _PREFIX.unpack_from(view)
+    if magic != MAGIC:
+        raise payload_error(f"not a clustrix {what}: starts with {bytes(magic)!r}, expected {MAGIC!r}")
+    if version != FORMAT_VERSION:
+        raise payload_error(
+            f"clustrix {what} has format version {version} but this clustrix reads version "
+            f"{FORMAT_VERSION}; install the same clustrix version on the client and the execution host"
+        )
+    body = view[HEADER_LEN:]
+    if len(body) != body_len:
+        raise payload_error(
+            f"truncated clustrix {what}: header declares a {body_len}-byte body but {len(body)} bytes "
+            "follow it; the file was cut short or appended to"
+        )
+    expected = hmac.new(bytes(key), view[: _PREFIX.size], hashlib.sha256)
+    expected.update(body)
+    if not hmac.compare_digest(expected.digest(), bytes(view[_PREFIX.size : HEADER_LEN])):
+        raise payload_auth_error(
+            f"HMAC check failed for a clustrix {what}: it was not written with this key (wrong key "
+            "file, or the file was modified after it was written); it was not unpickled"
+        )
+    if got_kind != kind:
+        got = KIND_NAMES.get(got_kind, f"kind {got_kind!r}")
+        raise payload_error(f"expected a clustrix {what} but the file is a {got}")
+    return _split_sections(body, what)
+
+
+def _split_sections(body: memoryview, what: str) -> list[memoryview]:
+    if len(body) < _COUNT.size:
+        raise payload_error(f"malformed clustrix {what}: body too short for its section count")
+    (count,) = _COUNT.unpack_from(body)
+    offset = _COUNT.size
+    sections = []
+    for _ in range(count):
+        if offset + _LEN.size > len(body):
+            raise payload_error(f"malformed clustrix {what}: section table runs past the end")
+        (length,) = _LEN.unpack_from(body, offset)
+        offset += _LEN.size
+        if offset + length > len(body):
+            raise payload_error(f"malformed clustrix {what}: a section runs past the end")
+        sections.append(body[offset : offset + length])
+        offset += length
+    if offset != len(body) or not sections:
+        raise payload_error(f"malformed clustrix {what}: section table does not match the body")
+    return sections
+
+
+# --------------------------------------------------------------------------- key files (reading)
+
+
+def decode_key(data: bytes, path: str) -> bytes:
+    """The key held by a key file's bytes: ``KEY_BYTES`` raw bytes or their hex (plus whitespace)."""
+    if len(data) == KEY_BYTES:  # raw bytes: never strip, whitespace bytes are key material
+        return data
+    text = data.strip()
+    if len(text) == 2 * KEY_BYTES:
+        try:
+            return bytes.fromhex(text.decode("ascii"))
+        except (UnicodeDecodeError, ValueError):
+            pass
+    raise key_file_error(
+        f"key file {path} does not hold a clustrix key ({len(data)} bytes; expected "
+        f"{2 * KEY_BYTES} hex characters or {KEY_BYTES} raw bytes); recreate it with "
+        f"clustrix.payload.codec.write_key_file({path!r}, overwrite=True)"
+    )
+
+
+def read_key_file(path: str) -> bytes:
+    """Read a key, refusing files that group or others may read or write.
+
+    Raises :class:`~clustrix.errors.KeyFileError` naming the problem and its fix.
+    """
+    path = os.path.expanduser(path)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        raise key_file_error(
+            f"key file {path} does not exist; create it with clustrix.payload.codec.write_key_file({path!r}) "
+            "(the client normally writes it before submitting)"
+        ) from None
+    except OSError as exc:
+        raise key_file_error(f"cannot stat key file {path}: {exc}") from exc
+    if not stat.S_ISREG(st.st_mode):
+        raise key_file_error(f"key file {path} is not a regular file")
+    if st.st_mode & 0o077:
+        raise key_file_error(
+            f"key file {path} has mode {stat.S_IMODE(st.st_mode):04o}, so other users may read or "
+            f"change it; run: chmod 600 {path}"
+        )
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(4 * KEY_BYTES + 2)
+    except OSError as exc:
+        raise key_file_error(f"cannot read key file {path}: {exc}") from exc
+    return decode_key(data, path)
+
+
+# --------------------------------------------------------------------------- atomic writes
+
+
+def atomic_write(path: str, data: bytes | bytearray | memoryview, *, mode: int = 0o600,
+                 durable: bool = True) -> None:
+    """Write ``data`` to ``path`` atomically: temp file in the same directory, fsync, rename.
+
+    Readers see either the old file or the complete new one, never a partial write; the file is
+    created with ``mode`` (default 0600) regardless of the umask. ``durable=False`` skips the
+    two fsyncs (~5 ms on a local disk): right for temporary files that only this machine reads
+    and that are worthless after a crash (the local backend's job directories); a file another
+    host reads (a shared filesystem) or that must survive a crash needs them.
+    """
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_NOFOLLOW, mode)
+    try:
+        os.fchmod(fd, mode)  # the umask may have narrowed or (with mode > 0600) blocked bits
+        view = memoryview(data)
+        while view:
+            written = os.write(fd, view)
+            view = view[written:]
+        if durable:
+            os.fsync(fd)
+    except BaseException:
+        os.close(fd)
+        _unlink_quietly(tmp)
+        raise
+    os.close(fd)
+    try:
+        os.replace(tmp, path)
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+    if not durable:
+        return
+    try:  # make the rename itself durable; not every filesystem allows fsync on a directory
+        dfd = os.open(directory, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

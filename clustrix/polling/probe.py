@@ -1,0 +1,121 @@
+"""The poller's fast path: learn that results exist by looking at job directories, not the scheduler.
+
+A job's result file is the one piece of evidence that is final on its own (a readable, signed result
+always wins, see :mod:`clustrix.polling.resolution`), and reading a directory on the login node is
+far cheaper than asking the scheduler: an SFTP ``listdir`` or ``open`` never reaches ``slurmctld``,
+and it does not start a shell, so a heavy ``.bashrc`` does not slow it down. So every poll tick,
+before (and usually instead of) the status command, :class:`ResultProbe` looks at each live
+submission's job directory once:
+
+- a directory with one live watch (a single job): one ``get_files`` of its result file, which is a
+  single round trip while the file is missing and returns the content as soon as it exists, so
+  noticing the result and fetching it are the same request;
+- a directory with several live watches (an array: every task writes into the same directory):
+  one listing of the directory reveals every ``result[.T].pkl`` and ``exit_code[.T]`` at once,
+  then one bulk ``get_files`` reads the results that appeared.
+
+The probe only ever *resolves results*. A sentinel without a result (the runner died, the job was
+killed) is reported as a hint so the poller asks the scheduler right away; the scheduler's state
+decides those (TIMEOUT vs OOM vs a crash), exactly as without the fast path.
+
+The number of directories looked at per tick is capped (round robin over ticks), so thousands of
+separately submitted live jobs cannot turn one tick into thousands of round trips.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import posixpath
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from clustrix.polling.watch import Watch
+    from clustrix.transports.base import Transport
+
+log = logging.getLogger(__name__)
+
+MAX_DIRS_PER_TICK = 32
+"""Directories probed per tick at most; the rest are probed on later ticks (round robin)."""
+
+DirLister = Callable[[str], "set[str] | None"]
+"""Names in a directory (one round trip), or None when the directory does not exist."""
+
+
+class ProbeFetcher(Protocol):
+    def get_files(self, paths: Sequence[str]) -> dict[str, bytes | None]: ...
+
+
+@dataclass
+class ProbeOutcome:
+    """What one probe found: result contents by watch key, and keys whose sentinel exists."""
+
+    results: dict[str, bytes] = field(default_factory=dict)
+    ended: set[str] = field(default_factory=set)
+    dirs: int = 0
+
+
+class ResultProbe:
+    """Looks for result files of live watches; see the module docstring. Not thread-safe: the
+    poller thread is its only user."""
+
+    def __init__(self, fetcher: ProbeFetcher, lister: DirLister | None = None,
+                 *, max_dirs_per_tick: int = MAX_DIRS_PER_TICK):
+        if max_dirs_per_tick < 1:
+            raise ValueError(f"max_dirs_per_tick must be >= 1, got {max_dirs_per_tick!r}")
+        self.fetcher = fetcher
+        self.lister = lister
+        self.max_dirs_per_tick = max_dirs_per_tick
+        self._turn = itertools.count()
+
+    def probe(self, watches: Sequence[Watch]) -> ProbeOutcome:
+        """Probe the directories of ``watches``; raises TransportError when the link fails."""
+        by_dir: dict[str, list[Watch]] = {}
+        for w in watches:
+            by_dir.setdefault(posixpath.dirname(w.files.result), []).append(w)
+        dirs = list(by_dir)
+        if len(dirs) > self.max_dirs_per_tick:
+            start = (next(self._turn) * self.max_dirs_per_tick) % len(dirs)
+            dirs = (dirs[start:] + dirs[:start])[: self.max_dirs_per_tick]
+        outcome = ProbeOutcome(dirs=len(dirs))
+        wanted: dict[str, str] = {}  # result path -> watch key, to read in one bulk get_files
+        for d in dirs:
+            group = by_dir[d]
+            if len(group) == 1 or self.lister is None:
+                # One round trip per file while it is missing; the content when it exists.
+                for w in group:
+                    wanted[w.files.result] = w.key
+                continue
+            names = self.lister(d)
+            if names is None:
+                continue  # not created yet or removed: the status path decides
+            for w in group:
+                if posixpath.basename(w.files.result) in names:
+                    wanted[w.files.result] = w.key
+                elif posixpath.basename(w.files.sentinel) in names:
+                    outcome.ended.add(w.key)
+        if wanted:
+            blobs = self.fetcher.get_files(list(wanted))
+            for path, key in wanted.items():
+                blob = blobs.get(path)
+                if blob is not None:
+                    outcome.results[key] = blob
+        return outcome
+
+
+def lister_for(transport: Transport) -> DirLister:
+    """A directory lister for ``transport``: its ``listdir``, with a missing directory as None."""
+    return _wrap_listdir(transport.listdir)
+
+
+def _wrap_listdir(listdir: Callable[[str], Any]) -> DirLister:
+    def list_names(path: str) -> set[str] | None:
+        try:
+            names = listdir(path)
+        except FileNotFoundError:
+            return None
+        return None if names is None else set(names)
+
+    return list_names

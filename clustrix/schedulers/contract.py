@@ -1,0 +1,91 @@
+"""The scheduler-module contract: what every ``clustrix.schedulers.<name>`` package provides.
+
+Consumers (the launcher, the status source) are typed against :class:`SchedulerModule` and call
+its members directly; optional abilities are explicit attributes that are ``None`` where a
+scheduler lacks them, so nobody probes modules with ``getattr``/``hasattr``. A test checks that
+every registered scheduler satisfies the protocol.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol, runtime_checkable
+
+from clustrix.spec import ArraySpec, JobPaths, JobSpec
+from clustrix.states import JobId, JobStatus
+
+StatusParser = Callable[[str], "dict[JobId, JobStatus]"]
+
+
+@dataclass(frozen=True)
+class FallbackStatus:
+    """A second status command, for sites where the primary one is switched off.
+
+    SLURM's ``sacct`` needs accounting (slurmdbd); without it ``squeue`` still answers for jobs
+    the controller remembers. PBS Pro's ``qstat -F json`` is missing from old servers.
+    """
+
+    argv: Callable[[Sequence[JobId]], list[str]]
+    parse: StatusParser
+    primary_unavailable: Callable[[str], bool]
+    """True when the primary command's stderr says it cannot work at this site at all."""
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Per-job accounting, asked for jobs that left the queue (SGE's ``qacct -j N``)."""
+
+    argv: Callable[[JobId], list[str]]
+    parse: StatusParser
+
+
+@runtime_checkable
+class SchedulerModule(Protocol):
+    """One batch system, as pure functions from values to text and argv, and from text to values.
+
+    Every function may raise :class:`~clustrix.errors.SchedulerOutputError` (unreadable output)
+    or :class:`~clustrix.errors.ResourceError` (a value the scheduler cannot express); none does
+    I/O. An unknown state code maps to ``JobState.UNKNOWN`` with a logged warning.
+    """
+
+    NAME: str
+    """``"slurm"``, ``"pbs"``, ``"torque"`` or ``"sge"``."""
+    FALLBACK_STATUS: FallbackStatus | None
+    ACCOUNTING: Accounting | None
+
+    def render_script(self, spec: JobSpec, paths: JobPaths) -> str:
+        """The whole batch script: directives, then the body that runs the job."""
+        ...
+
+    def submit_argv(self, script_path: str) -> list[str]:
+        """The command that submits the script."""
+        ...
+
+    def parse_submit(self, stdout: str) -> JobId:
+        """The job id the submit command printed."""
+        ...
+
+    def status_argv(self, ids: Sequence[JobId]) -> list[str]:
+        """ONE batched status command for every id."""
+        ...
+
+    def parse_status(self, stdout: str) -> dict[JobId, JobStatus]:
+        """Each job's status, from what :meth:`status_argv` printed."""
+        ...
+
+    def cancel_argv(self, ids: Sequence[JobId]) -> list[str]:
+        """The command that cancels these jobs."""
+        ...
+
+    def task_ids(self, job_id: JobId, array: ArraySpec) -> list[JobId]:
+        """The id of each array task of an array job."""
+        ...
+
+    def log_paths(self, paths: JobPaths, task: int | None = None) -> tuple[str, str]:
+        """Where the scheduler writes a job's (or task's) stdout and stderr."""
+        ...
+
+    def is_unknown_job_error(self, stderr: str) -> bool:
+        """True when a command failed only because some ids are unknown (finished or purged)."""
+        ...

@@ -1,0 +1,59 @@
+"""SLURM: batch scripts for ``sbatch``, and parsers for ``sbatch --parsable``, ``sacct --parsable2``
+and ``squeue``.
+
+This package is the scheduler module: it satisfies
+:class:`clustrix.schedulers.contract.SchedulerModule`, and the code lives in its submodules
+(``states`` holds the state table as data). Pure: no I/O, no clock (see :mod:`clustrix.schedulers`).
+"""
+
+from __future__ import annotations
+
+from clustrix.schedulers.slurm.commands import (
+    ACCOUNTING,
+    FALLBACK_STATUS,
+    MAX_EXPANDED_TASKS,
+    NAME,
+    SACCT_FIELDS,
+    SQUEUE_FORMAT,
+    cancel_argv,
+    fallback_status_argv,
+    is_accounting_unavailable,
+    is_unknown_job_error,
+    parse_fallback_status,
+    parse_status,
+    parse_submit,
+    status_argv,
+    submit_argv,
+    task_ids,
+)
+from clustrix.schedulers.slurm.script import (
+    filename_pattern,
+    log_paths,
+    quote_directive_value,
+    render_script,
+    slurm_time,
+)
+
+__all__ = [
+    "ACCOUNTING",
+    "FALLBACK_STATUS",
+    "MAX_EXPANDED_TASKS",
+    "NAME",
+    "SACCT_FIELDS",
+    "SQUEUE_FORMAT",
+    "cancel_argv",
+    "fallback_status_argv",
+    "filename_pattern",
+    "is_accounting_unavailable",
+    "is_unknown_job_error",
+    "log_paths",
+    "parse_fallback_status",
+    "parse_status",
+    "parse_submit",
+    "quote_directive_value",
+    "render_script",
+    "slurm_time",
+    "status_argv",
+    "submit_argv",
+    "task_ids",
+]

@@ -1,0 +1,294 @@
+"""SLURM, as pure functions: batch script text, argv lists, and parsers for what the tools print.
+
+Nothing here runs a command or touches a file (see :mod:`clustrix.schedulers`). The formats are
+pinned and chosen for machine reading:
+
+- submit: ``sbatch --parsable SCRIPT`` prints ``123`` (or ``123;cluster``);
+- status: ``sacct --noheader --parsable2 --allocations --format=JobID,State,ExitCode,Reason``,
+  one command for every id; fallback when accounting is disabled: ``squeue --noheader --array
+  --states=all --format=%i|%T|%r``;
+- cancel: ``scancel ID...``.
+
+The batch script is rendered in :mod:`clustrix.schedulers.slurm.script`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+from clustrix.errors import ResourceError, SchedulerOutputError
+from clustrix.schedulers.contract import FallbackStatus
+from clustrix.schedulers.slurm.states import map_state, parse_exit_code
+from clustrix.spec import ArraySpec
+from clustrix.states import ACTIVE, JobId, JobStatus
+
+NAME = "slurm"
+
+SACCT_FIELDS: tuple[str, ...] = ("JobID", "State", "ExitCode", "Reason")
+"""The pinned ``sacct --format`` columns :func:`parse_status` reads, in order."""
+
+SQUEUE_FORMAT = "%i|%T|%r"
+"""The pinned ``squeue --format``: job (array task) id, long state, reason; read by
+:func:`parse_fallback_status`."""
+_SQUEUE_HEADER = ("JOBID", "STATE", "REASON")
+
+MAX_EXPANDED_TASKS = 1_000_000
+"""Most array tasks one status output may expand to (``123_[0-999999]``); more is refused as
+malformed rather than exhausting memory (SLURM's own MaxArraySize tops out at 4,000,001)."""
+
+# --- job ids ----------------------------------------------------------------------------------------
+
+_ARG_ID_RE = re.compile(r"[0-9]+(?:_[0-9]+|\+[0-9]+)?")
+_JOB_ID_RE = re.compile(
+    r"""(?P<base>[0-9]+)
+        (?: _(?P<task>[0-9]+) | _\[(?P<range>[^\]]*)\] | \+(?P<het>[0-9]+) )?
+        (?: \.(?P<step>[A-Za-z0-9_]+) )?""",
+    re.VERBOSE,
+)
+_RANGE_ITEM_RE = re.compile(r"([0-9]{1,10})(?:-([0-9]{1,10})(?::([0-9]{1,10}))?)?")
+
+
+def _check_ids(ids: Sequence[JobId], what: str) -> list[str]:
+    """Job ids safe to pass as arguments: ``123``, ``123_4`` or ``123+0``; never empty.
+
+    The check keeps a corrupted id such as ``--user=bob`` from turning into an option.
+    """
+    if isinstance(ids, str):
+        ids = [ids]
+    checked = list(ids)
+    if not checked:
+        raise ResourceError(f"job ids for {what}", checked, "at least one SLURM job id")
+    for job_id in checked:
+        if not isinstance(job_id, str) or not _ARG_ID_RE.fullmatch(job_id):
+            raise ResourceError("SLURM job id", job_id, "digits, optionally '_<task>' or '+<offset>'")
+    return checked
+
+
+def _expand_range(text: str, budget: int) -> list[int]:
+    """Array task indices of a pending range ``4-9%2``, ``0,6,16-32`` or ``0-15:4``."""
+    body, has_throttle, throttle = text.partition("%")
+    if has_throttle and not re.fullmatch(r"[0-9]{1,10}", throttle):
+        raise SchedulerOutputError(f"bad array throttle {throttle!r} in task range {text!r}", text=text)
+    indices: list[int] = []
+    for item in body.split(","):
+        m = _RANGE_ITEM_RE.fullmatch(item)
+        if not m:
+            raise SchedulerOutputError(f"bad array task range {item!r} in {text!r}", text=text)
+        low = int(m.group(1))
+        high = int(m.group(2)) if m.group(2) is not None else low
+        step = int(m.group(3)) if m.group(3) is not None else 1
+        if high < low or step == 0:
+            raise SchedulerOutputError(f"empty array task range {item!r} in {text!r}", text=text)
+        if len(indices) + (high - low) // step + 1 > budget:
+            raise SchedulerOutputError(
+                f"array task range {text!r} expands past {MAX_EXPANDED_TASKS} tasks", text=text
+            )
+        indices.extend(range(low, high + 1, step))
+    return indices
+
+
+def _row_keys(job_id: str, budget: int) -> tuple[list[str], str | None]:
+    """The status keys one printed JobID stands for, and its step name (None for the job itself)."""
+    m = _JOB_ID_RE.fullmatch(job_id)
+    if not m:
+        raise SchedulerOutputError(f"unrecognised SLURM job id {job_id!r}", text=job_id)
+    base = m.group("base")
+    if m.group("range") is not None:
+        keys = [f"{base}_{i}" for i in _expand_range(m.group("range"), budget)]
+    elif m.group("task") is not None:
+        keys = [f"{base}_{m.group('task')}"]
+    elif m.group("het") is not None:
+        keys = [f"{base}+{m.group('het')}"]
+    else:
+        keys = [base]
+    return keys, m.group("step")
+
+
+def task_ids(job_id: JobId, array: ArraySpec) -> list[JobId]:
+    """The SLURM id of each task of an array job, in task order: ``123_0``, ``123_1``..."""
+    if not isinstance(job_id, str) or not job_id.isascii() or not job_id.isdigit():
+        raise ResourceError("SLURM array job id", job_id, "the base job id sbatch printed, e.g. '123'")
+    return [f"{job_id}_{i}" for i in range(array.size)]
+
+
+# --- submit -----------------------------------------------------------------------------------------
+
+_PARSABLE_RE = re.compile(r"([0-9]+)(?:;(\S+))?")
+_CHATTY_RE = re.compile(r"Submitted batch job ([0-9]+)(?: on cluster (\S+))?")
+
+
+def submit_argv(script_path: str) -> list[str]:
+    """``sbatch --parsable SCRIPT``: prints just the id, ``123`` or ``123;cluster``."""
+    if not isinstance(script_path, str) or not script_path or script_path.startswith("-"):
+        raise ResourceError("script path", script_path, "a path to the batch script not starting with '-'")
+    return ["sbatch", "--parsable", script_path]
+
+
+def parse_submit(stdout: str) -> JobId:
+    """The job id from sbatch's stdout.
+
+    Reads the last non-blank line that is not ``sbatch: ...`` chatter (plugin messages, when a
+    transport merges the streams); it must be ``123``, ``123;cluster``, ``Submitted batch job 123``
+    or ``Submitted batch job 123 on cluster foo``. The cluster name is dropped: clustrix talks to
+    the default cluster. Anything else raises :class:`SchedulerOutputError`.
+    """
+    lines = [ln.strip() for ln in stdout.split("\n")]
+    lines = [ln for ln in lines if ln and not ln.startswith("sbatch:")]
+    if not lines:
+        raise SchedulerOutputError(
+            "sbatch printed no job id (expected '123' from --parsable)", text=stdout, command=["sbatch"]
+        )
+    m = _PARSABLE_RE.fullmatch(lines[-1]) or _CHATTY_RE.fullmatch(lines[-1])
+    if not m:
+        raise SchedulerOutputError(
+            "sbatch output does not end with a job id ('123', '123;cluster' or "
+            "'Submitted batch job 123')",
+            text=stdout,
+            command=["sbatch"],
+        )
+    return m.group(1)
+
+
+# --- status -----------------------------------------------------------------------------------------
+
+
+def status_argv(ids: Sequence[JobId]) -> list[str]:
+    """One ``sacct`` command for every id, in the pinned :data:`SACCT_FIELDS` format."""
+    checked = _check_ids(ids, "sacct")
+    return [
+        "sacct",
+        "--noheader",
+        "--parsable2",
+        "--allocations",
+        "--format=" + ",".join(SACCT_FIELDS),
+        "--jobs=" + ",".join(checked),
+    ]
+
+
+def _split_rows(stdout: str, header: Sequence[str], command: str) -> Iterable[list[str]]:
+    """The ``|``-separated rows of a pinned format; blank lines and a header line are skipped."""
+    width = len(header)
+    wanted = [h.upper() for h in header]
+    for line in stdout.split("\n"):
+        if not line.strip():
+            continue
+        # Exactly the pinned --parsable2 form: tolerating --parsable's trailing '|' would misread
+        # a last value that itself ends in '|' (found by fuzzing against clustrix_sim).
+        fields = [f.strip() for f in line.split("|")]
+        if len(fields) != width:
+            raise SchedulerOutputError(
+                f"{command} row has {len(fields)} '|'-separated fields, expected {width} "
+                f"({'|'.join(header)}); was the output produced with the pinned format?",
+                text=line,
+            )
+        if [f.upper() for f in fields] == wanted:
+            continue
+        yield fields
+
+
+def _make_status(state_text: str, exit_text: str, reason_text: str) -> JobStatus:
+    raw = state_text.strip()
+    if not raw:
+        raise SchedulerOutputError("empty SLURM state field", text=state_text)
+    state = map_state(raw.split()[0])  # "CANCELLED by 1000" -> CANCELLED
+    exit_code = parse_exit_code(exit_text)
+    if state in ACTIVE:
+        exit_code = None  # sacct prints 0:0 for jobs that have not ended; that is not an exit code
+    reason = reason_text.strip()
+    return JobStatus(state, raw=raw, reason="" if reason == "None" else reason, exit_code=exit_code)
+
+
+def _collect(rows: Iterable[tuple[str, JobStatus]]) -> dict[JobId, JobStatus]:
+    """Statuses by key: job rows win; a step row counts only when its job row is missing.
+
+    A later job row for the same key replaces an earlier one (the newest line is the newest news).
+    """
+    statuses: dict[JobId, JobStatus] = {}
+    step_fallback: dict[JobId, tuple[bool, JobStatus]] = {}
+    budget = MAX_EXPANDED_TASKS
+    for job_id, status in rows:
+        keys, step = _row_keys(job_id, budget)
+        budget -= len(keys)
+        if step is None:
+            for key in keys:
+                statuses[key] = status
+            continue
+        for key in keys:
+            is_batch = step == "batch"
+            if key not in step_fallback or (is_batch and not step_fallback[key][0]):
+                step_fallback[key] = (is_batch, status)
+    for key, (_, status) in step_fallback.items():
+        statuses.setdefault(key, status)
+    return statuses
+
+
+def parse_status(stdout: str) -> dict[JobId, JobStatus]:
+    """Parse the output of :func:`status_argv` into ``{job id: JobStatus}``.
+
+    Pending array rows (``123_[4-9%2]``) expand to one key per task (``123_4``..``123_9``). Step
+    rows (``123.batch``) are ignored unless their job has no row of its own; then the ``batch``
+    step stands in. ``exit_code`` is None while the job is pending or running. Empty output means
+    no job is known yet: ``{}``. A row that is not in the pinned format raises
+    :class:`SchedulerOutputError`.
+    """
+    rows = (
+        (job_id, _make_status(state, exit_code, reason))
+        for job_id, state, exit_code, reason in _split_rows(stdout, SACCT_FIELDS, "sacct")
+    )
+    return _collect(rows)
+
+
+# --- fallback when accounting is disabled -----------------------------------------------------------
+
+
+def fallback_status_argv(ids: Sequence[JobId]) -> list[str]:
+    """``squeue`` for every id, one line per array task, finished jobs included (for MinJobAge)."""
+    checked = _check_ids(ids, "squeue")
+    return [
+        "squeue",
+        "--noheader",
+        "--array",
+        "--states=all",
+        "--jobs=" + ",".join(checked),
+        "--format=" + SQUEUE_FORMAT,
+    ]
+
+
+def parse_fallback_status(stdout: str) -> dict[JobId, JobStatus]:
+    """Parse :func:`fallback_status_argv` output. squeue has no exit codes: ``exit_code`` is None."""
+    rows = (
+        (job_id, _make_status(state, "", reason))
+        for job_id, state, reason in _split_rows(stdout, _SQUEUE_HEADER, "squeue")
+    )
+    return _collect(rows)
+
+
+def is_accounting_unavailable(stderr: str) -> bool:
+    """True when sacct failed because the cluster keeps no accounting: use the squeue fallback."""
+    return "accounting storage is disabled" in stderr.lower()
+
+
+def is_unknown_job_error(stderr: str) -> bool:
+    """True for squeue's ``Invalid job id specified``, printed (rc 1) when its only id is unknown.
+
+    The poller should read that as "this job is no longer in the queue", not as a failure.
+    """
+    return "invalid job id specified" in stderr.lower()
+
+
+# --- cancel -----------------------------------------------------------------------------------------
+
+
+def cancel_argv(ids: Sequence[JobId]) -> list[str]:
+    """``scancel ID...``; silent (rc 0) for ids that are unknown or already finished."""
+    return ["scancel", *_check_ids(ids, "scancel")]
+
+
+
+
+FALLBACK_STATUS = FallbackStatus(argv=fallback_status_argv, parse=parse_fallback_status,
+                                 primary_unavailable=is_accounting_unavailable)
+"""``squeue`` answers where ``sacct`` cannot (no slurmdbd)."""
+ACCOUNTING = None
+"""``sacct`` already covers finished jobs: no per-job lookup."""

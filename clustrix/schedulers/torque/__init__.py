@@ -1,0 +1,44 @@
+"""Torque (PBS classic): batch scripts for ``qsub -t``, and parsers for the text ``qstat -f``.
+
+This package is the scheduler module: it satisfies
+:class:`clustrix.schedulers.contract.SchedulerModule`, and the code lives in its submodules
+(``states`` holds the state table as data). Pure: no I/O, no clock (see :mod:`clustrix.schedulers`).
+"""
+
+from __future__ import annotations
+
+from clustrix.schedulers.torque.commands import (
+    ACCOUNTING,
+    FALLBACK_STATUS,
+    NAME,
+    SHELL,
+    STATUS_FLAGS,
+    TASK_VAR,
+    cancel_argv,
+    is_unknown_job_error,
+    log_paths,
+    parse_status,
+    parse_submit,
+    render_script,
+    status_argv,
+    submit_argv,
+    task_ids,
+)
+
+__all__ = [
+    "ACCOUNTING",
+    "FALLBACK_STATUS",
+    "NAME",
+    "SHELL",
+    "STATUS_FLAGS",
+    "TASK_VAR",
+    "cancel_argv",
+    "is_unknown_job_error",
+    "log_paths",
+    "parse_status",
+    "parse_submit",
+    "render_script",
+    "status_argv",
+    "submit_argv",
+    "task_ids",
+]

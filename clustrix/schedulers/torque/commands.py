@@ -1,0 +1,114 @@
+"""Torque (PBS classic): batch script, argv and output parsing (pure, no I/O).
+
+Torque shares PBS Pro's ``qsub``/``qdel`` and ``qstat -f`` text layout but differs where it
+matters (Torque 6 source and admin guide):
+
+* resources are ``-l nodes=<N>:ppn=<C>[:gpus=<G>]`` and ``-l mem=`` (**total** job memory, so
+  clustrix's per-node ``mem_mb`` is multiplied by the node count); ``-l select`` is not supported;
+* arrays are ``-t 0-N[%k]``, the task index is ``PBS_ARRAYID``, ids ``123[].srv`` / ``123[4].srv``;
+* there is no ``-F json`` (and ``qstat -x`` means XML), so status is the text ``qstat -f -t <ids>``
+  whose continuation lines (TAB-indented) are joined; a finished job is ``job_state = C`` with
+  ``exit_status`` (lower case) until ``keep_completed`` expires, after which qstat says
+  ``Unknown Job Id`` (:func:`is_unknown_job_error`);
+* ``job_clone`` appends ``-<index>`` to each subjob's Output_Path/Error_Path, so with
+  ``-o <job_dir>/stdout.log`` task *i* writes ``stdout.log-i``, not JobPaths' ``stdout.i.log``;
+  :func:`log_paths` says where the logs really are. A one-task array is submitted as a plain job
+  whose script sets ``PBS_ARRAYID=0`` and whose logs get task 0's names, because Torque before
+  2.3 read ``-t N`` as a task *count* and a ``0-0`` range is not portable.
+
+Directive quoting and job names follow :mod:`clustrix.schedulers.pbs.commands` (Torque's qsub splits
+directive lines the same way; its ``check_job_name`` accepts printable names up to 256
+characters, a superset of what :func:`pbs.sanitize_job_name` produces).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from clustrix.schedulers.pbs import commands as pbs
+from clustrix.schedulers.pbs.qstat_text import parse_qstat_full
+from clustrix.schedulers.pbs.states import TORQUE_EXEC_CODES, TORQUE_STATES, status_from_attrs
+from clustrix.schedulers.script import render_body
+from clustrix.spec import JobPaths, JobSpec, format_hms
+from clustrix.states import JobId, JobStatus
+
+NAME = "torque"
+SHELL = pbs.SHELL
+TASK_VAR = "PBS_ARRAYID"
+STATUS_FLAGS = ("-f", "-t")
+"""``qstat`` flags of the pinned status format: full text, arrays expanded."""
+
+# Same grammar as PBS Pro for these.
+submit_argv = pbs.submit_argv
+parse_submit = pbs.parse_submit
+cancel_argv = pbs.cancel_argv
+task_ids = pbs.task_ids
+is_unknown_job_error = pbs.is_unknown_job_error
+
+FALLBACK_STATUS = None
+"""Torque has one status format (text ``qstat -f``) and nothing to fall back to."""
+ACCOUNTING = None
+
+
+def render_script(spec: JobSpec, paths: JobPaths) -> str:
+    """The whole ``qsub`` script: ``#PBS`` directives in Torque's dialect, then the body."""
+    pbs.check_log_dir(paths.job_dir, "Torque")
+    r = spec.resources
+    lines = ["#!/bin/bash", f"#PBS -N {pbs.sanitize_job_name(spec.name)}", f"#PBS -S {SHELL}"]
+    nodes = f"{r.nodes}:ppn={r.cores}"
+    if r.gpus:
+        nodes += f":gpus={r.gpus}"
+    lines.append(f"#PBS -l nodes={nodes}")
+    if r.mem_mb is not None:
+        lines.append(f"#PBS -l mem={r.mem_mb * r.nodes}mb")
+    if r.time_s is not None:
+        lines.append(f"#PBS -l walltime={format_hms(r.time_s)}")
+    if r.queue_name:
+        lines.append(f"#PBS -q {pbs.quote_value(r.queue_name)}")
+    if r.account:
+        lines.append(f"#PBS -A {pbs.quote_value(r.account)}")
+    lines += pbs.qos_comment(r.qos, "Torque")
+    array = spec.array
+    preamble: list[str] = []
+    if array is not None and array.size > 1:
+        span = f"0-{array.last_index}"
+        if array.max_parallel is not None and array.max_parallel < array.size:
+            span += f"%{array.max_parallel}"
+        lines.append(f"#PBS -t {span}")
+        # Torque appends "-<index>" to these for every subjob (see log_paths).
+        out, err = paths.stdout(), paths.stderr()
+    elif array is not None:
+        out, err = log_paths(paths, 0)
+        preamble = ["# one-task array: submitted as a plain job that is task 0", f"{TASK_VAR}=0"]
+    else:
+        out, err = paths.stdout(), paths.stderr()
+    lines += [f"#PBS -o {pbs.quote_value(out)}", f"#PBS -e {pbs.quote_value(err)}"]
+    lines += pbs.extra_directive_lines("#PBS", r.extra_directives)
+    lines += preamble
+    task_var = TASK_VAR if array is not None else None
+    return "\n".join(lines) + "\n" + render_body(spec, paths, task_var=task_var)
+
+
+def log_paths(paths: JobPaths, task: int | None = None) -> tuple[str, str]:
+    """Where Torque writes the stdout/stderr of the job, or of array task ``task``.
+
+    Torque names a subjob's files ``<Output_Path>-<index>``: ``<job_dir>/stdout.log-3``.
+    """
+    if task is None:
+        return paths.stdout(), paths.stderr()
+    return f"{paths.stdout()}-{int(task)}", f"{paths.stderr()}-{int(task)}"
+
+
+def status_argv(ids: Sequence[JobId]) -> list[str]:
+    """One ``qstat -f -t`` for all ids (Torque has no JSON output)."""
+    return ["qstat", *STATUS_FLAGS, *pbs.check_ids(ids, "status")]
+
+
+def parse_status(stdout: str) -> dict[JobId, JobStatus]:
+    """Statuses from text ``qstat -f`` output (continuation lines joined); a finished job is
+    ``job_state = C`` with its ``exit_status``."""
+    return {
+        job_id: status_from_attrs(job_id, attrs, states=TORQUE_STATES,
+                                  exec_codes=TORQUE_EXEC_CODES, exit_key="exit_status")
+        for job_id, attrs in parse_qstat_full(stdout).items()
+    }
