@@ -210,7 +210,7 @@ class ClusterFunction:
             ex.cancel_futures(futures)
             raise
         finally:
-            progress.close()  # in this thread, before returning (see clustrix.backends.array_plan.Progress)
+            progress.close()  # in this thread, before returning (see clustrix.api.progress.Progress)
 
     def local(self, *args: Any, **kwargs: Any) -> Any:
         """Call the plain function here, in this process (no job)."""

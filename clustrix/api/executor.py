@@ -15,7 +15,6 @@ override the profile's defaults and are validated immediately.
 from __future__ import annotations
 
 import concurrent.futures
-import inspect
 import re
 import threading
 import time
@@ -23,7 +22,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from clustrix.api.job_entry import IN_JOB_ENV, JobEntry, in_job  # noqa: F401 - re-exported, see job_entry
-from clustrix.backends.array_plan import Progress, check_chunk_size
+from clustrix.api.progress import Progress
+from clustrix.backends.array_plan import check_chunk_size
 from clustrix.config import ProfileLike, resolve_profile
 from clustrix.config.profile import Profile
 from clustrix.errors import ConfigError, ResourceError
@@ -201,9 +201,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         if not pairs:
             return []
         entry, job_spec = JobEntry(_unwrap(fn)), spec or self.spec_for(fn)
-        if chunk_size is not None and _takes_chunk_size(self._backend):
-            return self._backend.submit_array(entry, pairs, job_spec, chunk_size=chunk_size)  # type: ignore[call-arg]
-        return self._backend.submit_array(entry, pairs, job_spec)
+        return self._backend.submit_array(entry, pairs, job_spec, chunk_size=chunk_size)
 
     def map(self, fn: Callable[..., Any], *iterables: Iterable[Any], timeout: float | None = None,
             chunksize: int | None = None) -> Iterator[Any]:
@@ -234,11 +232,7 @@ class ClusterExecutor(concurrent.futures.Executor):
         tasks) instead of one per future; elsewhere each future is cancelled. Futures already
         finished are left alone. ``future.cancel()`` on a single future is unchanged.
         """
-        futs = list(futures)
-        bulk = getattr(self._backend, "cancel_futures", None)
-        if callable(bulk):
-            return int(bulk(futs))
-        return sum(1 for f in futs if not f.done() and f.cancel())
+        return self._backend.cancel_futures(futures)
 
     def refuse_new_work(self) -> None:
         """The first step of :meth:`shutdown` alone: later submissions raise ``RuntimeError``."""
@@ -279,13 +273,6 @@ def progress_for(futures: Sequence[concurrent.futures.Future[Any]], fn: Callable
     # Nothing to show when every item is already done (the in-process debug backend).
     enabled = None if any(not f.done() for f in futures) else False
     return Progress(futures, desc=f"{job_name_for(fn)} {str(job_id).split('[')[0]}".strip(), enabled=enabled)
-
-
-def _takes_chunk_size(backend: Any) -> bool:
-    try:
-        return "chunk_size" in inspect.signature(backend.submit_array).parameters
-    except (TypeError, ValueError):
-        return False
 
 
 def _unwrap(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -31,7 +31,7 @@ def create_backend(profile: Profile) -> Backend:
 
         return LocalBackend(profile)
     if profile.backend == "debug":
-        from clustrix.backends.local.backend import DebugBackend
+        from clustrix.backends.local.debug import DebugBackend
 
         return DebugBackend(profile)
     if profile.backend in REMOTE_BACKENDS:

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from clustrix.backends.array_plan import AUTO_MAX_TASKS, ArrayPlan, Progress, check_chunk_size
+from clustrix.api.progress import Progress
+from clustrix.backends.array_plan import AUTO_MAX_TASKS, ArrayPlan, check_chunk_size
 from clustrix.errors import ResourceError
 
 

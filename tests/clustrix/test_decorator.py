@@ -211,7 +211,7 @@ def test_map_chunk_size_is_validated() -> None:
 
 def test_map_closes_its_progress_bar_before_returning(monkeypatch: pytest.MonkeyPatch, capsys) -> None:
     import clustrix.api.executor as executor_module
-    from clustrix.backends.array_plan import Progress
+    from clustrix.api.progress import Progress
 
     bars: list[Progress] = []
     closers: list[threading.Thread] = []

@@ -19,7 +19,7 @@ import pytest
 import clustrix.api.executor as executor_module
 from clustrix.api.decorator import cluster, executor_for, shutdown_executors
 from clustrix.api.executor import ClusterExecutor
-from clustrix.backends.array_plan import Progress
+from clustrix.api.progress import Progress
 from clustrix.config.profile import Profile
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])

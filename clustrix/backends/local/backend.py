@@ -32,10 +32,12 @@ import sys
 import tempfile
 import threading
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future
 from typing import Any
 
-from clustrix.backends.base import ArrayItem, check_items
+from clustrix.backends.array_plan import check_chunk_size
+from clustrix.backends.base import ArrayItem, cancel_each, check_items
 from clustrix.backends.local.debug import DebugBackend, capture_thread_output, run_in_this_thread
 from clustrix.backends.local.fork_client import ForkedProcess, ForkServer
 from clustrix.backends.local.fork_client import supported as fork_server_supported
@@ -177,8 +179,14 @@ class LocalBackend:
         self._enqueue([job], job_dir)
         return job.future
 
-    def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec) -> list[JobFuture]:
-        """Queue one task per item (ids ``local-N_0``, ``local-N_1``...), like a scheduler array."""
+    def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec,
+                     *, chunk_size: int | None = None) -> list[JobFuture]:
+        """Queue one task per item (ids ``local-N_0``, ``local-N_1``...), like a scheduler array.
+
+        ``chunk_size`` is validated and otherwise ignored: on this machine a task per item costs
+        no scheduler round trip worth saving.
+        """
+        check_chunk_size(chunk_size)
         pairs = check_items(items)
         if not pairs:
             return []
@@ -407,6 +415,10 @@ class LocalBackend:
         return proc.wait()
 
     # ------------------------------------------------------------------ shutdown
+
+    def cancel_futures(self, futures: Iterable[Future[Any]]) -> int:
+        """Cancel each future in turn (there is no bulk command to save here)."""
+        return cancel_each(futures)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Stop accepting calls; cancel queued ones if asked; with ``wait``, wait for the rest."""

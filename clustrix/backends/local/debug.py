@@ -13,11 +13,13 @@ import os
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future
 from contextlib import contextmanager
 from typing import Any
 
-from clustrix.backends.base import ArrayItem, check_items
+from clustrix.backends.array_plan import check_chunk_size
+from clustrix.backends.base import ArrayItem, cancel_each, check_items
 from clustrix.config.profile import Profile
 from clustrix.futures import JobFuture
 from clustrix.payload.codec import Call, ResultEnvelope, qualified_name
@@ -139,9 +141,16 @@ class DebugBackend:
         fut.resolve(env, value=env.value, exception=exc)
         return fut
 
-    def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec) -> list[JobFuture]:
-        """Run every item now, in order; one resolved future per item."""
+    def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec,
+                     *, chunk_size: int | None = None) -> list[JobFuture]:
+        """Run every item now, in order; one resolved future per item (``chunk_size`` is checked
+        and otherwise meaningless here)."""
+        check_chunk_size(chunk_size)
         return [self.submit(Call(fn, args, kwargs), spec) for args, kwargs in check_items(items)]
+
+    def cancel_futures(self, futures: Iterable[Future[Any]]) -> int:
+        """Cancel each future in turn (there is no bulk command to save here)."""
+        return cancel_each(futures)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """Refuse further submissions (every submitted call has already run)."""

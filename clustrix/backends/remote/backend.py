@@ -16,7 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from typing import Any
 
 from clustrix.backends.array_plan import ArrayPlan, check_chunk_size
@@ -24,6 +24,7 @@ from clustrix.backends.base import ArrayItem, check_items
 from clustrix.backends.ledger import Ledger, LedgerEntry
 from clustrix.backends.remote.launchers import Launcher, SchedulerLauncher
 from clustrix.backends.remote.staging import Stager
+from clustrix.backends.remote.submission import Submission, TaskPhase
 from clustrix.config.profile import Profile
 from clustrix.errors import (
     ClustrixError,
@@ -48,39 +49,6 @@ SHUTDOWN_POLLER_WAIT_S = 5.0
 PENDING = JobStatus(JobState.PENDING, "SUBMITTED")
 
 
-@dataclass(eq=False)
-class Submission:
-    """One submitted job (or array) and the futures of its items."""
-
-    job_id: str
-    paths: JobPaths
-    key: bytes
-    plan: ArrayPlan | None
-    task_keys: list[str]
-    futures: list[JobFuture] = field(default_factory=list)
-    statuses: dict[int, JobStatus] = field(default_factory=dict)
-    finished: dict[int, str] = field(default_factory=dict)  # task -> final state name
-    cancelled: set[int] = field(default_factory=set)
-    # Tasks being cancelled: a decision the poller reaches meanwhile (e.g. CANCELLED, seen after
-    # our own scancel) is held back so the future ends *cancelled*, not failed.
-    cancelling: set[int] = field(default_factory=set)
-    deferred: dict[int, ResultReady | Failed] = field(default_factory=dict)
-    row: int | None = None
-
-    @property
-    def n_tasks(self) -> int:
-        return 1 if self.plan is None else self.plan.n_tasks
-
-    def file_task(self, task: int) -> int | None:
-        return None if self.plan is None else task
-
-    def items_of(self, task: int) -> range:
-        return range(1) if self.plan is None else self.plan.items_of(task)
-
-    def task_of_item(self, item: int) -> int:
-        return 0 if self.plan is None else self.plan.task_of(item)[0]
-
-
 class _ItemHandle:
     """The JobHandle of one item future: cancel its task, report its task's status and logs."""
 
@@ -91,7 +59,7 @@ class _ItemHandle:
         return self._backend._cancel_task(self._sub, self._sub.task_of_item(self._item))
 
     def status(self) -> JobStatus:
-        return self._sub.statuses.get(self._sub.task_of_item(self._item), PENDING)
+        return self._sub.tasks[self._sub.task_of_item(self._item)].status or PENDING
 
     def stdout(self) -> str:
         return self._backend._read_log(self._sub, self._sub.task_of_item(self._item), "stdout")
@@ -206,7 +174,7 @@ class RemoteBackend:
         """
         with self._lock:
             subs = list(self._subs) if subs is None else list(subs)
-            targets = {s: {t for t in range(s.n_tasks) if t not in s.finished} for s in subs}
+            targets = {s: s.open_tasks() for s in subs}
         self._cancel_tasks(targets, strict=True)
 
     def cancel_futures(self, futures: Iterable[Future[Any]]) -> int:
@@ -221,7 +189,7 @@ class RemoteBackend:
         futs = list(futures)
         targets: dict[Submission, set[int]] = {}
         for fut in futs:
-            handle = getattr(fut, "handle", None)
+            handle = fut.handle if isinstance(fut, JobFuture) else None
             if isinstance(handle, _ItemHandle) and handle._backend is self:
                 if not fut.done():
                     targets.setdefault(handle._sub, set()).add(handle._sub.task_of_item(handle._item))
@@ -234,33 +202,32 @@ class RemoteBackend:
         """Cancel ``targets`` (submission -> task indices) with one cancel command.
 
         Tasks being cancelled hold back decisions the poller reaches meanwhile (see
-        :attr:`Submission.cancelling`); on failure those are released and, when ``strict``,
+        :attr:`TaskPhase.CANCELLING`); on failure those are released and, when ``strict``,
         the error is raised.
         """
         ids: list[str] = []
         chosen: list[tuple[Submission, list[int]]] = []
         with self._lock:
             for sub, wanted in targets.items():
-                open_tasks = {t for t in range(sub.n_tasks) if t not in sub.finished and t not in sub.cancelled}
-                tasks = sorted((wanted & open_tasks) - sub.cancelling)
-                if not tasks:
+                live = {t for t in wanted if sub.tasks[t].phase is TaskPhase.LIVE}
+                if not live:
                     continue
-                whole = sub.plan is None or open_tasks <= set(tasks) | sub.cancelling
-                sub.cancelling.update(tasks)
-                ids.extend([sub.job_id] if whole else [sub.task_keys[t] for t in tasks])
+                tasks = sorted(live)
+                for t in tasks:
+                    sub.tasks[t].phase = TaskPhase.CANCELLING
+                # Every open task is now being cancelled: one id cancels the whole array.
+                whole = sub.plan is None or all(r.phase is not TaskPhase.LIVE for r in sub.tasks)
+                ids.extend([sub.job_id] if whole else [sub.tasks[t].key for t in tasks])
                 chosen.append((sub, tasks))
         if not ids:
             return
         try:
             self.launcher.cancel(ids)
         except BaseException:
+            held = []
             with self._lock:
-                held = []
                 for sub, tasks in chosen:
-                    for t in tasks:
-                        sub.cancelling.discard(t)
-                        if t in sub.deferred:
-                            held.append((sub, t, sub.deferred.pop(t)))
+                    held += [(sub, t, d) for t in tasks if (d := self._release(sub, t)) is not None]
             for sub, t, decision in held:
                 self._on_done(sub, t, decision)
             if strict or not isinstance(sys.exc_info()[1], (CommandError, TransportError)):
@@ -283,7 +250,7 @@ class RemoteBackend:
         paths = JobPaths(entry.job_dir, entry.key_file)
         plan = ArrayPlan(entry.n_items, entry.chunk_size) if entry.is_array else None
         keys = list(entry.task_ids) if entry.is_array else [entry.job_id]
-        sub = Submission(entry.job_id, paths, self.stager.key(), plan, keys, row=entry.row)
+        sub = Submission.new(entry.job_id, paths, self.stager.key(), plan, keys, row=entry.row)
         self._register(sub, function=entry.function, record=False)
         return list(sub.futures)
 
@@ -298,7 +265,7 @@ class RemoteBackend:
         self.stager.stage(job_dir, files)
         job_id = self.launcher.submit(spec, paths)
         n_tasks = None if plan is None else plan.n_tasks
-        sub = Submission(job_id, paths, key, plan, self.launcher.task_keys(job_id, n_tasks))
+        sub = Submission.new(job_id, paths, key, plan, self.launcher.task_keys(job_id, n_tasks))
         self._register(sub, function=function, record=True)
         return sub
 
@@ -323,9 +290,10 @@ class RemoteBackend:
         with self._lock:
             self._subs.append(sub)
         watches = []
-        for task, key in enumerate(sub.task_keys):
-            if task in sub.finished:
+        for task, record in enumerate(sub.tasks):
+            if not record.is_open:
                 continue
+            key = record.key
             ft = sub.file_task(task)
             watches.append(Watch(
                 key=key, query_id=sub.job_id,
@@ -339,7 +307,7 @@ class RemoteBackend:
     # -- poller callbacks (poller thread) ------------------------------------------------------
 
     def _on_status(self, sub: Submission, task: int, status: JobStatus) -> None:
-        sub.statuses[task] = status
+        sub.tasks[task].status = status
         if status.state is JobState.RUNNING:
             for item in sub.items_of(task):
                 sub.futures[item].mark_running()
@@ -349,9 +317,12 @@ class RemoteBackend:
         # The ledger is updated before the futures resolve, so whoever wakes on a result sees
         # the final state recorded.
         with self._lock:
-            if task in sub.cancelling:
-                sub.deferred[task] = decision
+            phase = sub.tasks[task].phase
+            if phase is TaskPhase.CANCELLING:
+                sub.tasks[task].held = decision
                 return
+            if phase is not TaskPhase.LIVE:
+                return  # cancelled (its futures are) or already resolved: nothing left to decide
         items = sub.items_of(task)
         if isinstance(decision, Failed):
             state = status_for_exception(decision.error).state.value
@@ -375,56 +346,62 @@ class RemoteBackend:
             sub.futures[item].set_envelope(env)
 
     def _finish_task(self, sub: Submission, task: int, state: str, *, error: str | None = None) -> None:
-        self._finish_tasks(sub, {task: state}, error=error)
-
-    def _finish_tasks(self, sub: Submission, states: dict[int, str], *, error: str | None = None) -> None:
-        """Record final task states (one ledger update for all of them)."""
-        if not states:
-            return
         with self._lock:
-            sub.finished.update(states)
-            all_done = len(sub.finished) + len(sub.cancelled - set(sub.finished)) >= sub.n_tasks
-            if all_done and sub in self._subs:
-                self._subs.remove(sub)
-        self._ledger_update(sub, states, error=error)
+            record = sub.tasks[task]
+            record.phase, record.final_state = TaskPhase.DONE, state
+            self._forget_if_ended(sub)
+        self._ledger_update(sub, {task: state}, error=error)
+
+    def _forget_if_ended(self, sub: Submission) -> None:
+        """Drop a submission none of whose tasks is open any more (under the lock)."""
+        if sub.all_ended and sub in self._subs:
+            self._subs.remove(sub)
 
     # -- cancel --------------------------------------------------------------------------------
 
     def _cancel_task(self, sub: Submission, task: int) -> bool:
+        record = sub.tasks[task]
         with self._lock:
-            if task in sub.cancelled:
+            if record.phase is TaskPhase.CANCELLED:
                 return True
-            if task in sub.finished or task in sub.cancelling:
+            if record.phase is not TaskPhase.LIVE:
                 return False
-            sub.cancelling.add(task)
-        key = sub.task_keys[task]
+            record.phase = TaskPhase.CANCELLING
         try:
-            self.launcher.cancel([sub.job_id if sub.plan is None else key])
+            self.launcher.cancel([sub.job_id if sub.plan is None else record.key])
         except (CommandError, TransportError):
-            log.warning("cancelling job %s failed", key, exc_info=True)
+            log.warning("cancelling job %s failed", record.key, exc_info=True)
             with self._lock:
-                sub.cancelling.discard(task)
-                held = sub.deferred.pop(task, None)
+                held = self._release(sub, task)
             if held is not None:
                 self._on_done(sub, task, held)
             return False
         self._mark_cancelled(sub, [task])
         return True
 
+    @staticmethod
+    def _release(sub: Submission, task: int) -> ResultReady | Failed | None:
+        """A cancel failed: the task is LIVE again; returns the decision held meanwhile (under the lock)."""
+        record = sub.tasks[task]
+        record.phase = TaskPhase.LIVE
+        held, record.held = record.held, None
+        return held
+
     def _mark_cancelled(self, sub: Submission, tasks: Iterable[int]) -> None:
         """Tasks whose cancel command succeeded: forget them, record them, cancel their futures."""
         newly: list[int] = []
         with self._lock:
             for task in tasks:
-                sub.cancelling.discard(task)
-                sub.deferred.pop(task, None)
-                if task not in sub.finished:
-                    sub.cancelled.add(task)
+                record = sub.tasks[task]
+                record.held = None
+                if record.is_open:
+                    record.phase, record.final_state = TaskPhase.CANCELLED, "CANCELLED"
                     newly.append(task)
+            self._forget_if_ended(sub)
         if not newly:
             return
-        self.poller.forget([sub.task_keys[t] for t in newly])
-        self._finish_tasks(sub, dict.fromkeys(newly, "CANCELLED"))
+        self.poller.forget([sub.tasks[t].key for t in newly])
+        self._ledger_update(sub, dict.fromkeys(newly, "CANCELLED"))
         for task in newly:
             for item in sub.items_of(task):
                 sub.futures[item].cancel()  # the handle answers True at once: the task is cancelled
@@ -462,26 +439,13 @@ class RemoteBackend:
         try:
             if sub.plan is not None:
                 ledger.set_task_states(sub.row, tasks)
-            ledger.set_state(sub.row, _aggregate(sub), error=error)
+            ledger.set_state(sub.row, sub.aggregate_state(), error=error)
         except Exception:
             log.warning("could not update job %s in the ledger", sub.job_id, exc_info=True)
 
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("cannot submit after shutdown() of this backend")
-
-
-def _aggregate(sub: Submission) -> str:
-    """One state for a whole submission (the ledger's ``state`` column)."""
-    n = sub.n_tasks
-    finals = {t: s for t, s in sub.finished.items()}
-    finals.update({t: "CANCELLED" for t in sub.cancelled if t not in finals})
-    if len(finals) >= n:
-        bad = [s for s in finals.values() if s != "COMPLETED"]
-        return bad[0] if bad else "COMPLETED"
-    if any(st.state is JobState.RUNNING for st in sub.statuses.values()) or finals:
-        return "RUNNING"
-    return "PENDING"
 
 
 def _function_name(fn: Callable[..., Any]) -> str:
