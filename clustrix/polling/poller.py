@@ -40,7 +40,6 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
 from clustrix.errors import CommandError, JobError, StatusQueryError, TransportError
 from clustrix.polling.probe import ProbeOutcome, ResultProbe
@@ -48,52 +47,15 @@ from clustrix.polling.resolution import (
     Decision,
     Evidence,
     Failed,
-    GracePolicy,
     NeedAccounting,
     ResultReady,
     decide,
 )
+from clustrix.polling.tuning import PollerConfig
 from clustrix.polling.watch import FileFetcher, StatusSource, Watch
 from clustrix.states import JobStatus
 
 log = logging.getLogger(__name__)
-
-
-STATUS_INTERVALS = 4
-"""Default gap between status rounds, in poll intervals, when a result probe runs every tick."""
-PROBE_SPEEDUP = 2
-"""A probe (one SFTP request, no scheduler, no shell) may run this many times per poll interval."""
-
-
-@dataclass
-class PollerConfig:
-    """Tuning knobs; defaults suit a real cluster (tests shrink the grace periods)."""
-
-    interval_s: float = 1.0
-    max_interval_s: float = 30.0
-    backoff: float = 1.5
-    grace: GracePolicy = field(default_factory=GracePolicy)
-    max_transient_failures: int = 10
-    max_hard_failures: int = 3
-    status_interval_s: float | None = None
-    """With a result probe: the first gap between status rounds (None: ``STATUS_INTERVALS``
-    times ``interval_s``). Ignored without a probe, where every tick is a status round."""
-    probe_fraction: float = 0.1
-    """With a result probe: tick every this fraction of the time since anything last happened."""
-    probe_interval_s: float | None = None
-    """With a result probe: the shortest gap between ticks (None: ``interval_s / PROBE_SPEEDUP``)."""
-
-    @property
-    def first_probe_interval_s(self) -> float:
-        if self.probe_interval_s is not None:
-            return self.probe_interval_s
-        return self.interval_s / PROBE_SPEEDUP
-
-    @property
-    def first_status_interval_s(self) -> float:
-        if self.status_interval_s is not None:
-            return self.status_interval_s
-        return STATUS_INTERVALS * self.interval_s
 
 
 class Poller:

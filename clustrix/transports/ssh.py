@@ -15,11 +15,9 @@
 
 from __future__ import annotations
 
-import os
 import posixpath
 import select
 import shlex
-import stat
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -28,6 +26,7 @@ from typing import TypeVar
 import paramiko
 
 from clustrix.errors import CommandTimeoutError, ConnectionLostError, TransportError
+from clustrix.transports import sftp_ops
 from clustrix.transports.base import (
     DIR_MODE,
     FILE_MODE,
@@ -329,7 +328,7 @@ class SSHTransport:
 
         def put(sftp: paramiko.SFTPClient) -> None:
             for target, data in items:
-                _put_one(sftp, target, data, mode, self.host)
+                sftp_ops.put_one(sftp, target, data, mode, self.host)
 
         if items:
             self._sftp_call(f"write {', '.join(t for t, _ in items)}", put)
@@ -341,7 +340,7 @@ class SSHTransport:
         expanded = [(path, self.expand_path(path)) for path in wanted]
 
         def get(sftp: paramiko.SFTPClient) -> dict[str, bytes | None]:
-            return {path: _get_one(sftp, real, self.host) for path, real in expanded}
+            return {path: sftp_ops.get_one(sftp, real, self.host) for path, real in expanded}
 
         return self._sftp_call(f"read {', '.join(wanted)}", get) if wanted else {}
 
@@ -360,7 +359,7 @@ class SSHTransport:
     def makedirs(self, path: str, mode: int = DIR_MODE) -> None:
         """``mkdir -p`` over SFTP: usually two round trips (mkdir + chmod) when the parent exists."""
         target = posixpath.normpath(self.expand_path(path))
-        self._sftp_call(f"create directory {target}", lambda sftp: _makedirs(sftp, target, mode, self.host))
+        self._sftp_call(f"create directory {target}", lambda sftp: sftp_ops.makedirs(sftp, target, mode, self.host))
 
     def home(self) -> str:
         """The login directory on the host (SFTP's view of ``.``), cached per connection."""
@@ -371,60 +370,3 @@ class SSHTransport:
 
     def expand_path(self, path: str) -> str:
         return expand_home(path, self.home()) if path.startswith("~") else path
-
-
-def _put_one(sftp: paramiko.SFTPClient, target: str, data: bytes, mode: int, host: str | None) -> None:
-    directory, name = posixpath.split(target)
-    tmp = posixpath.join(directory, f".{name}.tmp-{os.urandom(6).hex()}")
-    try:
-        with sftp.open(tmp, "wbx") as handle:  # x: never follow or reuse an existing name
-            handle.chmod(mode)  # before the content: never readable with a looser mode
-            handle.set_pipelined(True)
-            handle.write(data)
-        sftp.posix_rename(tmp, target)
-    except BaseException:
-        try:
-            sftp.remove(tmp)
-        except Exception:  # best effort: the tmp may not exist, or the link may be gone
-            pass
-        raise
-
-
-def _get_one(sftp: paramiko.SFTPClient, path: str, host: str | None) -> bytes | None:
-    try:
-        with sftp.open(path, "rb") as handle:
-            size = handle.stat().st_size
-            if size:
-                handle.prefetch(size)  # pipelined reads instead of one round trip per 32 KB
-            return handle.read()
-    except FileNotFoundError:
-        return None
-
-
-def _makedirs(sftp: paramiko.SFTPClient, path: str, mode: int, host: str | None) -> None:
-    try:
-        sftp.mkdir(path, mode)
-    except FileNotFoundError:
-        parent = posixpath.dirname(path)
-        if parent in (path, ""):
-            raise
-        _makedirs(sftp, parent, mode, host)
-        try:
-            sftp.mkdir(path, mode)
-        except OSError:
-            _require_dir(sftp, path, host)
-            return
-    except OSError:
-        _require_dir(sftp, path, host)  # SFTP v3 reports "exists" as a generic failure
-        return
-    sftp.chmod(path, mode)  # mkdir's mode went through the server's umask
-
-
-def _require_dir(sftp: paramiko.SFTPClient, path: str, host: str | None) -> None:
-    try:
-        st = sftp.stat(path)
-    except OSError as exc:
-        raise TransportError(f"cannot create directory {path!r}: {exc}", host=host, cause=exc) from exc
-    if not stat.S_ISDIR(st.st_mode or 0):
-        raise TransportError(f"cannot create directory {path!r}: a file of that name exists",
-                             host=host)

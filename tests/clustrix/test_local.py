@@ -335,3 +335,10 @@ def test_a_file_left_open_is_flushed_when_the_call_process_exits(tmp_path, backe
     path = tmp_path / "left-open"
     assert backend.submit(Call(LEAVE_FILE_OPEN, (str(path),)), SPEC).result(timeout=DEADLINE_S) == "returned"
     assert path.read_text() == "kept"
+
+
+def test_calls_get_the_directory_that_holds_the_clustrix_package_on_their_path():
+    """Where clustrix is not installed (a checkout on sys.path), calls still find the runner."""
+    from clustrix.backends.local.backend import CLUSTRIX_ROOT
+
+    assert os.path.isfile(os.path.join(CLUSTRIX_ROOT, "clustrix", "runner.py"))

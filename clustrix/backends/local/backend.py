@@ -36,11 +36,13 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
 from typing import Any
 
+import clustrix
 from clustrix.backends.array_plan import check_chunk_size
 from clustrix.backends.base import ArrayItem, cancel_each, check_items
 from clustrix.backends.local.debug import DebugBackend, capture_thread_output, run_in_this_thread
 from clustrix.backends.local.fork_client import ForkedProcess, ForkServer
 from clustrix.backends.local.fork_client import supported as fork_server_supported
+from clustrix.backends.local.job import LocalJob, describe_exit, log_tail
 from clustrix.config.profile import Profile
 from clustrix.errors import ForkServerError, JobFailedError, JobTimeoutError, PayloadError
 from clustrix.futures import JobFuture
@@ -54,88 +56,14 @@ from clustrix.payload.codec import (
     write_key_file,
 )
 from clustrix.spec import JobSpec
-from clustrix.states import JobState, JobStatus
+from clustrix.states import JobState
 
 __all__ = ["DebugBackend", "LocalBackend"]
 
-LOG_TAIL_CHARS = 64 * 1024
-"""How much of a job's log ``stdout()``/``stderr()`` return before a result exists."""
-
-_CLUSTRIX_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+# The directory holding the clustrix package, put on PYTHONPATH of every call so the runner is
+# importable even where clustrix is not installed (a checkout on sys.path).
+CLUSTRIX_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(clustrix.__file__)))
 _LIVE: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
-
-
-def _tail(path: str, limit: int = LOG_TAIL_CHARS) -> str:
-    try:
-        with open(path, "rb") as fh:
-            fh.seek(0, os.SEEK_END)
-            size = fh.tell()
-            fh.seek(max(0, size - limit))
-            return fh.read().decode("utf-8", "replace")
-    except OSError:
-        return ""
-
-
-def _describe_exit(code: int | None) -> str:
-    if code is not None and code < 0:
-        try:
-            return f"killed by signal {signal.Signals(-code).name}"
-        except ValueError:
-            return f"killed by signal {-code}"
-    return ""
-
-
-class _Job:
-    """One local job (or array task); it is also the future's :class:`JobHandle`."""
-
-    def __init__(self, backend: LocalBackend, job_id: str, job_dir: str, task: int | None,
-                 spec: JobSpec, call: Call | None = None):
-        self.backend = backend
-        self.job_id = job_id
-        self.job_dir = job_dir
-        self.task = task
-        self.spec = spec
-        self.call = call  # threads mode only
-        self.future = JobFuture(job_id, self)
-        self.lock = threading.Lock()
-        self.state = JobState.PENDING
-        self.cancel_requested = False
-        self.proc: subprocess.Popen[bytes] | ForkedProcess | None = None
-        self.live_out: list[str] | None = None  # threads mode: what the call printed so far
-        self.live_err: list[str] | None = None
-        self.final_out = ""
-        self.final_err = ""
-
-    def _file(self, stem: str, ext: str) -> str:
-        suffix = "" if self.task is None else f".{self.task}"
-        return os.path.join(self.job_dir, f"{stem}{suffix}{ext}")
-
-    # --- JobHandle
-    def cancel(self) -> bool:
-        with self.lock:
-            if self.state.is_terminal or self.cancel_requested:
-                return self.cancel_requested
-            if self.state == JobState.RUNNING and self.proc is None:
-                return False  # a running thread cannot be stopped
-            self.cancel_requested = True
-            proc = self.proc
-        if proc is not None:
-            self.backend._kill(proc)
-        return True
-
-    def status(self) -> JobStatus:
-        with self.lock:
-            return JobStatus(self.state, raw=self.state.value)
-
-    def stdout(self) -> str:
-        if self.live_out is not None:
-            return "".join(self.live_out)
-        return self.final_out if self.state.is_terminal else _tail(self._file("stdout", ".log"))
-
-    def stderr(self) -> str:
-        if self.live_err is not None:
-            return "".join(self.live_err)
-        return self.final_err if self.state.is_terminal else _tail(self._file("stderr", ".log"))
 
 
 class LocalBackend:
@@ -154,11 +82,11 @@ class LocalBackend:
         self._key = new_key()
         self._key_file = os.path.join(self._base, "hmac.key")  # outside every job dir
         write_key_file(self._key_file, self._key)
-        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._queue: queue.SimpleQueue[LocalJob | None] = queue.SimpleQueue()
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._workers: list[threading.Thread] = []
-        self._jobs: set[_Job] = set()
+        self._jobs: set[LocalJob] = set()
         self._dir_users: dict[str, int] = {}
         self._closed = False
         self._fork_server_wanted = bool(fork_server) and not self.threads_mode and fork_server_supported()
@@ -175,7 +103,7 @@ class LocalBackend:
         job_id, job_dir = self._new_job_dir()
         if not self.threads_mode:
             self._stage(job_dir, lambda: dump_call(call, self._key, sys_path=self._sys_path()))
-        job = _Job(self, job_id, job_dir, None, spec, call if self.threads_mode else None)
+        job = LocalJob(self._kill, job_id, job_dir, None, spec, call if self.threads_mode else None)
         self._enqueue([job], job_dir)
         return job.future
 
@@ -194,7 +122,7 @@ class LocalBackend:
         if not self.threads_mode:
             self._stage(job_dir, lambda: dump_array(fn, [[p] for p in pairs], self._key, sys_path=self._sys_path()))
         jobs = [
-            _Job(self, f"{job_id}_{i}", job_dir, i, spec, Call(fn, a, kw) if self.threads_mode else None)
+            LocalJob(self._kill, f"{job_id}_{i}", job_dir, i, spec, Call(fn, a, kw) if self.threads_mode else None)
             for i, (a, kw) in enumerate(pairs)
         ]
         self._enqueue(jobs, job_dir)
@@ -223,7 +151,7 @@ class LocalBackend:
         # modules or in packages put on sys.path at run time unpickle by reference.
         return [p for p in sys.path if p and os.path.isdir(p)]
 
-    def _enqueue(self, jobs: list[_Job], job_dir: str) -> None:
+    def _enqueue(self, jobs: list[LocalJob], job_dir: str) -> None:
         with self._lock:
             self._dir_users[job_dir] = len(jobs)
             self._jobs.update(jobs)
@@ -264,7 +192,7 @@ class LocalBackend:
         if server is not None:
             server.close()
 
-    def _start(self, job: _Job) -> bool:
+    def _start(self, job: LocalJob) -> bool:
         """Mark the job running unless it was cancelled while queued (caller holds job.lock)."""
         if job.cancel_requested or not job.future.mark_running():
             job.state = JobState.CANCELLED
@@ -272,12 +200,12 @@ class LocalBackend:
         job.state = JobState.RUNNING
         return True
 
-    def _run_process(self, job: _Job) -> None:
+    def _run_process(self, job: LocalJob) -> None:
         runner_args = [job.job_dir, "--task", "" if job.task is None else str(job.task), "--key-file",
                        self._key_file, "--no-fsync"]
         env = dict(os.environ)
         env.update(job.spec.env)
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (_CLUSTRIX_ROOT, env.get("PYTHONPATH", "")) if p)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (CLUSTRIX_ROOT, env.get("PYTHONPATH", "")) if p)
         env["CLUSTRIX_JOB_ID"] = job.job_id
         with job.lock:
             if not self._start(job):
@@ -297,8 +225,8 @@ class LocalBackend:
                 proc.release()
         with job.lock:
             cancelled = job.cancel_requested
-            job.final_out = _tail(job._file("stdout", ".log"))
-            job.final_err = _tail(job._file("stderr", ".log"))
+            job.final_out = log_tail(job._file("stdout", ".log"))
+            job.final_err = log_tail(job._file("stderr", ".log"))
         if cancelled:
             job.state = JobState.CANCELLED
             return  # the future marks itself cancelled (JobFuture.cancel)
@@ -310,7 +238,7 @@ class LocalBackend:
             return
         self._collect(job, code)
 
-    def _spawn(self, job: _Job, runner_args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes] | ForkedProcess:
+    def _spawn(self, job: LocalJob, runner_args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes] | ForkedProcess:
         """Start the runner: forked by the warm server when equivalent, else as a subprocess."""
         out_path, err_path, cwd = job._file("stdout", ".log"), job._file("stderr", ".log"), os.getcwd()
         server = self._server_for(env) if not job.spec.setup else None
@@ -344,7 +272,7 @@ class LocalBackend:
         # PYTHON*/LD_* variables other than the server's take effect only in a fresh interpreter.
         return server if server.matches(env) else None
 
-    def _collect(self, job: _Job, code: int) -> None:
+    def _collect(self, job: LocalJob, code: int) -> None:
         result_path = job._file("result", ".pkl")
         try:
             with open(result_path, "rb") as fh:
@@ -353,7 +281,7 @@ class LocalBackend:
             job.state = JobState.FAILED
             job.future.set_job_error(JobFailedError(
                 "the job's process exited without writing a result", job_id=job.job_id, state="FAILED",
-                reason=_describe_exit(code), exit_code=code, stderr_tail=job.final_err[-2000:]))
+                reason=describe_exit(code), exit_code=code, stderr_tail=job.final_err[-2000:]))
             return
         try:
             envelope = load_result(blob, self._key)[0]
@@ -364,7 +292,7 @@ class LocalBackend:
         job.state = JobState.COMPLETED
         job.future.set_envelope(envelope)
 
-    def _run_thread(self, job: _Job) -> None:
+    def _run_thread(self, job: LocalJob) -> None:
         assert job.call is not None
         with job.lock:
             if not self._start(job):
@@ -393,7 +321,7 @@ class LocalBackend:
         if job.future.resolve(env, value=env.value, exception=exc):
             job.state = JobState.COMPLETED if exc is None else JobState.FAILED
 
-    def _finished(self, job: _Job) -> None:
+    def _finished(self, job: LocalJob) -> None:
         with self._lock:
             self._jobs.discard(job)
             self._dir_users[job.job_dir] -= 1

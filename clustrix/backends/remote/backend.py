@@ -23,8 +23,9 @@ from clustrix.backends.array_plan import ArrayPlan, check_chunk_size
 from clustrix.backends.base import ArrayItem, check_items
 from clustrix.backends.ledger import Ledger, LedgerEntry
 from clustrix.backends.remote.launchers import Launcher, SchedulerLauncher
+from clustrix.backends.remote.ledger_recorder import LedgerRecorder, function_name
 from clustrix.backends.remote.staging import Stager
-from clustrix.backends.remote.submission import Submission, TaskPhase
+from clustrix.backends.remote.submission import ItemHandle, Submission, TaskPhase
 from clustrix.config.profile import Profile
 from clustrix.errors import (
     ClustrixError,
@@ -46,26 +47,6 @@ log = logging.getLogger(__name__)
 
 LOG_TAIL_BYTES = 64 * 1024
 SHUTDOWN_POLLER_WAIT_S = 5.0
-PENDING = JobStatus(JobState.PENDING, "SUBMITTED")
-
-
-class _ItemHandle:
-    """The JobHandle of one item future: cancel its task, report its task's status and logs."""
-
-    def __init__(self, backend: RemoteBackend, sub: Submission, item: int):
-        self._backend, self._sub, self._item = backend, sub, item
-
-    def cancel(self) -> bool:
-        return self._backend._cancel_task(self._sub, self._sub.task_of_item(self._item))
-
-    def status(self) -> JobStatus:
-        return self._sub.tasks[self._sub.task_of_item(self._item)].status or PENDING
-
-    def stdout(self) -> str:
-        return self._backend._read_log(self._sub, self._sub.task_of_item(self._item), "stdout")
-
-    def stderr(self) -> str:
-        return self._backend._read_log(self._sub, self._sub.task_of_item(self._item), "stderr")
 
 
 class RemoteBackend:
@@ -107,8 +88,7 @@ class RemoteBackend:
         self.poller = Poller(self.launcher.source, transport, config,
                              probe=ResultProbe(transport, lister_for(transport)), sleep=poll_sleep,
                              name=f"clustrix-poller-{profile.name}")
-        self._ledger_arg = ledger
-        self._ledger: Ledger | None = None
+        self.ledger = LedgerRecorder(ledger, profile)
         self._lock = threading.Lock()
         self._subs: list[Submission] = []
         self._closed = False
@@ -120,7 +100,7 @@ class RemoteBackend:
         self._check_open()
         key = self.stager.key()
         payload = dump_call(call, key)  # unpicklable arguments raise here, before any remote work
-        sub = self._start(spec, payload, key, plan=None, function=_function_name(call.fn))
+        sub = self._start(spec, payload, key, plan=None, function=function_name(call.fn))
         return sub.futures[0]
 
     def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec,
@@ -140,7 +120,7 @@ class RemoteBackend:
         payload = dump_array(fn, plan.chunks(checked), key)
         max_parallel = spec.array.max_parallel if spec.array is not None else None
         spec = replace(spec, array=ArraySpec(plan.n_tasks, max_parallel or self.profile.max_array_parallel))
-        sub = self._start(spec, payload, key, plan=plan, function=_function_name(fn))
+        sub = self._start(spec, payload, key, plan=plan, function=function_name(fn))
         return list(sub.futures)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -190,9 +170,9 @@ class RemoteBackend:
         targets: dict[Submission, set[int]] = {}
         for fut in futs:
             handle = fut.handle if isinstance(fut, JobFuture) else None
-            if isinstance(handle, _ItemHandle) and handle._backend is self:
+            if isinstance(handle, ItemHandle) and handle.owner is self:
                 if not fut.done():
-                    targets.setdefault(handle._sub, set()).add(handle._sub.task_of_item(handle._item))
+                    targets.setdefault(handle.sub, set()).add(handle.task)
             elif not fut.done():
                 fut.cancel()
         self._cancel_tasks(targets, strict=False)
@@ -274,18 +254,9 @@ class RemoteBackend:
         n_items = 1 if sub.plan is None else sub.plan.n_items
         for item in range(n_items):
             fid = sub.job_id if sub.plan is None else f"{sub.job_id}[{item}]"
-            sub.futures.append(JobFuture(fid, _ItemHandle(self, sub, item)))
-        ledger = self._get_ledger()
-        if ledger is not None and record:
-            try:
-                sub.row = ledger.record(
-                    job_id=sub.job_id, backend=self.profile.backend, host=self.profile.host,
-                    profile=_profile_mapping(self.profile), job_dir=sub.paths.job_dir,
-                    key_file=sub.paths.key_file, function=function,
-                    task_ids=sub.task_keys if sub.plan is not None else (),
-                    n_items=n_items, chunk_size=1 if sub.plan is None else sub.plan.chunk_size)
-            except Exception:  # the ledger is a convenience; never fail a submitted job over it
-                log.warning("could not record job %s in the ledger", sub.job_id, exc_info=True)
+            sub.futures.append(JobFuture(fid, ItemHandle(self, sub, item)))
+        if record:
+            self.ledger.record(sub, function)
         self.launcher.track(sub.job_id, sub.paths, None if sub.plan is None else sub.plan.n_tasks)
         with self._lock:
             self._subs.append(sub)
@@ -311,7 +282,7 @@ class RemoteBackend:
         if status.state is JobState.RUNNING:
             for item in sub.items_of(task):
                 sub.futures[item].mark_running()
-        self._ledger_update(sub, {task: status.state.value})
+        self.ledger.update(sub, {task: status.state.value})
 
     def _on_done(self, sub: Submission, task: int, decision: ResultReady | Failed) -> None:
         # The ledger is updated before the futures resolve, so whoever wakes on a result sees
@@ -350,7 +321,7 @@ class RemoteBackend:
             record = sub.tasks[task]
             record.phase, record.final_state = TaskPhase.DONE, state
             self._forget_if_ended(sub)
-        self._ledger_update(sub, {task: state}, error=error)
+        self.ledger.update(sub, {task: state}, error=error)
 
     def _forget_if_ended(self, sub: Submission) -> None:
         """Drop a submission none of whose tasks is open any more (under the lock)."""
@@ -359,7 +330,8 @@ class RemoteBackend:
 
     # -- cancel --------------------------------------------------------------------------------
 
-    def _cancel_task(self, sub: Submission, task: int) -> bool:
+    def cancel_task(self, sub: Submission, task: int) -> bool:
+        """Cancel one task (``future.cancel()`` of one of its items); True once it is cancelled."""
         record = sub.tasks[task]
         with self._lock:
             if record.phase is TaskPhase.CANCELLED:
@@ -401,14 +373,15 @@ class RemoteBackend:
         if not newly:
             return
         self.poller.forget([sub.tasks[t].key for t in newly])
-        self._ledger_update(sub, dict.fromkeys(newly, "CANCELLED"))
+        self.ledger.update(sub, dict.fromkeys(newly, "CANCELLED"))
         for task in newly:
             for item in sub.items_of(task):
                 sub.futures[item].cancel()  # the handle answers True at once: the task is cancelled
 
     # -- helpers -------------------------------------------------------------------------------
 
-    def _read_log(self, sub: Submission, task: int, which: str) -> str:
+    def read_log(self, sub: Submission, task: int, which: str) -> str:
+        """The tail of one task's ``"stdout"`` or ``"stderr"`` log ("" when unreadable)."""
         out, err = self.launcher.log_paths(sub.paths, sub.file_task(task))
         path = out if which == "stdout" else err
         try:
@@ -418,48 +391,9 @@ class RemoteBackend:
             return ""
         return "" if blob is None else blob[-LOG_TAIL_BYTES:].decode("utf-8", errors="replace")
 
-    def _get_ledger(self) -> Ledger | None:
-        if self._ledger_arg is False:
-            return None
-        if isinstance(self._ledger_arg, Ledger):
-            return self._ledger_arg
-        if self._ledger is None:
-            try:
-                self._ledger = Ledger()
-            except Exception:
-                log.warning("the job ledger is unavailable; jobs will not be reattachable", exc_info=True)
-                self._ledger_arg = False
-                return None
-        return self._ledger
-
-    def _ledger_update(self, sub: Submission, tasks: dict[int, str], *, error: str | None = None) -> None:
-        ledger = self._get_ledger()
-        if ledger is None or sub.row is None:
-            return
-        try:
-            if sub.plan is not None:
-                ledger.set_task_states(sub.row, tasks)
-            ledger.set_state(sub.row, sub.aggregate_state(), error=error)
-        except Exception:
-            log.warning("could not update job %s in the ledger", sub.job_id, exc_info=True)
-
     def _check_open(self) -> None:
         if self._closed:
             raise RuntimeError("cannot submit after shutdown() of this backend")
-
-
-def _function_name(fn: Callable[..., Any]) -> str:
-    fn = getattr(fn, "func", fn)  # the executor's JobEntry wraps the user's function
-    module = getattr(fn, "__module__", None) or "?"
-    name = getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or type(fn).__name__
-    return f"{module}.{name}"
-
-
-def _profile_mapping(profile: Profile) -> dict[str, Any]:
-    to_mapping = getattr(profile, "to_mapping", None)
-    if callable(to_mapping):
-        return dict(to_mapping())
-    raise ClustrixError("Profile.to_mapping() is missing; cannot record the job in the ledger")
 
 
 __all__ = ["Launcher", "RemoteBackend", "SchedulerLauncher", "Submission"]

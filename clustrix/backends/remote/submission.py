@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from clustrix.backends.array_plan import ArrayPlan
 from clustrix.futures import JobFuture
@@ -110,3 +111,35 @@ class Submission:
         if finals or any(t.status is not None and t.status.state is JobState.RUNNING for t in self.tasks):
             return "RUNNING"
         return "PENDING"
+
+
+PENDING = JobStatus(JobState.PENDING, "SUBMITTED")
+"""What an item reports before the poller has seen its task."""
+
+
+class TaskOwner(Protocol):
+    """What an item's handle asks of the backend that submitted it."""
+
+    def cancel_task(self, sub: Submission, task: int) -> bool: ...
+
+    def read_log(self, sub: Submission, task: int, which: str) -> str: ...
+
+
+class ItemHandle:
+    """The JobHandle of one item future: cancel its task, report its task's status and logs."""
+
+    def __init__(self, owner: TaskOwner, sub: Submission, item: int):
+        self.owner, self.sub, self.item = owner, sub, item
+        self.task = sub.task_of_item(item)
+
+    def cancel(self) -> bool:
+        return self.owner.cancel_task(self.sub, self.task)
+
+    def status(self) -> JobStatus:
+        return self.sub.tasks[self.task].status or PENDING
+
+    def stdout(self) -> str:
+        return self.owner.read_log(self.sub, self.task, "stdout")
+
+    def stderr(self) -> str:
+        return self.owner.read_log(self.sub, self.task, "stderr")
