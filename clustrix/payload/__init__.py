@@ -1,1 +1,13 @@
-"""TODO"""
+"""What travels to a job and back: the signed call, the job-side runner, the signed result.
+
+- :mod:`~clustrix.payload.format` — framing, HMAC-SHA256 and atomic writes (stdlib only);
+- :mod:`~clustrix.payload.keys` — the key file: create, read, check its permissions;
+- :mod:`~clustrix.payload.records` — frozen value types without :mod:`dataclasses` (start-up cost);
+- :mod:`~clustrix.payload.result` — the result envelope (value or exception with traceback);
+- :mod:`~clustrix.payload.codec` — calls, arrays and results to bytes and back (cloudpickle);
+- :mod:`~clustrix.payload.runner` — the job side, run as ``python -m clustrix.runner``.
+
+Every job imports this package, so it stays light: this file imports nothing, the runner's success
+path loads almost nothing (a test counts), and it may import only :mod:`clustrix.errors`, lazily,
+on failure paths. Verification comes before any unpickling, always.
+"""

@@ -24,7 +24,7 @@ host) is reported like any exception the function raises: ``ModuleNotFoundError`
 
 Start-up time matters (it is paid once per job, and per call by the local backend), so the
 success path imports only the payload core (hmac, hashlib, struct, pickle) and whatever the
-payload's own pickles import; ``tests/clustrix/test_runner_imports.py`` checks that list. In
+payload's own pickles import; ``tests/clustrix/payload/test_runner_imports.py`` checks that list. In
 particular cloudpickle loads only when the function travelled by value (the pickle imports it)
 or the result needs it, ``traceback`` only when something raised, and ``clustrix.errors``
 (``concurrent.futures``, ``logging``), ``typing``, ``dataclasses`` and ``threading`` never.

@@ -4,7 +4,7 @@ Each of ``slurm/``, ``pbs/`` (PBS Pro), ``torque/`` (beside PBS, sharing its sub
 ``sge/`` is a package that satisfies :class:`~clustrix.schedulers.contract.SchedulerModule`, in the
 sans-I/O style: functions turn values into script text and argv lists, and text back into values.
 They never run a subprocess, open a socket or file, or read the clock;
-``tests/clustrix/test_scheduler_purity.py`` walks their imports (transitively) to enforce it.
+``tests/clustrix/schedulers/test_purity.py`` walks their imports (transitively) to enforce it.
 Transports run the argv they build. ``script.py`` is the job body every scheduler's script ends
 with; ``contract.py`` is the protocol and its optional parts (a fallback status command,
 per-job accounting).

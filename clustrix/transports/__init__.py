@@ -1,7 +1,10 @@
 """Transports run argv lists and move files, locally or over SSH.
 
 ``transport_for(profile)`` picks one: :class:`LocalTransport` when the profile has no host,
-otherwise the pooled :class:`SSHTransport` for the profile's host, port and user.
+otherwise the pooled :class:`SSHTransport` for the profile's host, port and user. The contract is
+:class:`~clustrix.transports.base.Transport`; ``ssh_pool`` keeps one connection per host,
+``ssh_config`` reads ``~/.ssh/config`` and ``sftp_ops`` does the file steps. May import
+:mod:`clustrix.errors` and, for ``transport_for``, :mod:`clustrix.config`; nothing that runs jobs.
 """
 
 from __future__ import annotations

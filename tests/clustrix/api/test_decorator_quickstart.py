@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-QUICKSTART = Path(__file__).resolve().parents[2] / "examples" / "quickstart.py"
+QUICKSTART = Path(__file__).resolve().parents[3] / "examples" / "quickstart.py"
 
 
 def test_quickstart_runs_without_configuration(tmp_path: Path) -> None:
