@@ -10,6 +10,12 @@
     simulate(42)   # runs as a batch job; returns its value or re-raises its exception
 
 Importing clustrix is cheap: SSH, pickling and backend code load only when a job is submitted.
+
+The package's folders follow a call's path: :mod:`clustrix.api` (decorator, executor) makes a
+:class:`~clustrix.spec.JobSpec`, :mod:`clustrix.payload` signs the call, a backend
+(:mod:`clustrix.backends`) renders the script with a pure :mod:`clustrix.schedulers` module and
+runs it through :mod:`clustrix.transports`, :mod:`clustrix.polling` watches the job, and the
+:class:`~clustrix.futures.JobFuture` resolves. Import the public names from here.
 """
 
 from __future__ import annotations
