@@ -5,6 +5,7 @@ user reading one message knows what failed and how to fix it::
 
     ClustrixError
     ├── ConfigError            bad profile, config file or key (also a ValueError)
+    │   └── ConfigErrors       several of them, reported together (``problems``)
     ├── ResourceError          bad resource value: memory, time, cores... (also a ValueError)
     ├── SchedulerOutputError   scheduler output that cannot be parsed
     ├── CommandError           a scheduler command exited non-zero
@@ -31,6 +32,9 @@ user reading one message knows what failed and how to fix it::
         ├── JobCancelledError  also a concurrent.futures.CancelledError
         └── JobLostError       vanished from queue and accounting with no sentinel
 
+:class:`ClustrixWarning` (a ``UserWarning``) marks what works, but not as written: a time limit
+the scheduler rounds up, for one.
+
 Waiting longer than a caller's ``timeout`` raises the built-in ``TimeoutError`` (which is
 ``concurrent.futures.TimeoutError``), as ``Future.result`` does.
 """
@@ -39,6 +43,10 @@ from __future__ import annotations
 
 import concurrent.futures
 from collections.abc import Sequence
+
+
+class ClustrixWarning(UserWarning):
+    """Something works, but not as written (e.g. a time limit the scheduler rounds up)."""
 
 
 class ClustrixError(Exception):
@@ -62,6 +70,29 @@ class ConfigError(ClustrixError, ValueError):
         super().__init__(where + message)
         self.source = source
         self.key = key
+
+
+class ConfigErrors(ConfigError):
+    """Several configuration problems found in one pass; ``problems`` holds each one."""
+
+    def __init__(self, problems: Sequence[ConfigError]):
+        self.problems = list(problems)
+        listing = "\n".join(f"  - {p}" for p in self.problems)
+        super().__init__(f"{len(self.problems)} problems:\n{listing}")
+
+    @staticmethod
+    def of(problems: Sequence[ConfigError]) -> ConfigError:
+        """The one problem itself, or all of them as one :class:`ConfigErrors`."""
+        flat = [q for p in problems for q in (p.problems if isinstance(p, ConfigErrors) else [p])]
+        return flat[0] if len(flat) == 1 else ConfigErrors(flat)
+
+
+def did_you_mean(key: object, valid: Sequence[str]) -> str:
+    """`` (did you mean 'partition'?)`` for a near miss among ``valid``, else ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(str(key), list(valid), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 class ResourceError(ClustrixError, ValueError):

@@ -34,6 +34,7 @@ from clustrix.api.executor import (
     progress_for,
     sanitize_job_name,
 )
+from clustrix.api.time_limits import warn_if_rounded
 from clustrix.backends.array_plan import check_chunk_size
 from clustrix.config import BUILTIN_PROFILES, ProfileLike, resolve_profile
 from clustrix.config.profile import Profile
@@ -127,6 +128,9 @@ class ClusterFunction:
             raise ConfigError(f"profile must be a name, a Profile or a mapping, got {type(profile).__name__}",
                               key="profile")
         self.profile = profile
+        if isinstance(profile, Profile):  # a named profile is resolved, and checked, at the first call
+            warn_if_rounded(profile, build_resources(profile.resources, self.resource_overrides).time_s,
+                            what=f"@cluster on {_qualname(fn)}", stacklevel=4)
         self.setup = _setup_lines(setup)
         if env is not None and not isinstance(env, Mapping):
             raise ConfigError(f"env must be a mapping of NAME: value, got {type(env).__name__}", key="env")

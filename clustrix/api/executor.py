@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from clustrix.api.job_entry import IN_JOB_ENV, JobEntry, in_job  # noqa: F401 - re-exported, see job_entry
 from clustrix.api.progress import Progress
+from clustrix.api.time_limits import warn_if_rounded
 from clustrix.backends.array_plan import check_chunk_size
 from clustrix.config import ProfileLike, resolve_profile
 from clustrix.config.profile import Profile
@@ -104,7 +105,9 @@ class ClusterExecutor(concurrent.futures.Executor):
         self._setup = _setup_lines(setup)
         self._env = dict(env or {})
         self._name = name
-        # Validate setup/env/name now, not at the first submit.
+        # Validate setup/env/name now, not at the first submit; a time limit the scheduler would
+        # round up is announced here, at construction, once.
+        warn_if_rounded(self.profile, self.resources.time_s, what=f"ClusterExecutor({self.profile.name!r})")
         self.spec_for(lambda: None, resources=self.resources)
         from clustrix.backends.factory import create_backend
 
@@ -140,9 +143,11 @@ class ClusterExecutor(concurrent.futures.Executor):
         merged_env.update(env or {})
         merged_env[IN_JOB_ENV] = "1"
         job_name = name or self._name
+        spec_resources = resources or self.resources
+        warn_if_rounded(self.profile, spec_resources.time_s, what=job_name or job_name_for(fn))
         return JobSpec(
             name=sanitize_job_name(job_name) if job_name else job_name_for(fn),
-            resources=resources or self.resources,
+            resources=spec_resources,
             env=tuple(sorted(merged_env.items())),
             setup=(*self.profile.setup, *self._setup, *setup),
             python=self.profile.python,

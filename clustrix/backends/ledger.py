@@ -25,7 +25,8 @@ from typing import Any
 from clustrix.errors import ClustrixError
 from clustrix.paths import ledger_path
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""2 added ``jobs.port`` (ids repeat across simulators on one host); older files are migrated."""
 _SECRET_MARKERS = ("password", "passphrase", "secret", "token", "private")
 
 _SCHEMA = """
@@ -35,6 +36,7 @@ CREATE TABLE IF NOT EXISTS jobs (
     job_id TEXT NOT NULL,
     backend TEXT NOT NULL,
     host TEXT,
+    port INTEGER,
     profile_name TEXT NOT NULL,
     profile_json TEXT NOT NULL,
     job_dir TEXT NOT NULL,
@@ -76,6 +78,8 @@ class LedgerEntry:
     job_id: str
     backend: str
     host: str | None
+    port: int | None
+    profile_name: str
     profile: dict[str, Any]
     job_dir: str
     key_file: str
@@ -118,8 +122,11 @@ class Ledger:
         self._local = threading.local()
         db = self._connection()
         db.executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
+        columns = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
+        if "port" not in columns:  # a version-1 ledger: same rows, one column more
+            db.execute("ALTER TABLE jobs ADD COLUMN port INTEGER")
         with self._tx() as db:
-            db.execute("INSERT OR IGNORE INTO meta (key, value) VALUES ('schema_version', ?)",
+            db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                        (str(SCHEMA_VERSION),))
         try:
             os.chmod(self.path, 0o600)  # job dirs and profiles of a user are nobody else's business
@@ -165,6 +172,8 @@ class Ledger:
         backend: str,
         host: str | None,
         profile: Mapping[str, Any],
+        profile_name: str = "default",
+        port: int | None = None,
         job_dir: str,
         key_file: str,
         function: str,
@@ -173,15 +182,19 @@ class Ledger:
         chunk_size: int = 1,
         state: str = "PENDING",
     ) -> int:
-        """Record a submission; returns its ledger row id."""
+        """Record a submission; returns its ledger row id.
+
+        ``profile`` is the profile's mapping (secret-looking keys are dropped before storing);
+        ``profile_name`` its name, which ``--profile`` selects on.
+        """
         now = time.time()
         record = profile_record(profile)
         with self._tx() as db:
             cur = db.execute(
-                "INSERT INTO jobs (job_id, backend, host, profile_name, profile_json, job_dir, key_file,"
+                "INSERT INTO jobs (job_id, backend, host, port, profile_name, profile_json, job_dir, key_file,"
                 " function, is_array, n_items, chunk_size, state, submitted_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (job_id, backend, host, str(record.get("name", "default")), json.dumps(record), job_dir,
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (job_id, backend, host, port, profile_name, json.dumps(record), job_dir,
                  key_file, function, int(bool(task_ids)), n_items, chunk_size, state, now, now),
             )
             row = int(cur.lastrowid or 0)
@@ -234,6 +247,46 @@ class Ledger:
             raise LedgerError(f"no ledger entry #{row}; see `clustrix jobs list`")
         return self._entry(db, r)
 
+    def find_task(self, job_id: str, *, host: str | None = None,
+                  profile: str | None = None) -> tuple[LedgerEntry, int | None]:
+        """Like :meth:`find`, also accepting one array task in the scheduler's own notation.
+
+        ``123_7`` (SLURM), ``123[7]`` or ``123[7].server`` (PBS, Torque) and ``123.7`` (Grid
+        Engine, whose task numbers start at 1) name a task of a recorded array; the result is
+        the array's entry and the 0-based task index (None when ``job_id`` names a whole job).
+        """
+        text = str(job_id).strip()
+        try:
+            return self.find(text, host=host, profile=profile), None
+        except LedgerError as missing:
+            hit = self._find_task_id(text, host=host, profile=profile)
+            if hit is None:
+                raise missing from None
+            return hit
+
+    def _find_task_id(self, text: str, *, host: str | None,
+                      profile: str | None) -> tuple[LedgerEntry, int] | None:
+        # Stored task ids are what status output prints: 123_7, 123[7].srv, 123.8 (SGE: +1).
+        # A PBS id typed without its server suffix matches the stored one's prefix.
+        sql = ("SELECT tasks.job_row AS job_row, tasks.task_index AS task_index FROM tasks"
+               " JOIN jobs ON jobs.id = tasks.job_row WHERE (tasks.task_id = ? OR tasks.task_id LIKE ? ESCAPE '\\')")
+        params: list[Any] = [text, _like_prefix(text) + ".%"] if text.endswith("]") else [text, _like_prefix(text)]
+        if host is not None:
+            sql += " AND jobs.host IS ?"
+            params.append(host)
+        if profile is not None:
+            sql += " AND jobs.profile_name = ?"
+            params.append(profile)
+        db = self._connection()
+        rows = db.execute(sql + " ORDER BY jobs.submitted_at DESC, jobs.id DESC", params).fetchall()
+        if not rows:
+            return None
+        targets = {r["job_row"] for r in rows}
+        if len(targets) > 1:
+            raise LedgerError(f"task id {text!r} matches tasks of several recorded jobs; pass --host or "
+                              "--profile, or use the ledger row '#N' with --task")
+        return self.by_row(rows[0]["job_row"]), int(rows[0]["task_index"])
+
     def find(self, job_id: str, *, host: str | None = None, profile: str | None = None) -> LedgerEntry:
         """The submission with scheduler id ``job_id`` (``#N`` selects ledger row N).
 
@@ -270,10 +323,16 @@ class Ledger:
         tasks = db.execute("SELECT task_id, state FROM tasks WHERE job_row = ? ORDER BY task_index",
                            (r["id"],)).fetchall()
         return LedgerEntry(
-            row=r["id"], job_id=r["job_id"], backend=r["backend"], host=r["host"],
+            row=r["id"], job_id=r["job_id"], backend=r["backend"], host=r["host"], port=r["port"],
+            profile_name=r["profile_name"],
             profile=json.loads(r["profile_json"]), job_dir=r["job_dir"], key_file=r["key_file"],
             function=r["function"], is_array=bool(r["is_array"]), n_items=r["n_items"],
             chunk_size=r["chunk_size"], state=r["state"], error=r["error"],
             submitted_at=r["submitted_at"], updated_at=r["updated_at"], finished_at=r["finished_at"],
             task_ids=tuple(t["task_id"] for t in tasks), task_states=tuple(t["state"] for t in tasks),
         )
+
+
+def _like_prefix(text: str) -> str:
+    """``text`` as a literal LIKE prefix: its wildcards and the escape character escaped."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")

@@ -2,8 +2,9 @@
 
 Everything works after the submitting process has exited: the ledger holds each job's profile
 (without secrets), job directory and task ids, and the commands reconnect with that profile.
-A JOB_ID is the scheduler's id (a pid for plain ssh) or ``#N`` for ledger row N; ``--host`` /
-``--profile`` pick one when the same id was seen on several clusters.
+A JOB_ID is the scheduler's id (a pid for plain ssh), one array task in the scheduler's own
+notation (``123_7``, ``123[7]``, ``123.7`` for Grid Engine's 1-based task 7), or ``#N`` for ledger
+row N; ``--host`` / ``--profile`` pick one when the same id was seen on several clusters.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from __future__ import annotations
 import json
 import sys
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any
 
 import click
 
+from clustrix.backends.array_plan import ArrayPlan
 from clustrix.backends.ledger import Ledger, LedgerEntry
 from clustrix.errors import ClustrixError
 from clustrix.spec import JobPaths
@@ -28,12 +29,26 @@ def _select(fn: Callable[..., Any]) -> Callable[..., Any]:
     return click.argument("job_id")(fn)
 
 
-def _find(job_id: str, host: str | None, profile_name: str | None) -> tuple[Ledger, LedgerEntry]:
+def _find(job_id: str, host: str | None, profile_name: str | None) -> tuple[Ledger, LedgerEntry, int | None]:
+    """The ledger, the recorded job, and the array task JOB_ID names (None: the whole job)."""
     ledger = Ledger()
     try:
-        return ledger, ledger.find(job_id, host=host, profile=profile_name)
+        entry, task = ledger.find_task(job_id, host=host, profile=profile_name)
     except ClustrixError as exc:
         raise click.ClickException(str(exc)) from exc
+    return ledger, entry, task
+
+
+def _one_task(e: LedgerEntry, from_id: int | None, from_option: int | None) -> int | None:
+    """The task a command is about: from the id's notation or ``--task``, which must agree."""
+    if from_id is not None and from_option is not None and from_id != from_option:
+        raise click.UsageError(f"the job id names task {from_id} but --task says {from_option}; give one")
+    task = from_id if from_id is not None else from_option
+    if not e.is_array and task is not None:
+        raise click.UsageError(f"job {e.job_id} is not an array; drop --task")
+    if task is not None and task >= len(e.task_ids):
+        raise click.UsageError(f"--task {task} is out of range: the array has tasks 0..{len(e.task_ids) - 1}")
+    return task
 
 
 def _when(ts: float | None) -> str:
@@ -75,14 +90,17 @@ def list_jobs(show_all: bool, limit: int, as_json: bool) -> None:
 @click.option("--no-refresh", is_flag=True, help="Show the ledger only; do not ask the cluster.")
 def status(job_id: str, host: str | None, profile_name: str | None, no_refresh: bool) -> None:
     """A job's recorded state and, unless --no-refresh, what the scheduler says now."""
-    ledger, e = _find(job_id, host, profile_name)
-    click.echo(f"job {e.job_id} (#{e.row}) on {e.host or 'localhost'} [{e.backend}, profile {e.profile.get('name')}]")
+    ledger, e, task = _find(job_id, host, profile_name)
+    where = (e.host or "localhost") + (f":{e.port}" if e.port else "")
+    click.echo(f"job {e.job_id} (#{e.row}) on {where} [{e.backend}, profile {e.profile_name}]")
     click.echo(f"  function:  {e.function}")
     click.echo(f"  job dir:   {e.job_dir}")
     click.echo(f"  state:     {e.state}" + (f" ({e.error})" if e.error else ""))
     click.echo(f"  submitted: {_when(e.submitted_at)}   finished: {_when(e.finished_at)}")
     if e.is_array:
         click.echo(f"  items:     {e.n_items} in {len(e.task_ids)} tasks of {e.chunk_size}")
+    if task is not None:
+        click.echo(f"  task:      {task} ({e.task_ids[task]}): {e.task_states[task]}")
     if no_refresh:
         return
     from clustrix.api.attach import backend_for
@@ -90,6 +108,8 @@ def status(job_id: str, host: str | None, profile_name: str | None, no_refresh: 
     try:
         backend = backend_for(e, ledger)
         keys = list(e.task_ids) if e.is_array else [e.job_id]
+        if task is not None:
+            keys = [e.task_ids[task]]
         backend.launcher.track(e.job_id, JobPaths(e.job_dir, e.key_file), len(keys) if e.is_array else None)
         live = backend.launcher.source.query([e.job_id])
     except Exception as exc:  # noqa: BLE001 - report any failure to reach the cluster plainly
@@ -108,22 +128,46 @@ def status(job_id: str, host: str | None, profile_name: str | None, no_refresh: 
 @click.option("--timeout", "timeout_s", type=float, default=None, help="Give up after this many seconds.")
 @click.option("--json", "as_json", is_flag=True, help="Print the value as JSON instead of repr().")
 def result(job_id: str, host: str | None, profile_name: str | None, timeout_s: float | None, as_json: bool) -> None:
-    """Wait for a job and print its value (an array prints the list of item values).
+    """Wait for a job and print its value (an array prints the list of item values; one task of
+    an array, the values of its items).
 
-    A job whose function raised prints the remote traceback and exits with status 1.
+    A job whose function raised prints the remote error once (its type, message and remote
+    traceback, none of this command's own frames) and exits with status 1.
     """
-    ledger, e = _find(job_id, host, profile_name)
-    from clustrix.api.attach import attach
+    ledger, e, task = _find(job_id, host, profile_name)
+    from clustrix.api.attach import attach, attach_items, gather
 
-    fut = attach(f"#{e.row}", ledger=ledger)
+    if task is None:
+        fut = attach(f"#{e.row}", ledger=ledger)
+        label = e.job_id
+    else:
+        items = attach_items(f"#{e.row}", ledger=ledger)
+        mine = [items[i] for i in ArrayPlan(e.n_items, e.chunk_size).items_of(task)]
+        fut = mine[0] if len(mine) == 1 else gather(e.task_ids[task], mine)
+        label = e.task_ids[task]
     try:
         value = fut.result(timeout=timeout_s)
     except TimeoutError:
-        raise click.ClickException(f"job {e.job_id} did not finish within {timeout_s}s") from None
-    except BaseException as exc:  # noqa: BLE001 - the remote exception, shown to the user
-        click.echo("".join(traceback.format_exception(type(exc), exc, exc.__traceback__)), err=True, nl=False)
+        raise click.ClickException(f"job {label} did not finish within {timeout_s}s") from None
+    except Exception as exc:  # noqa: BLE001 - the job's failure, shown to the user once
+        click.echo(describe_failure(label, exc), err=True)
         sys.exit(1)
     click.echo(json.dumps(value, default=repr) if as_json else repr(value))
+
+
+def describe_failure(label: str, exc: BaseException) -> str:
+    """What ``clustrix jobs result`` prints for a failed job: the remote error once, cleanly."""
+    from clustrix.errors import JobError, RemoteError
+    from clustrix.payload.result import RemoteTraceback
+
+    cause = exc.__cause__
+    if isinstance(cause, RemoteTraceback):
+        # The remote traceback already ends with "ValueError: message".
+        return f"Error: job {label} raised an exception:\n{cause.tb.rstrip()}"
+    if isinstance(exc, RemoteError):
+        return f"Error: job {label} raised an exception:\n{exc}"
+    kind = "ended without a result" if isinstance(exc, JobError) else "failed"
+    return f"Error: job {label} {kind}: {type(exc).__name__}: {exc}"
 
 
 @jobs.command()
@@ -133,13 +177,11 @@ def result(job_id: str, host: str | None, profile_name: str | None, timeout_s: f
 @click.option("--stdout", "which", flag_value="stdout", default=True, help="Show the stdout log (default).")
 def logs(job_id: str, host: str | None, profile_name: str | None, task: int | None, which: str) -> None:
     """Print a job's (or array task's) scheduler log file."""
-    ledger, e = _find(job_id, host, profile_name)
+    ledger, e, named_task = _find(job_id, host, profile_name)
+    task = _one_task(e, named_task, task)
     if e.is_array and task is None:
-        raise click.UsageError(f"job {e.job_id} is an array of {len(e.task_ids)} tasks; pass --task N")
-    if not e.is_array and task is not None:
-        raise click.UsageError(f"job {e.job_id} is not an array; drop --task")
-    if task is not None and task >= len(e.task_ids):
-        raise click.UsageError(f"--task {task} is out of range: the array has tasks 0..{len(e.task_ids) - 1}")
+        raise click.UsageError(f"job {e.job_id} is an array of {len(e.task_ids)} tasks; pass --task N "
+                               f"or name the task ({e.task_ids[0]})")
     from clustrix.api.attach import backend_for
 
     backend = backend_for(e, ledger)
@@ -158,7 +200,9 @@ def logs(job_id: str, host: str | None, profile_name: str | None, task: int | No
 @_select
 def cancel(job_id: str, host: str | None, profile_name: str | None) -> None:
     """Cancel a job (all tasks of an array)."""
-    ledger, e = _find(job_id, host, profile_name)
+    ledger, e, task = _find(job_id, host, profile_name)
+    if task is not None:
+        raise click.UsageError(f"{job_id} is one task of array {e.job_id}; cancel the array by its id")
     if e.is_final:
         click.echo(f"job {e.job_id} already ended ({e.state}); nothing to cancel")
         return

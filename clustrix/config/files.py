@@ -32,7 +32,7 @@ from typing import Any
 import yaml
 
 from clustrix.config.profile import Profile
-from clustrix.errors import ConfigError
+from clustrix.errors import ConfigError, ConfigErrors, did_you_mean
 from clustrix.spec import RESOURCE_KEYS
 
 log = logging.getLogger("clustrix")
@@ -149,26 +149,36 @@ def parse_config(text: str, path: str, *, origin: str = "load_config()") -> Conf
     if not isinstance(data, Mapping):
         raise ConfigError(f"the file must hold a mapping with keys {', '.join(TOP_LEVEL_KEYS)}, "
                           f"got {type(data).__name__}", source=path)
+    problems: list[ConfigError] = []
     for key in data:
         if key not in TOP_LEVEL_KEYS:
             hint = " (profile settings go under profiles.NAME)" if key in _PROFILE_KEYS else ""
-            raise ConfigError(f"unknown top-level key; valid keys are: {', '.join(TOP_LEVEL_KEYS)}{hint}",
-                              source=path, key=str(key))
+            problems.append(ConfigError(f"unknown top-level key{did_you_mean(key, TOP_LEVEL_KEYS)}; valid keys "
+                                        f"are: {', '.join(TOP_LEVEL_KEYS)}{hint}", source=path, key=str(key)))
     raw_profiles = data.get("profiles") or {}
     if not isinstance(raw_profiles, Mapping):
-        raise ConfigError("must be a mapping of NAME: {backend: ..., ...}", source=path, key="profiles")
+        problems.append(ConfigError("must be a mapping of NAME: {backend: ..., ...}", source=path, key="profiles"))
+        raw_profiles = {}
     profiles: dict[str, Profile] = {}
     for name, body in raw_profiles.items():
         if not isinstance(name, str) or not name.strip():
-            raise ConfigError(f"profile names must be non-empty strings, got {name!r}", source=path, key="profiles")
-        profiles[name] = Profile.from_mapping(body if body is not None else {}, name=name,
-                                              source=f"{path}: profiles.{name}")
+            problems.append(ConfigError(f"profile names must be non-empty strings, got {name!r}", source=path,
+                                        key="profiles"))
+            continue
+        try:
+            profiles[name] = Profile.from_mapping(body if body is not None else {}, name=name,
+                                                  source=f"{path}: profiles.{name}")
+        except ConfigError as exc:  # every profile is checked, so one run reports every problem
+            problems.append(exc)
     default = data.get("default_profile")
     if default is not None:
-        if not isinstance(default, str) or (default not in profiles and default not in BUILTIN_PROFILES):
-            known = sorted(set(profiles) | set(BUILTIN_PROFILES))
-            raise ConfigError(f"{default!r} is not a profile in this file; available: {', '.join(known)}",
-                              source=path, key="default_profile")
+        known = sorted(set(raw_profiles) | set(BUILTIN_PROFILES))
+        if not isinstance(default, str) or default not in known:
+            problems.append(ConfigError(f"{default!r} is not a profile in this file{did_you_mean(default, known)}; "
+                                        f"available: {', '.join(map(str, known))}", source=path,
+                                        key="default_profile"))
+    if problems:
+        raise ConfigErrors.of(problems)
     return Config(path=path, origin=origin, profiles=profiles, default_profile=default)
 
 

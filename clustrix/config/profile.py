@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
-from clustrix.errors import ConfigError, ResourceError
+from clustrix.errors import ConfigError, ConfigErrors, ResourceError, did_you_mean
 from clustrix.spec import RESOURCE_KEYS, Resources, env_pairs, format_hms
 
 BACKENDS = ("local", "debug", "ssh", "slurm", "pbs", "torque", "sge")
@@ -137,14 +137,23 @@ class Profile:
         nested = data.get("resources") or {}
         if not isinstance(nested, Mapping):
             raise ConfigError("must be a mapping of resource keys", source=source, key="resources")
+        problems: list[ConfigError] = []
+        valid = sorted((known - {"resources"}) | set(RESOURCE_KEYS))
         for key, value in {**{k: v for k, v in data.items() if k != "resources"}, **nested}.items():
             if key in RESOURCE_KEYS:
                 resource_values[key] = value
             elif key in known:
                 values[key] = value
             else:
-                valid = sorted((known - {"resources"}) | set(RESOURCE_KEYS))
-                raise ConfigError(f"unknown key; valid keys are: {', '.join(valid)}", source=source, key=str(key))
+                problems.append(ConfigError(f"unknown key{did_you_mean(key, valid)}; valid keys are: "
+                                            f"{', '.join(valid)}", source=source, key=str(key)))
+        for key, value in resource_values.items():  # each bad value is its own problem
+            try:
+                Resources.from_user(**{key: value})
+            except ResourceError as exc:
+                problems.append(ConfigError(str(exc), source=source, key=exc.field))
+        if problems:
+            raise ConfigErrors.of(problems)
         if name is not None:
             values["name"] = name
         for key in ("setup",):

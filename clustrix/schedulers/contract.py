@@ -40,6 +40,11 @@ class Accounting:
     parse: StatusParser
 
 
+def effective_time_s(time_s: int, granularity_s: int) -> int:
+    """The limit a scheduler enforces for ``time_s``: rounded up to whole ``granularity_s``."""
+    return -(-time_s // granularity_s) * granularity_s
+
+
 @runtime_checkable
 class SchedulerModule(Protocol):
     """One batch system, as pure functions from values to text and argv, and from text to values.
@@ -51,6 +56,8 @@ class SchedulerModule(Protocol):
 
     NAME: str
     """``"slurm"``, ``"pbs"``, ``"torque"`` or ``"sge"``."""
+    TIME_GRANULARITY_S: int
+    """The unit the scheduler counts a walltime limit in; a limit is rounded up to a multiple."""
     FALLBACK_STATUS: FallbackStatus | None
     ACCOUNTING: Accounting | None
 

@@ -92,3 +92,44 @@ def test_cancel_from_another_process(backend):
 def test_unknown_job_is_a_clear_error():
     out = cli("result", "424242")
     assert out.returncode != 0 and "not in the ledger" in out.stderr
+
+
+def test_a_failed_jobs_result_shows_the_remote_error_once_and_no_cli_frames(backend):
+    bad = backend.submit(Call(fail, (3,), {}), JobSpec(name="cli", python=sys.executable))
+    with pytest.raises(ValueError):
+        bad.result(timeout=DEADLINE_S)
+    res = cli("result", bad.job_id, "--timeout", str(DEADLINE_S))
+    assert res.returncode == 1
+    assert res.stderr.count("ValueError: bad 3") == 1, res.stderr
+    assert "in fail" in res.stderr  # the remote frame of the user's function
+    assert "clustrix/cli" not in res.stderr and "click" not in res.stderr, res.stderr
+
+
+def test_status_names_the_profile_and_the_port(backend, ssh_login):
+    fut = backend.submit(Call(shout, (1,), {}), JobSpec(name="cli", python=sys.executable))
+    fut.result(timeout=DEADLINE_S)
+    st = cli("status", fut.job_id, "--no-refresh")
+    assert st.returncode == 0, st.stderr
+    assert f"on {ssh_login.host}:{ssh_login.port} " in st.stdout
+    assert f"profile {backend.profile.name}]" in st.stdout and "profile None" not in st.stdout
+
+
+def test_array_tasks_in_the_schedulers_own_notation(slurm, tmp_path):
+    profile = Profile.from_mapping(slurm.profile(name="sim-cli", remote_dir=str(tmp_path / "jobs")))
+    b = RemoteBackend(profile)
+    try:
+        futs = b.submit_array(shout, [((i,), {}) for i in range(3)], JobSpec(name="cli", python=sys.executable))
+        assert [f.result(timeout=DEADLINE_S) for f in futs] == [{"x": 0}, {"x": 1}, {"x": 2}]
+        base = futs[0].job_id.split("[")[0]
+        task = f"{base}_1"  # SLURM's notation for array task 1
+
+        res = cli("result", task, "--json", "--timeout", str(DEADLINE_S))
+        assert res.returncode == 0, res.stderr
+        assert json.loads(res.stdout) == {"x": 1}
+        assert cli("logs", task).stdout == "out 1\n"
+        assert cli("logs", task, "--task", "2").returncode != 0  # the id and --task disagree
+        st = cli("status", task, "--no-refresh")
+        assert st.returncode == 0 and f"task:      1 ({task}): COMPLETED" in st.stdout, st.stdout + st.stderr
+        assert "profile sim-cli]" in st.stdout
+    finally:
+        b.shutdown(wait=False, cancel_futures=True)

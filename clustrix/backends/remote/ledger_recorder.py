@@ -46,7 +46,8 @@ class LedgerRecorder:
         try:
             sub.row = ledger.record(
                 job_id=sub.job_id, backend=self._profile.backend, host=self._profile.host,
-                profile=self._profile.to_mapping(), job_dir=sub.paths.job_dir,
+                port=self._profile.port, profile_name=self._profile.name,
+                profile={"name": self._profile.name, **self._profile.to_mapping()}, job_dir=sub.paths.job_dir,
                 key_file=sub.paths.key_file, function=function,
                 task_ids=sub.task_keys if sub.plan is not None else (),
                 n_items=1 if sub.plan is None else sub.plan.n_items,

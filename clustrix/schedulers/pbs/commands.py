@@ -51,6 +51,8 @@ from clustrix.spec import ArraySpec, JobPaths, JobSpec, format_hms
 from clustrix.states import JobId, JobStatus
 
 NAME = "pbs"
+TIME_GRANULARITY_S = 60
+"""PBS Pro checks walltime once a minute, so a limit ends on the next whole minute."""
 SHELL = "/bin/bash"
 TASK_VAR = "PBS_ARRAY_INDEX"
 ARRAY_INDEX_TOKEN = "^array_index^"

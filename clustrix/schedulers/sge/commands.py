@@ -44,6 +44,8 @@ from clustrix.spec import ArraySpec, JobPaths, JobSpec, format_hms
 from clustrix.states import JobId, JobStatus
 
 NAME = "sge"
+TIME_GRANULARITY_S = 1
+"""Grid Engine enforces ``h_rt`` to the second."""
 SHELL = "/bin/bash"
 TASK_VAR = "SGE_TASK_ID"
 PARALLEL_ENVIRONMENT = "smp"

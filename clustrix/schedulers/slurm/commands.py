@@ -24,6 +24,8 @@ from clustrix.spec import ArraySpec
 from clustrix.states import ACTIVE, JobId, JobStatus
 
 NAME = "slurm"
+TIME_GRANULARITY_S = 60
+"""SLURM stores time limits in whole minutes (``--time=0:00:02`` is 1 minute)."""
 
 SACCT_FIELDS: tuple[str, ...] = ("JobID", "State", "ExitCode", "Reason")
 """The pinned ``sacct --format`` columns :func:`parse_status` reads, in order."""

@@ -33,6 +33,8 @@ from clustrix.spec import JobPaths, JobSpec, format_hms
 from clustrix.states import JobId, JobStatus
 
 NAME = "torque"
+TIME_GRANULARITY_S = 60
+"""Torque's MOM checks walltime once a minute (its default ``$check_poll_time``)."""
 SHELL = pbs.SHELL
 TASK_VAR = "PBS_ARRAYID"
 STATUS_FLAGS = ("-f", "-t")

@@ -8,6 +8,7 @@ import threading
 
 import pytest
 
+from clustrix.backends import ledger as ledger_module
 from clustrix.backends.ledger import Ledger, LedgerError, profile_record
 
 
@@ -108,3 +109,51 @@ def test_env_override(tmp_path, monkeypatch):
     assert ledger.path == tmp_path / "sub" / "ledger.db"
     _record(ledger)
     assert (tmp_path / "sub" / "ledger.db").exists()
+
+
+def _record_array(ledger, job_id, task_ids, **kw):
+    return ledger.record(job_id=job_id, backend=kw.pop("backend", "pbs"), host=kw.pop("host", "h"),
+                         profile={"backend": "pbs"}, profile_name=kw.pop("profile_name", "p"),
+                         job_dir="/d", key_file="/k", function="m.f", task_ids=task_ids,
+                         n_items=len(task_ids), **kw)
+
+
+def test_array_tasks_are_found_in_each_schedulers_notation(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    slurm_row = _record_array(ledger, "100", ["100_0", "100_1"], backend="slurm")
+    pbs_row = _record_array(ledger, "200[].srv", ["200[0].srv", "200[1].srv"])
+    sge_row = _record_array(ledger, "300", ["300.1", "300.2"], backend="sge")
+    assert ledger.find_task("100_1")[0].row == slurm_row and ledger.find_task("100_1")[1] == 1
+    assert ledger.find_task("200[1]")[0].row == pbs_row and ledger.find_task("200[1]")[1] == 1
+    assert ledger.find_task("200[1].srv")[1] == 1
+    assert ledger.find_task("300.2")[0].row == sge_row and ledger.find_task("300.2")[1] == 1  # SGE is 1-based
+    assert ledger.find_task("100") == (ledger.by_row(slurm_row), None)
+    with pytest.raises(LedgerError, match="not in the ledger"):
+        ledger.find_task("100_7")
+    with pytest.raises(LedgerError):
+        ledger.find_task("1%0_1")  # LIKE wildcards are matched literally
+
+
+def test_rows_record_the_profile_name_and_port(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    row = ledger.record(job_id="1", backend="slurm", host="127.0.0.1", port=2222, profile_name="sim",
+                        profile={"backend": "slurm"}, job_dir="/d", key_file="/k", function="m.f")
+    entry = ledger.by_row(row)
+    assert (entry.profile_name, entry.port) == ("sim", 2222)
+    assert ledger.find("1", profile="sim").row == row
+
+
+def test_a_version_1_ledger_gains_the_port_column(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "old.sqlite3"
+    old_schema = ledger_module._SCHEMA.replace("    port INTEGER,\n", "")
+    db = sqlite3.connect(path)
+    db.executescript(old_schema)
+    db.execute("INSERT INTO jobs (job_id, backend, host, profile_name, profile_json, job_dir, key_file, function,"
+               " state, submitted_at, updated_at) VALUES ('7', 'slurm', 'h', 'old', '{}', '/d', '/k', 'm.f',"
+               " 'COMPLETED', 1, 1)")
+    db.commit()
+    db.close()
+    entry = Ledger(path).find("7")
+    assert (entry.profile_name, entry.port, entry.state) == ("old", None, "COMPLETED")

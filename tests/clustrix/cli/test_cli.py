@@ -156,3 +156,22 @@ def test_console_script_subprocess(clean: Path) -> None:
     assert bad.returncode == 1
     assert "clustrix.yaml: profiles.hpc: key 'cores': invalid cores 'zero'" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_config_validate_reports_every_problem_with_suggestions(clean: Path) -> None:
+    path = clean / "bad.yaml"
+    path.write_text(
+        "default_profil: hpc\n"
+        "profiles:\n"
+        "  hpc:\n    backend: slurm\n    partion: short\n    memory: lots\n"
+        "  gpu:\n    backend: slurm\n    gpuz: 2\n"
+    )
+    result = run("config", "validate", str(path))
+    assert result.exit_code == 1
+    out = result.output
+    assert "4 problems:" in out, out
+    assert "key 'default_profil': unknown top-level key (did you mean 'default_profile'?)" in out
+    assert "profiles.hpc: key 'partion': unknown key (did you mean 'partition'?)" in out
+    assert "profiles.hpc: key 'memory':" in out and "lots" in out
+    assert "profiles.gpu: key 'gpuz': unknown key (did you mean 'gpus'?)" in out
+    assert "Traceback" not in out
