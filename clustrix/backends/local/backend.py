@@ -34,9 +34,9 @@ import threading
 import weakref
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import Future
+from pathlib import Path
 from typing import Any
 
-import clustrix
 from clustrix.backends.array_plan import check_chunk_size
 from clustrix.backends.base import ArrayItem, cancel_each, check_items
 from clustrix.backends.local.debug import DebugBackend, capture_thread_output, run_in_this_thread
@@ -60,9 +60,9 @@ from clustrix.states import JobState
 
 __all__ = ["DebugBackend", "LocalBackend"]
 
-# The directory holding the clustrix package, put on PYTHONPATH of every call so the runner is
-# importable even where clustrix is not installed (a checkout on sys.path).
-CLUSTRIX_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(clustrix.__file__)))
+# The directory holding the clustrix package (this file is clustrix/backends/local/backend.py),
+# put on PYTHONPATH of every call so the runner is importable where clustrix is not installed.
+CLUSTRIX_ROOT = str(Path(__file__).resolve().parents[3])
 _LIVE: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
 
 
