@@ -102,6 +102,17 @@ class Transport(Protocol):
         ...
 
 
+def check_timeout(value: object, what: str = "command_timeout_s") -> float:
+    """A positive, finite number of seconds; anything else (None included) is refused.
+
+    Every wait has a deadline: a command that never ends must not hang its caller.
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < float("inf"):
+        raise ValueError(f"{what} must be a positive, finite number of seconds, got {value!r}; "
+                         "every command needs a deadline (raise it for legitimately slow commands)")
+    return float(value)
+
+
 def validate_argv(argv: Sequence[str]) -> tuple[str, ...]:
     """Check ``argv`` is a non-empty sequence of strings without NUL bytes; return it as a tuple.
 

@@ -18,6 +18,7 @@ from clustrix.transports.base import (
     DIR_MODE,
     FILE_MODE,
     Completed,
+    check_timeout,
     decode_output,
     expand_home,
     validate_argv,
@@ -32,13 +33,13 @@ REAP_TIMEOUT_S = 5.0
 class LocalTransport:
     """Run commands and move files on this machine.
 
-    ``command_timeout_s`` is the default for :meth:`run` (None = wait as long as it takes).
+    ``command_timeout_s`` is the default deadline of :meth:`run` (positive; there is no "wait forever").
     """
 
     host: str | None = None
 
-    def __init__(self, command_timeout_s: float | None = 60.0):
-        self.command_timeout_s = command_timeout_s
+    def __init__(self, command_timeout_s: float = 60.0):
+        self.command_timeout_s = check_timeout(command_timeout_s)
 
     def __repr__(self) -> str:
         return "LocalTransport()"
@@ -49,7 +50,7 @@ class LocalTransport:
         # to lose, so there is nothing to retry.
         args = validate_argv(argv)
         data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
-        timeout = self.command_timeout_s if timeout_s is None else timeout_s
+        timeout = self.command_timeout_s if timeout_s is None else check_timeout(timeout_s, "timeout_s")
         try:
             proc = subprocess.Popen(
                 args, stdin=subprocess.PIPE if data is not None else subprocess.DEVNULL,
@@ -76,7 +77,10 @@ class LocalTransport:
                 cause=exc) from None
         except BaseException:
             _kill_group(proc)  # KeyboardInterrupt: do not leave the command behind
-            proc.wait()
+            try:
+                proc.wait(timeout=REAP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                pass  # unkillable (uninterruptible sleep): the interrupt matters more
             raise
         return Completed(args, proc.returncode, decode_output(out), decode_output(err))
 

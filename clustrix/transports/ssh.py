@@ -31,6 +31,7 @@ from clustrix.transports.base import (
     DIR_MODE,
     FILE_MODE,
     Completed,
+    check_timeout,
     decode_output,
     expand_home,
     validate_argv,
@@ -80,9 +81,9 @@ CHANNEL_RETRY_PAUSE_S = 0.05
 class SSHTransport:
     """Run commands and move files on one host over SSH (see the module docstring)."""
 
-    def __init__(self, connection: Connection, command_timeout_s: float | None = 60.0):
+    def __init__(self, connection: Connection, command_timeout_s: float = 60.0):
         self._conn = connection
-        self.command_timeout_s = command_timeout_s
+        self.command_timeout_s = check_timeout(command_timeout_s)
         self.host: str | None = connection.display
         self._closed = False
         self._close_lock = threading.Lock()
@@ -159,7 +160,7 @@ class SSHTransport:
         args = validate_argv(argv)
         command = shlex.join(args)
         data = stdin.encode("utf-8") if isinstance(stdin, str) else stdin
-        timeout = self.command_timeout_s if timeout_s is None else timeout_s
+        timeout = self.command_timeout_s if timeout_s is None else check_timeout(timeout_s, "timeout_s")
         if self._closed:
             raise TransportError("run() on a closed SSHTransport", host=self.host)
         tries = 1 + self._conn.options.reconnect_attempts

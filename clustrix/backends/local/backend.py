@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import itertools
+import logging
 import os
 import queue
 import shutil
@@ -60,10 +61,14 @@ from clustrix.states import JobState
 
 __all__ = ["DebugBackend", "LocalBackend"]
 
+REAP_AFTER_SIGKILL_S = 10.0
+"""How long a killed call's process may take to be reaped before the kill is reported anyway."""
+
 # The directory holding the clustrix package (this file is clustrix/backends/local/backend.py),
 # put on PYTHONPATH of every call so the runner is importable where clustrix is not installed.
 CLUSTRIX_ROOT = str(Path(__file__).resolve().parents[3])
 _LIVE: weakref.WeakSet[LocalBackend] = weakref.WeakSet()
+log = logging.getLogger(__name__)
 
 
 class LocalBackend:
@@ -340,7 +345,14 @@ class LocalBackend:
             pass
         # stragglers (children that ignore SIGTERM); the group id is not reused while alive
         _signal_group(proc, signal.SIGKILL)
-        return proc.wait()
+        try:
+            return proc.wait(timeout=REAP_AFTER_SIGKILL_S)
+        except subprocess.TimeoutExpired:
+            # Only a process in uninterruptible sleep (a hung NFS read) survives SIGKILL this long;
+            # it dies when the kernel lets it. Report the kill rather than wait on it forever.
+            log.warning("process %s did not exit %.0f s after SIGKILL; leaving it to the kernel",
+                        proc.pid, REAP_AFTER_SIGKILL_S)
+            return -signal.SIGKILL
 
     # ------------------------------------------------------------------ shutdown
 

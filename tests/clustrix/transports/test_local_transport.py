@@ -125,3 +125,11 @@ def test_listdir_names_and_missing(tmp_path: Path) -> None:
     assert t.listdir(str(tmp_path / "nope")) is None
     with pytest.raises(TransportError, match="a"):
         t.listdir(str(tmp_path / "a"))  # a file, not a directory
+
+
+@pytest.mark.parametrize("bad", [None, 0, -1, float("inf"), float("nan"), True, "60"])
+def test_every_command_has_a_deadline(bad):
+    with pytest.raises(ValueError, match="command_timeout_s must be a positive, finite number"):
+        LocalTransport(command_timeout_s=bad)
+    with pytest.raises(ValueError, match="timeout_s must be a positive, finite number"):
+        LocalTransport().run(["true"], timeout_s=bad if bad is not None else float("inf"))

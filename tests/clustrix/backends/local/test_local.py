@@ -13,6 +13,7 @@ import concurrent.futures as cf
 import os
 import signal
 import stat
+import subprocess
 import sys
 import textwrap
 import time
@@ -342,3 +343,23 @@ def test_calls_get_the_directory_that_holds_the_clustrix_package_on_their_path()
     from clustrix.backends.local.backend import CLUSTRIX_ROOT
 
     assert os.path.isfile(os.path.join(CLUSTRIX_ROOT, "clustrix", "runner.py"))
+
+
+def test_a_process_that_survives_sigkill_does_not_hang_the_kill(monkeypatch):
+    """Only a process in uninterruptible sleep outlives SIGKILL; the kill reports and moves on."""
+    from clustrix.backends.local import backend as local_backend
+
+    class StuckInTheKernel:  # the Popen seam: what wait() does for such a process
+        pid = 2**22 + 1
+
+        def wait(self, timeout=None):
+            assert timeout is not None, "waited on a process without a deadline"
+            raise subprocess.TimeoutExpired("stuck", timeout)
+
+    monkeypatch.setattr(local_backend, "REAP_AFTER_SIGKILL_S", 0.01)
+    monkeypatch.setattr(local_backend, "_signal_group", lambda proc, sig: None)
+    backend = LocalBackend(kill_grace_s=0.01)
+    try:
+        assert backend._kill(StuckInTheKernel()) == -signal.SIGKILL
+    finally:
+        backend.shutdown()
