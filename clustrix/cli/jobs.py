@@ -31,7 +31,7 @@ def _select(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 def _find(job_id: str, host: str | None, profile_name: str | None) -> tuple[Ledger, LedgerEntry, int | None]:
     """The ledger, the recorded job, and the array task JOB_ID names (None: the whole job)."""
-    ledger = Ledger()
+    ledger = _ledger()
     try:
         entry, task = ledger.find_task(job_id, host=host, profile=profile_name)
     except ClustrixError as exc:
@@ -55,8 +55,18 @@ def _when(ts: float | None) -> str:
     return "-" if ts is None else time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(ts))
 
 
+def _ledger() -> Ledger:
+    """The ledger ``--ledger`` names, else the user's (``$CLUSTRIX_LEDGER`` overrides that)."""
+    ctx = click.get_current_context(silent=True)
+    while ctx is not None and "ledger_path" not in ctx.params:
+        ctx = ctx.parent
+    return Ledger(ctx.params["ledger_path"] if ctx is not None else None)
+
+
 @click.group()
-def jobs() -> None:
+@click.option("--ledger", "ledger_path", type=click.Path(dir_okay=False), default=None,
+              help="Another ledger file, e.g. a simulator session's (<sim root>/ledger.sqlite3).")
+def jobs(ledger_path: str | None) -> None:
     """Jobs recorded in the ledger (they survive restarts of this client)."""
 
 
@@ -66,7 +76,7 @@ def jobs() -> None:
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 def list_jobs(show_all: bool, limit: int, as_json: bool) -> None:
     """Recent jobs, newest first (unfinished only, unless --all)."""
-    entries = Ledger().entries(limit=limit, active_only=not show_all)
+    entries = _ledger().entries(limit=limit, active_only=not show_all)
     if as_json:
         for e in entries:
             click.echo(json.dumps({"row": e.row, "job_id": e.job_id, "backend": e.backend, "host": e.host,

@@ -57,6 +57,9 @@ class Profile:
     local_mode: str = "processes"
     array_chunk_size: int | None = None
     max_array_parallel: int | None = None
+    ledger: str | None = None
+    """The job ledger this profile's jobs are recorded in (None: the user's own). Simulated and
+    test clusters set their own, so test runs never fill the personal ledger with dead jobs."""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -91,7 +94,7 @@ class Profile:
         where = f"profile {self.name!r}"
         if not isinstance(self.name, str) or not self.name.strip():
             raise ConfigError(f"must be a non-empty string, got {self.name!r}", source=where, key="name")
-        for key in ("host", "user", "key_file", "known_hosts"):
+        for key in ("host", "user", "key_file", "known_hosts", "ledger"):
             value = getattr(self, key)
             if value is not None and (not isinstance(value, str) or not value.strip()):
                 raise ConfigError(f"must be a non-empty string, got {value!r}", source=where, key=key)

@@ -133,3 +133,21 @@ def test_array_tasks_in_the_schedulers_own_notation(slurm, tmp_path):
         assert "profile sim-cli]" in st.stdout
     finally:
         b.shutdown(wait=False, cancel_futures=True)
+
+
+def test_a_profile_with_its_own_ledger_keeps_its_jobs_out_of_the_users(ssh_login, tmp_path):
+    own = tmp_path / "session-ledger.sqlite3"
+    profile = Profile.from_mapping(ssh_login.profile_mapping(remote_dir=str(tmp_path / "r"), ledger=str(own)))
+    b = RemoteBackend(profile)
+    try:
+        fut = b.submit(Call(shout, (5,), {}), JobSpec(name="cli", python=sys.executable))
+        fut.result(timeout=DEADLINE_S)
+    finally:
+        b.shutdown(wait=False)
+    users = cli("list", "--all", "--json")
+    assert fut.job_id not in {json.loads(r)["job_id"] for r in users.stdout.splitlines()}
+    session = cli("--ledger", str(own), "list", "--all", "--json")
+    assert session.returncode == 0, session.stderr
+    assert [json.loads(r)["job_id"] for r in session.stdout.splitlines()] == [fut.job_id]
+    res = cli("--ledger", str(own), "result", fut.job_id, "--json")
+    assert json.loads(res.stdout) == {"x": 5}

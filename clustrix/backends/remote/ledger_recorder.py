@@ -18,7 +18,8 @@ log = logging.getLogger(__name__)
 
 
 class LedgerRecorder:
-    """``ledger``: a :class:`Ledger`, None (the user's ledger, opened on first use) or False (off)."""
+    """``ledger``: a :class:`Ledger`, None (the profile's ``ledger``, else the user's, opened on
+    first use) or False (off)."""
 
     def __init__(self, ledger: Ledger | bool | None, profile: Profile):
         self._profile = profile
@@ -31,7 +32,7 @@ class LedgerRecorder:
             return None
         if self._ledger is None:
             try:
-                self._ledger = Ledger()
+                self._ledger = Ledger(self._profile.ledger)
             except Exception:  # noqa: BLE001 - any failure to open means "no ledger", said once
                 log.warning("the job ledger is unavailable; jobs will not be reattachable", exc_info=True)
                 self._enabled = False
