@@ -32,7 +32,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from clustrix_sim import protocol
+from clustrix_sim.controller import protocol
 
 DEFAULT_SUBMIT_MESSAGE = "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"
 DEFAULT_STATUS_MESSAGE = "slurm_load_jobs error: Socket timed out on send/recv operation"

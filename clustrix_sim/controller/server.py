@@ -11,7 +11,7 @@ reply line. Fault rules are applied per request before the engine sees it. When 
 process prints one JSON line on stdout (socket path, pid, ssh details) and detaches stdout, so
 the parent can wait for exactly that line instead of sleeping.
 
-The SSH server (``clustrix_sim.sshd.SimSSHServer``, bound to 127.0.0.1) runs in this process so
+The SSH server (``clustrix_sim.ssh.server.SimSSHServer``, bound to 127.0.0.1) runs in this process so
 ``drop_ssh_connections`` is a protocol op and ``clustrix-sim up`` serves SSH too. Its commands run
 with the cluster environment (``bin/`` first on PATH, ``CLUSTRIX_SIM_SOCKET``) in the login home.
 """
@@ -30,9 +30,9 @@ import threading
 import time
 from typing import Any
 
-from clustrix_sim import protocol, shim, toolserver
-from clustrix_sim.engine import Engine, OpError, RawJSON
-from clustrix_sim.model import ClusterConfig
+from clustrix_sim.controller import protocol, tool_scripts, toolserver
+from clustrix_sim.engine.model import ClusterConfig
+from clustrix_sim.engine.service import Engine, OpError, RawJSON
 
 SOCKET_NAME = "ctl.sock"
 PID_NAME = "controller.pid"
@@ -82,7 +82,7 @@ class Controller:
         if self.ssh_enabled:  # paramiko takes ~0.15 s to import: overlap it with the rest
             ssh_import = threading.Thread(target=_import_ssh, daemon=True)
             ssh_import.start()
-        bin_dir = shim.write_shims(self.state_dir, self.engine.cfg.flavor, self.socket_path)
+        bin_dir = tool_scripts.write_shims(self.state_dir, self.engine.cfg.flavor, self.socket_path)
         self._start_toolserver()
         if os.path.exists(self.socket_path):  # stale: the lock proves no controller serves it
             os.unlink(self.socket_path)
@@ -114,7 +114,7 @@ class Controller:
         err = open(os.path.join(self.state_dir, "toolserver.stderr"), "ab")  # noqa: SIM115
         try:
             self._toolserver = subprocess.Popen(
-                [sys.executable, "-m", "clustrix_sim.toolserver", "--socket", path, "--flavor",
+                [sys.executable, "-m", "clustrix_sim.controller.toolserver", "--socket", path, "--flavor",
                  self.engine.cfg.flavor], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
                 env={**os.environ, protocol.SOCKET_ENV: self.socket_path})
         finally:
@@ -149,8 +149,8 @@ class Controller:
         return env
 
     def _start_ssh(self, bin_dir: str) -> dict[str, Any]:
-        from clustrix_sim import keys
-        from clustrix_sim.sshd import SimSSHServer
+        from clustrix_sim.ssh import keys
+        from clustrix_sim.ssh.server import SimSSHServer
 
         ssh_dir = os.path.join(self.state_dir, "ssh")
         os.makedirs(ssh_dir, mode=0o700, exist_ok=True)
@@ -280,8 +280,8 @@ def _error(kind: str, message: str) -> bytes:
 
 
 def _import_ssh() -> None:
-    import clustrix_sim.keys  # noqa: F401
-    import clustrix_sim.sshd  # noqa: F401
+    import clustrix_sim.ssh.keys  # noqa: F401
+    import clustrix_sim.ssh.server  # noqa: F401
 
 
 def _take_lock(path: str, socket_path: str) -> int:

@@ -1,8 +1,8 @@
 """The simulator's job model: plain records shared by the controller and every front end.
 
-The controller (``clustrix_sim.controller``) owns and persists these records; the command-line
+The controller (``clustrix_sim.controller.server``) owns and persists these records; the command-line
 front ends (``clustrix_sim.slurm``, later ``clustrix_sim.pbs`` / ``clustrix_sim.sge``) receive them
-over the controller protocol (``clustrix_sim.protocol``) as JSON dicts and format them exactly as
+over the controller protocol (``clustrix_sim.controller.protocol``) as JSON dicts and format them exactly as
 the real tools do. Nothing here imports clustrix: the simulator is an independent oracle.
 
 Vocabulary is SLURM's (it is the richest); other front ends map it to their own codes.

@@ -18,7 +18,7 @@ Behaviour that clients depend on and real sshd has:
 Fault injection: :meth:`SimSSHServer.drop_connections` cuts every TCP connection without an SSH
 disconnect message, as a NAT timeout or a rebooted bastion would; :meth:`set_exec_delay` makes
 every command start late. Nothing here imports ``clustrix``; logging goes to the
-``clustrix_sim.sshd`` logger, never stdout.
+``clustrix_sim.ssh.server`` logger, never stdout.
 """
 
 from __future__ import annotations
@@ -33,12 +33,12 @@ from collections.abc import Iterable, Mapping
 
 import paramiko
 
-from clustrix_sim.sshd_exec import ExecSession, forward_channel
-from clustrix_sim.sshd_sftp import SimSFTPServer
+from clustrix_sim.ssh.exec_session import ExecSession, forward_channel
+from clustrix_sim.ssh.sftp import SimSFTPServer
 
-log = logging.getLogger("clustrix_sim.sshd")
+log = logging.getLogger("clustrix_sim.ssh.server")
 log.addHandler(logging.NullHandler())  # paramiko's ERROR lines must not reach stderr unasked
-PARAMIKO_LOG_CHANNEL = "clustrix_sim.sshd.paramiko"
+PARAMIKO_LOG_CHANNEL = "clustrix_sim.ssh.server.paramiko"
 
 __all__ = ["SimSSHServer", "is_loopback"]
 
@@ -343,7 +343,7 @@ class SimSSHServer:
         transport.close()
 
 
-# -- ``python -m clustrix_sim.sshd``: run the server as its own process
+# -- ``python -m clustrix_sim.ssh.server``: run the server as its own process
 def _load_authorized(path: str) -> list[paramiko.PKey]:
     """Keys from an authorized_keys/.pub file (one ``type base64 [comment]`` per line) or a
     private key file."""
@@ -371,9 +371,9 @@ def main(argv: list[str] | None = None) -> int:
     import json
     import signal
 
-    from clustrix_sim.keys import write_private_file
+    from clustrix_sim.ssh.keys import write_private_file
 
-    parser = argparse.ArgumentParser(prog="python -m clustrix_sim.sshd", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m clustrix_sim.ssh.server", description=__doc__.split("\n")[0])
     parser.add_argument("--home", required=True, help="login directory (cwd of commands, SFTP base)")
     parser.add_argument("--env-json", help="JSON object (or @file) with the commands' environment")
     parser.add_argument("--authorized-key", action="append", required=True,
@@ -389,8 +389,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.log_file:
         handler = logging.FileHandler(args.log_file)
         handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        logging.getLogger("clustrix_sim.sshd").addHandler(handler)
-        logging.getLogger("clustrix_sim.sshd").setLevel(logging.INFO)
+        logging.getLogger("clustrix_sim.ssh.server").addHandler(handler)
+        logging.getLogger("clustrix_sim.ssh.server").setLevel(logging.INFO)
     env: dict[str, str] = dict(os.environ)
     if args.env_json:
         raw = args.env_json

@@ -12,9 +12,10 @@ import time
 
 import pytest
 
-from clustrix_sim import SimCluster, protocol
-from clustrix_sim.launcher import pid_alive
-from clustrix_sim.model import Dependency, JobRequest
+from clustrix_sim import SimCluster
+from clustrix_sim.controller import protocol
+from clustrix_sim.engine.model import Dependency, JobRequest
+from clustrix_sim.engine.processes import pid_alive
 
 UID = os.getuid()
 

@@ -12,10 +12,11 @@ import time
 import paramiko
 import pytest
 
-from clustrix_sim import SimCluster, protocol
+from clustrix_sim import SimCluster
 from clustrix_sim.cluster import SimClusterError
-from clustrix_sim.launcher import pid_alive
-from clustrix_sim.model import PartitionRecord
+from clustrix_sim.controller import protocol
+from clustrix_sim.engine.model import PartitionRecord
+from clustrix_sim.engine.processes import pid_alive
 
 
 @pytest.fixture(scope="module")
@@ -182,9 +183,9 @@ def test_partitions_from_mappings():
 
 
 def test_controller_unavailable_gives_the_real_tools_error(tmp_path):
-    from clustrix_sim import shim
+    from clustrix_sim.controller import tool_scripts
 
-    bin_dir = shim.write_shims(str(tmp_path), "slurm", str(tmp_path / "nothing.sock"))
+    bin_dir = tool_scripts.write_shims(str(tmp_path), "slurm", str(tmp_path / "nothing.sock"))
     env = {k: v for k, v in os.environ.items() if k != protocol.SOCKET_ENV}
     out = subprocess.run([os.path.join(bin_dir, "sbatch"), "--wrap", "true"], capture_output=True, text=True,
                          env=env, timeout=30, check=False)
@@ -196,7 +197,7 @@ def test_cluster_dies_with_its_owner_process(tmp_path):
     script = f"""
 import os, sys, time
 from clustrix_sim import SimCluster
-from clustrix_sim.model import JobRequest
+from clustrix_sim.engine.model import JobRequest
 sim = SimCluster(nodes=1, ssh=False, root={str(tmp_path / "r")!r}).start()
 req = JobRequest(script="#!/bin/sh\\necho $$ > {tmp_path}/job; sleep 60\\n", name="j", user="u", uid=0,
                  work_dir={str(tmp_path)!r})

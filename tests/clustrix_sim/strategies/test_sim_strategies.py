@@ -15,7 +15,7 @@ from hypothesis import Phase, find, given, settings
 from hypothesis import strategies as st
 
 from clustrix_sim import strategies as cs
-from clustrix_sim.model import JobRecord
+from clustrix_sim.engine.model import JobRecord
 from clustrix_sim.strategies import (
     ALL_STATES,
     job_names,

@@ -6,7 +6,7 @@ import json
 import os
 import stat
 
-from clustrix_sim.store import ProcEntry, Store, read_procs
+from clustrix_sim.engine.store import ProcEntry, Store, read_procs
 
 
 def test_round_trip_and_upsert(tmp_path):

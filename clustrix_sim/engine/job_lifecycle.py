@@ -1,6 +1,6 @@
 """The engine's job processes: start, time limit, --signal warnings, memory limit, exit, kill.
 
-Mixed into :class:`clustrix_sim.engine.Engine`; every method runs with the engine lock held
+Mixed into :class:`clustrix_sim.engine.service.Engine`; every method runs with the engine lock held
 unless its docstring says otherwise.
 
 How a job ends (state, reason, ExitCode ``code:signal``):
@@ -26,8 +26,8 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from clustrix_sim import launcher, scheduling
-from clustrix_sim.model import (
+from clustrix_sim.engine import processes, scheduling
+from clustrix_sim.engine.model import (
     CANCELLED,
     COMPLETED,
     COMPLETING,
@@ -40,7 +40,7 @@ from clustrix_sim.model import (
     TIMEOUT,
     JobRecord,
 )
-from clustrix_sim.store import ProcEntry
+from clustrix_sim.engine.store import ProcEntry
 
 REQUEUE = "REQUEUE"  # an ending that puts the job back in the queue
 SHUTDOWN = "SHUTDOWN"  # the controller is stopping: restart rule (requeue or NODE_FAIL)
@@ -100,7 +100,7 @@ class RuntimeMixin:
         try:
             return importlib.import_module(name)
         except ImportError as exc:
-            raise launcher.LaunchError(f"no job environment module {name} for flavor "
+            raise processes.LaunchError(f"no job environment module {name} for flavor "
                                        f"{self.cfg.flavor!r}: {exc}") from exc
 
     def _start(self, start: scheduling.Start) -> None:
@@ -120,7 +120,7 @@ class RuntimeMixin:
             rec.stdout_path, rec.stderr_path = frontend.output_paths(rec)
             env = dict(req.env)
             env.update(frontend.job_env(rec, self.cfg.cluster_name))
-            popen = launcher.spawn(job_id=rec.job_id, script=req.script, script_args=list(req.script_args),
+            popen = processes.spawn(job_id=rec.job_id, script=req.script, script_args=list(req.script_args),
                                    spool_dir=self.spool_dir, work_dir=req.work_dir, env=env,
                                    stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,
                                    append=req.open_mode == "append" or rec.restart_count > 0)
@@ -129,7 +129,7 @@ class RuntimeMixin:
             self._release(start.allocations)
             self._finalize(rec, FAILED, reason="JobLaunchFailure", exit_code=1, end=self.now())
             return
-        proc = launcher.read_proc(popen.pid)
+        proc = processes.read_proc(popen.pid)
         info = RunInfo(popen=popen, pid=popen.pid, start_ticks=proc.start_ticks if proc else 0,
                        allocations=start.allocations)
         mono = time.monotonic()
@@ -157,7 +157,7 @@ class RuntimeMixin:
     def _reap(self, job_id: int, info: RunInfo) -> None:
         """Waiter thread (no lock held): wait for the batch process, then record the exit."""
         rc = info.popen.wait()
-        launcher.kill_session(info.pid)  # leftovers of the job die with it, like its cgroup
+        processes.kill_session(info.pid)  # leftovers of the job die with it, like its cgroup
         with self.lock:
             try:
                 self._on_exit(job_id, info, rc)
@@ -233,11 +233,11 @@ class RuntimeMixin:
         rec.state = COMPLETING
         self._touch(rec)
         if hard:
-            launcher.signal_group(info.pid, signal.SIGKILL)
+            processes.signal_group(info.pid, signal.SIGKILL)
             info.kill_at = time.monotonic() + MIN_KILL_WAIT_S  # then sweep the whole session
             return
-        launcher.signal_group(info.pid, signal.SIGCONT)
-        launcher.signal_group(info.pid, signal.SIGTERM)
+        processes.signal_group(info.pid, signal.SIGCONT)
+        processes.signal_group(info.pid, signal.SIGTERM)
         info.kill_at = time.monotonic() + self._kill_wait_real()
 
     def _timers(self, mono: float) -> None:
@@ -245,18 +245,18 @@ class RuntimeMixin:
             rec = self.jobs[job_id]
             if info.warn_at is not None and mono >= info.warn_at and info.ending is None:
                 info.warn_at = None
-                launcher.signal_steps(info.pid, info.warn_signal, scope=info.warn_scope)
+                processes.signal_steps(info.pid, info.warn_signal, scope=info.warn_scope)
             if info.deadline is not None and mono >= info.deadline and info.ending is None:
                 self._begin_kill(rec, info, TIMEOUT)
             if info.kill_at is not None and mono >= info.kill_at:
                 info.kill_at = None
-                launcher.kill_session(info.pid)
+                processes.kill_session(info.pid)
 
     def _sample_memory(self) -> None:
         """Measure every running job's RSS (no lock held while reading /proc) and enforce limits."""
         with self.lock:
             sessions = {info.pid: job_id for job_id, info in self.running.items()}
-        totals = launcher.rss_by_session(set(sessions))
+        totals = processes.rss_by_session(set(sessions))
         with self.lock:
             for pid, kb in totals.items():
                 job_id = sessions[pid]
@@ -282,14 +282,14 @@ class RuntimeMixin:
                 rec = self.jobs[self._job_of(info)]
                 info.ending = SHUTDOWN
                 rec.state = COMPLETING
-                launcher.signal_group(info.pid, signal.SIGCONT)
-                launcher.signal_group(info.pid, signal.SIGTERM)
+                processes.signal_group(info.pid, signal.SIGCONT)
+                processes.signal_group(info.pid, signal.SIGTERM)
         deadline = time.monotonic() + SHUTDOWN_GRACE_S
         for info in infos:
             info.done.wait(max(deadline - time.monotonic(), 0))
         for info in infos:
             if not info.done.is_set():
-                launcher.kill_session(info.pid)
+                processes.kill_session(info.pid)
         for info in infos:
             if not info.done.wait(5.0):
                 self.log(f"job process {info.pid} did not exit after SIGKILL")

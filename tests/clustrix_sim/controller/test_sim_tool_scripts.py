@@ -10,7 +10,7 @@ import paramiko
 import pytest
 
 from clustrix_sim import SimCluster
-from clustrix_sim.launcher import pid_alive
+from clustrix_sim.engine.processes import pid_alive
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import time
 
 import pytest
 
-from clustrix_sim import launcher
-from clustrix_sim.engine_runtime import parse_signal_option
+from clustrix_sim.engine import processes
+from clustrix_sim.engine.job_lifecycle import parse_signal_option
 
 
 def wait_until(predicate, timeout_s=10.0):
@@ -33,12 +33,12 @@ def test_parse_signal_option(text, expected):
 
 
 def test_interpreter_argv():
-    assert launcher.interpreter_argv("#!/bin/sh\n", "/s") == ["/s"]
-    assert launcher.interpreter_argv("echo hi\n", "/s") == ["/bin/bash", "/s"]
+    assert processes.interpreter_argv("#!/bin/sh\n", "/s") == ["/s"]
+    assert processes.interpreter_argv("echo hi\n", "/s") == ["/bin/bash", "/s"]
 
 
 def test_spawn_runs_in_own_session_with_outputs(tmp_path):
-    proc = launcher.spawn(job_id=7, script="#!/bin/sh\necho out; echo err >&2; echo \"$1 $X\"\n",
+    proc = processes.spawn(job_id=7, script="#!/bin/sh\necho out; echo err >&2; echo \"$1 $X\"\n",
                           script_args=["arg"], spool_dir=str(tmp_path / "spool"), work_dir=str(tmp_path),
                           env={"X": "y"}, stdout_path=str(tmp_path / "o"), stderr_path=str(tmp_path / "e"),
                           append=False)
@@ -53,16 +53,16 @@ def test_spawn_runs_in_own_session_with_outputs(tmp_path):
 def test_spawn_append_and_unwritable_output(tmp_path):
     out = tmp_path / "o"
     for _ in range(2):
-        launcher.spawn(job_id=1, script="#!/bin/sh\necho x\n", script_args=[], spool_dir=str(tmp_path),
+        processes.spawn(job_id=1, script="#!/bin/sh\necho x\n", script_args=[], spool_dir=str(tmp_path),
                        work_dir=str(tmp_path), env={}, stdout_path=str(out), stderr_path=str(out),
                        append=True).wait(10)
     assert out.read_text() == "x\nx\n"
-    with pytest.raises(launcher.LaunchError, match="Could not open stdout"):
-        launcher.spawn(job_id=2, script="#!/bin/sh\n", script_args=[], spool_dir=str(tmp_path),
+    with pytest.raises(processes.LaunchError, match="Could not open stdout"):
+        processes.spawn(job_id=2, script="#!/bin/sh\n", script_args=[], spool_dir=str(tmp_path),
                        work_dir=str(tmp_path), env={}, stdout_path=str(tmp_path / "no" / "o"),
                        stderr_path=str(tmp_path / "e"), append=False)
-    with pytest.raises(launcher.LaunchError, match="execve"):
-        launcher.spawn(job_id=3, script="#!/no/such/interpreter\n", script_args=[], spool_dir=str(tmp_path),
+    with pytest.raises(processes.LaunchError, match="execve"):
+        processes.spawn(job_id=3, script="#!/no/such/interpreter\n", script_args=[], spool_dir=str(tmp_path),
                        work_dir=str(tmp_path), env={}, stdout_path=str(tmp_path / "o3"),
                        stderr_path=str(tmp_path / "o3"), append=False)
     assert "execve()" in (tmp_path / "o3").read_text()
@@ -71,24 +71,24 @@ def test_spawn_append_and_unwritable_output(tmp_path):
 def test_rss_and_kill_session_reach_grandchildren(tmp_path):
     body = (f"#!/bin/sh\n{sys.executable} -c \"b = bytearray(64 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
             f"open('{tmp_path}/ready', 'w').write('1'); import time; time.sleep(60)\" &\nwait\n")
-    proc = launcher.spawn(job_id=1, script=body, script_args=[], spool_dir=str(tmp_path), work_dir=str(tmp_path),
+    proc = processes.spawn(job_id=1, script=body, script_args=[], spool_dir=str(tmp_path), work_dir=str(tmp_path),
                           env=dict(os.environ), stdout_path=os.devnull, stderr_path=os.devnull, append=False)
     try:
         wait_until(lambda: (tmp_path / "ready").exists())
-        assert launcher.read_proc(proc.pid).session == proc.pid
-        assert launcher.rss_by_session({proc.pid})[proc.pid] > 64 * 1024
-        members = [p.pid for p in launcher.session_members(proc.pid)]
+        assert processes.read_proc(proc.pid).session == proc.pid
+        assert processes.rss_by_session({proc.pid})[proc.pid] > 64 * 1024
+        members = [p.pid for p in processes.session_members(proc.pid)]
         assert proc.pid in members and len(members) == 2
-        assert launcher.kill_session(proc.pid) >= 1
+        assert processes.kill_session(proc.pid) >= 1
         assert proc.wait(10) == -signal.SIGKILL
-        wait_until(lambda: not any(launcher.pid_alive(p) for p in members))
+        wait_until(lambda: not any(processes.pid_alive(p) for p in members))
     finally:
-        launcher.kill_session(proc.pid)
+        processes.kill_session(proc.pid)
         proc.wait(10)
 
 
 def test_kill_session_with_start_ticks_skips_older_processes():
-    me = launcher.read_proc(os.getpid())
+    me = processes.read_proc(os.getpid())
     # our own session started before "now + 1 tick": nothing may be killed
-    assert launcher.kill_session(me.session, min_start_ticks=me.start_ticks + 10**9) == 0
-    assert launcher.pid_alive(os.getpid())
+    assert processes.kill_session(me.session, min_start_ticks=me.start_ticks + 10**9) == 0
+    assert processes.pid_alive(os.getpid())

@@ -98,7 +98,7 @@ def serve(sock_path: str, flavor: str) -> None:
     import sys
 
     tools = importlib.import_module(f"clustrix_sim.{flavor}.tools")  # the point: import once
-    importlib.import_module("clustrix_sim.shim")
+    importlib.import_module("clustrix_sim.controller.tool_scripts")
     for name in getattr(tools, "TOOLS", {}):  # tool tables may import each tool lazily
         try:
             importlib.import_module(f"clustrix_sim.{flavor}.{name}")
@@ -208,7 +208,7 @@ def _child(conn, fds: list[int], request: tuple) -> None:
         os.chdir(cwd)
         sys.argv = [tool, *argv]
         conn.sendall(_HEADER.pack(os.getpid()))
-        from clustrix_sim.shim import run
+        from clustrix_sim.controller.tool_scripts import run
 
         try:
             rc = run(flavor, tool, argv)
@@ -237,7 +237,7 @@ def _child(conn, fds: list[int], request: tuple) -> None:
 def main(argv: list[str] | None = None) -> int:
     import argparse
 
-    parser = argparse.ArgumentParser(prog="python -m clustrix_sim.toolserver")
+    parser = argparse.ArgumentParser(prog="python -m clustrix_sim.controller.toolserver")
     parser.add_argument("--socket", required=True)
     parser.add_argument("--flavor", required=True)
     args = parser.parse_args(argv)

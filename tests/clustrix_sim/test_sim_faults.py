@@ -7,10 +7,11 @@ import time
 
 import pytest
 
-from clustrix_sim import SimCluster, protocol
+from clustrix_sim import SimCluster
+from clustrix_sim.controller import protocol
+from clustrix_sim.engine.model import JobRequest
+from clustrix_sim.engine.processes import pid_alive
 from clustrix_sim.faults import DEFAULT_STATUS_MESSAGE, DEFAULT_SUBMIT_MESSAGE, FaultRules
-from clustrix_sim.launcher import pid_alive
-from clustrix_sim.model import JobRequest
 
 
 def submit(sim: SimCluster, body: str, work_dir, **kw) -> int:

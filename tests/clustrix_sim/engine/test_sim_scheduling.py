@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from clustrix_sim import scheduling
-from clustrix_sim.model import (
+from clustrix_sim.engine import scheduling
+from clustrix_sim.engine.model import (
     CANCELLED,
     COMPLETED,
     FAILED,

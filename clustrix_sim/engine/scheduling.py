@@ -1,7 +1,7 @@
 """Scheduling rules: submit validation, array expansion, dependencies, and one scheduling pass.
 
 Pure functions over the model records (no processes, sockets or clocks of their own), so the
-rules are unit-tested directly; ``clustrix_sim.engine`` calls them under its lock.
+rules are unit-tested directly; ``clustrix_sim.engine.service`` calls them under its lock.
 
 Policy (documented because tests and users rely on it):
 
@@ -24,7 +24,7 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
-from clustrix_sim.model import (
+from clustrix_sim.engine.model import (
     ACTIVE_STATES,
     COMPLETED,
     FINAL_STATES,

@@ -1,6 +1,6 @@
 """The engine's job-control and fault operations: signal/cancel, hold, release, requeue, fault.
 
-Mixed into :class:`clustrix_sim.engine.Engine`; each ``op_*`` runs with the engine lock held and
+Mixed into :class:`clustrix_sim.engine.service.Engine`; each ``op_*`` runs with the engine lock held and
 its changes are flushed by ``Engine.handle``. Result statuses per target are the protocol's:
 ``ok``, ``invalid_job_id``, ``already_done``, ``job_pending``, ``not_pending``,
 ``not_requeueable``.
@@ -11,10 +11,9 @@ from __future__ import annotations
 import signal
 from typing import Any
 
-from clustrix_sim import launcher, scheduling
-from clustrix_sim.engine_runtime import REQUEUE
-from clustrix_sim.faults import DEFAULT_STATUS_MESSAGE, DEFAULT_SUBMIT_MESSAGE
-from clustrix_sim.model import (
+from clustrix_sim.engine import processes, scheduling
+from clustrix_sim.engine.job_lifecycle import REQUEUE
+from clustrix_sim.engine.model import (
     ACTIVE_STATES,
     CANCELLED,
     COMPLETING,
@@ -25,12 +24,13 @@ from clustrix_sim.model import (
     RUNNING,
     JobRecord,
 )
+from clustrix_sim.faults import DEFAULT_STATUS_MESSAGE, DEFAULT_SUBMIT_MESSAGE
 
 SIGNAL_SCOPES = ("steps", "batch", "full")
 
 
 def _bad(message: str) -> Exception:
-    from clustrix_sim.engine import OpError
+    from clustrix_sim.engine.service import OpError
     return OpError("bad_request", message)
 
 
@@ -93,7 +93,7 @@ class JobControlMixin:
                 for rec in live:
                     info = self.running.get(rec.job_id)
                     if info is not None:
-                        launcher.signal_steps(info.pid, signum, scope=scope)
+                        processes.signal_steps(info.pid, signum, scope=scope)
                 status = "ok" if live else "job_pending"
             results.append({"job_id": job_id, "task": task, "status": status})
         return {"results": results}

@@ -1,7 +1,7 @@
 """The executables on a simulated cluster's PATH (``bin/sbatch`` ...) and what they run.
 
 Each shim is a short Python script (``#!<python>``). It first asks the cluster's tool server
-(``clustrix_sim.toolserver``, a fork server with the tools preloaded) to run the tool with the
+(``clustrix_sim.controller.toolserver``, a fork server with the tools preloaded) to run the tool with the
 shim's own stdin/stdout/stderr, cwd and environment; when that is unavailable it calls :func:`run`
 in-process, which imports the flavour's tool table (``clustrix_sim.<flavor>.tools.TOOLS``) and
 runs one tool. The shim bakes in the cluster's socket path, used when ``$CLUSTRIX_SIM_SOCKET`` is
@@ -17,7 +17,7 @@ from __future__ import annotations
 import os
 import sys
 
-from clustrix_sim import protocol
+from clustrix_sim.controller import protocol
 
 TOOL_NAMES = {
     "slurm": ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun"),
@@ -77,13 +77,13 @@ import os
 import sys
 sys.path.insert(0, {root!r})
 os.environ.setdefault("CLUSTRIX_SIM_SOCKET", {socket!r})
-from clustrix_sim.toolserver import client_run
+from clustrix_sim.controller.toolserver import client_run
 rc = client_run(os.path.join(os.path.dirname(os.environ["CLUSTRIX_SIM_SOCKET"]), "tools.sock"),
                 {flavor!r}, {tool!r}, sys.argv[1:])
 if rc is None:  # no tool server: run the tool in this process
     import site
     site.main()
-    from clustrix_sim.shim import run
+    from clustrix_sim.controller.tool_scripts import run
     rc = run({flavor!r}, {tool!r}, sys.argv[1:], {socket!r})
 sys.exit(rc)
 """
@@ -95,7 +95,8 @@ def write_shims(state_dir: str, flavor: str, socket_path: str, python: str | Non
         raise ValueError(f"unknown scheduler flavor {flavor!r}; choose one of {', '.join(TOOL_NAMES)}")
     bin_dir = os.path.join(state_dir, "bin")
     os.makedirs(bin_dir, mode=0o755, exist_ok=True)
-    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    # the directory that holds the clustrix_sim package: <root>/clustrix_sim/controller/this file
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     for tool in TOOL_NAMES[flavor]:
         path = os.path.join(bin_dir, tool)
         text = SHIM_TEMPLATE.format(python=python or sys.executable, flavor=flavor, tool=tool,

@@ -24,7 +24,7 @@ from paramiko.sftp import (
     SFTP_PERMISSION_DENIED,
 )
 
-log = logging.getLogger("clustrix_sim.sshd.sftp")
+log = logging.getLogger("clustrix_sim.ssh.server.sftp")
 
 T = TypeVar("T")
 

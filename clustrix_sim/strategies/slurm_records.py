@@ -27,7 +27,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "(or 'pip install clustrix[test]')"
     ) from exc
 
-from clustrix_sim.model import JobRecord, JobRequest
+from clustrix_sim.engine.model import JobRecord, JobRequest
 from clustrix_sim.slurm.common import array_range_text
 from clustrix_sim.slurm.states import ALL_STATES
 from clustrix_sim.slurm.timefmt import secs2time_str, squeue_secs

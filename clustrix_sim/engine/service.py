@@ -24,11 +24,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from clustrix_sim import scheduling
-from clustrix_sim.engine_jobs import JobControlMixin
-from clustrix_sim.engine_runtime import RuntimeMixin
-from clustrix_sim.faults import FaultRules
-from clustrix_sim.model import (
+from clustrix_sim.engine import scheduling
+from clustrix_sim.engine.job_control import JobControlMixin
+from clustrix_sim.engine.job_lifecycle import RuntimeMixin
+from clustrix_sim.engine.model import (
     ACTIVE_STATES,
     COMPLETING,
     FINAL_STATES,
@@ -41,7 +40,8 @@ from clustrix_sim.model import (
     NodeRecord,
     PartitionRecord,
 )
-from clustrix_sim.store import Store, read_procs
+from clustrix_sim.engine.store import Store, read_procs
+from clustrix_sim.faults import FaultRules
 
 TICK_S = 0.03  # timers and event-driven scheduling
 PASS_EVERY_S = 0.5  # full scheduling pass even without events (after:+minutes, partitions)
@@ -158,7 +158,7 @@ class Engine(JobControlMixin, RuntimeMixin):
 
     def _recover(self, procs: list) -> None:
         """Apply the restart rule (module docstring) to jobs a dead controller left running."""
-        from clustrix_sim.launcher import kill_session
+        from clustrix_sim.engine.processes import kill_session
         for entry in procs:
             killed = kill_session(entry.pid, min_start_ticks=entry.start_ticks)
             if killed:
@@ -395,7 +395,7 @@ class Engine(JobControlMixin, RuntimeMixin):
 
 def leftover_processes(state_dir: str) -> list[int]:
     """Pids of job processes a controller recorded in ``state_dir`` that are still alive."""
-    from clustrix_sim.launcher import session_members
+    from clustrix_sim.engine.processes import session_members
     pids: list[int] = []
     for entry in read_procs(state_dir):
         pids.extend(p.pid for p in session_members(entry.pid, entry.start_ticks))

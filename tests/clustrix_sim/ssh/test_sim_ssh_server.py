@@ -13,7 +13,7 @@ from pathlib import Path
 import paramiko
 import pytest
 
-from clustrix_sim.keys import (
+from clustrix_sim.ssh.keys import (
     known_hosts_line,
     load_private_key,
     new_ed25519_key,
@@ -22,7 +22,7 @@ from clustrix_sim.keys import (
     write_client_key,
     write_known_hosts,
 )
-from clustrix_sim.sshd import SimSSHServer
+from clustrix_sim.ssh.server import SimSSHServer
 
 DEADLINE_S = 30.0
 
@@ -315,12 +315,12 @@ def test_openssh_client_interoperates(env: dict) -> None:
 
 def test_module_entry_point_runs_a_server(env: dict, tmp_path: Path) -> None:
     host_key_file = tmp_path / "host_key"
-    from clustrix_sim.keys import write_host_key
+    from clustrix_sim.ssh.keys import write_host_key
 
     host_key = write_host_key(host_key_file)
     port_file = tmp_path / "port"
     proc = subprocess.Popen(
-        [os.sys.executable, "-m", "clustrix_sim.sshd", "--home", str(env["home"]), "--env-json",
+        [os.sys.executable, "-m", "clustrix_sim.ssh.server", "--home", str(env["home"]), "--env-json",
          '{"PATH": "/usr/bin:/bin", "X": "1"}', "--authorized-key", f"{env['key_file']}.pub",
          "--host-key", str(host_key_file), "--user", "alice", "--port-file", str(port_file),
          "--log-file", str(tmp_path / "sshd.log")])

@@ -1,37 +1,7 @@
-"""Hypothesis strategies for scheduler output, each value paired with its ground truth.
+"""Hypothesis strategies for SLURM tool *outputs* (sacct, squeue, sbatch), each with its truth.
 
-For anyone fuzzing a parser of SLURM tool output (clustrix's own, or another library's). The text
-is rendered by the simulator's SLURM front end (``clustrix_sim.slurm``), the same code that
-answers ``squeue``/``sacct`` on a simulated cluster; the truth comes from the simulator's job
-records. Nothing here imports clustrix, so a parser is checked against an independent oracle.
-
-Every strategy takes keyword-only arguments and yields a small frozen object with ``text`` and
-``truth`` (``text, truth = result`` unpacks it):
-
-==========================  ==================  ===============================================
-strategy                    yields              ``truth``
-==========================  ==================  ===============================================
-:func:`sacct_outputs`       :class:`SacctOutput`   ``{printed JobID: SacctRowTruth}``
-:func:`squeue_outputs`      :class:`SqueueOutput`  ``{printed %i: SqueueRowTruth}``
-:func:`sbatch_submissions`  :class:`SbatchSubmission`  the job id (``str``)
-:func:`slurm_job_ids`       :class:`SlurmJobId`    the job ids the text stands for
-:func:`slurm_time_strings`  :class:`SlurmTime`     seconds, or None for ``UNLIMITED`` & co.
-:func:`job_records`         ``tuple[JobRecord, ...]``  (the records themselves)
-==========================  ==================  ===============================================
-
-Example::
-
-    from hypothesis import given
-    from clustrix_sim.strategies import sacct_outputs
-
-    @given(sacct_outputs())
-    def test_my_parser(out):
-        if out.ambiguous:               # a '|' inside a value: --parsable2 cannot be split
-            ...                         # expect a clear error
-        else:
-            parsed = my_parse(out.text)
-            for job_id, row in out.truth.items():
-                assert parsed[job_id].state == row.state
+Public through :mod:`clustrix_sim.strategies` (import from there); the text is rendered by the
+simulator's SLURM front end, the truth comes from the records it was rendered from.
 """
 
 from __future__ import annotations
@@ -43,7 +13,7 @@ from typing import Any
 
 from hypothesis import strategies as st
 
-from clustrix_sim.model import JobRecord
+from clustrix_sim.engine.model import JobRecord
 from clustrix_sim.slurm import squeue_fields
 from clustrix_sim.slurm.common import group_pending_tasks, job_display_id
 from clustrix_sim.slurm.sacct import accounting_order, rows_for
@@ -51,7 +21,7 @@ from clustrix_sim.slurm.sacct_fields import SacctRow, find_field, format_lines
 from clustrix_sim.slurm.sbatch import submitted_text
 from clustrix_sim.slurm.squeue import sort_key  # squeue's default order
 from clustrix_sim.slurm.states import compact
-from clustrix_sim.strategies_slurm import (
+from clustrix_sim.strategies.slurm_records import (
     ALL_STATES,
     MAX_JOB_ID,
     PENDING_REASONS,
