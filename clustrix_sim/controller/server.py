@@ -31,8 +31,8 @@ import time
 from typing import Any
 
 from clustrix_sim.controller import protocol, tool_scripts, toolserver
-from clustrix_sim.engine.model import ClusterConfig
-from clustrix_sim.engine.service import Engine, OpError, RawJSON
+from clustrix_sim.engine.model import ClusterConfig, OpError, RawJSON
+from clustrix_sim.engine.service import Engine
 
 SOCKET_NAME = "ctl.sock"
 PID_NAME = "controller.pid"
@@ -101,7 +101,6 @@ class Controller:
         if self.ssh_enabled:
             ssh_import.join()
             info["ssh"] = self._start_ssh(bin_dir)
-            self.engine.ssh_info = info["ssh"]
         self._wait_toolserver()
         _write_json(os.path.join(self.state_dir, PID_NAME), os.getpid())
         _write_json(os.path.join(self.state_dir, READY_NAME), info)
@@ -170,11 +169,12 @@ class Controller:
             server = SimSSHServer([client_key], host_key, self.cluster_env(bin_dir), self.home, user, port=0)
             server.start()
         self._sshd = server
-        self.engine.ssh_drop = server.drop_connections
         known_hosts = os.path.join(ssh_dir, "known_hosts")
         keys.write_known_hosts(known_hosts, [("127.0.0.1", server.port, host_key)])
-        return {"host": "127.0.0.1", "port": server.port, "user": user, "key_file": key_file,
+        info = {"host": "127.0.0.1", "port": server.port, "user": user, "key_file": key_file,
                 "known_hosts": known_hosts, "home": self.home}
+        self.engine.attach_ssh(info, server.drop_connections)
+        return info
 
     def serve_forever(self) -> None:
         """Block until stop() (SIGTERM/SIGINT, the shutdown op)."""

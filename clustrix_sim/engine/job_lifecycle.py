@@ -1,7 +1,8 @@
 """The engine's job processes: start, time limit, --signal warnings, memory limit, exit, kill.
 
-Mixed into :class:`clustrix_sim.engine.service.Engine`; every method runs with the engine lock held
-unless its docstring says otherwise.
+:class:`JobLifecycle` works on the engine's :class:`~clustrix_sim.engine.cluster_state.ClusterState`
+and owns the table of running jobs; every method runs with the state's lock held unless its
+docstring says otherwise.
 
 How a job ends (state, reason, ExitCode ``code:signal``):
 
@@ -20,13 +21,15 @@ every process left in its session is killed (like the job's cgroup being torn do
 
 from __future__ import annotations
 
-import importlib
 import signal
+import subprocess
 import threading
 import time
 from dataclasses import dataclass, field
 
+from clustrix_sim import frontends
 from clustrix_sim.engine import processes, scheduling
+from clustrix_sim.engine.cluster_state import Allocation, ClusterState
 from clustrix_sim.engine.model import (
     CANCELLED,
     COMPLETED,
@@ -34,7 +37,6 @@ from clustrix_sim.engine.model import (
     FAILED,
     NODE_FAIL,
     OUT_OF_MEMORY,
-    PENDING,
     PREEMPTED,
     RUNNING,
     TIMEOUT,
@@ -53,10 +55,10 @@ SHUTDOWN_GRACE_S = 0.5
 class RunInfo:
     """A running job's process and timers (monotonic seconds)."""
 
-    popen: object
+    popen: subprocess.Popen[bytes]
     pid: int
     start_ticks: int
-    allocations: tuple[tuple[str, int, int, int], ...]
+    allocations: tuple[Allocation, ...]
     deadline: float | None = None
     warn_at: float | None = None
     warn_signal: int = 0
@@ -89,149 +91,127 @@ def parse_signal_option(text: str | None) -> tuple[int, float, str] | None:
         return None
 
 
-class RuntimeMixin:
-    """Process lifecycle half of the engine (see the module docstring)."""
+class JobLifecycle:
+    """Starts jobs and sees each one through to its end (see the module docstring)."""
+
+    def __init__(self, state: ClusterState) -> None:
+        self.state = state
+        self.running: dict[int, RunInfo] = {}  # job_id -> its process and timers
 
     def _kill_wait_real(self) -> float:
-        return max(self.real_seconds(self.cfg.kill_wait_s), MIN_KILL_WAIT_S)
+        return max(self.state.real_seconds(self.state.cfg.kill_wait_s), MIN_KILL_WAIT_S)
 
-    def _frontend(self):
-        name = f"clustrix_sim.{self.cfg.flavor}.jobenv"
-        try:
-            return importlib.import_module(name)
-        except ImportError as exc:
-            raise processes.LaunchError(f"no job environment module {name} for flavor "
-                                       f"{self.cfg.flavor!r}: {exc}") from exc
-
-    def _start(self, start: scheduling.Start) -> None:
-        rec = self.jobs[start.job_id]
-        self.pending.pop(rec.job_id, None)
+    def start(self, start: scheduling.Start) -> None:
+        """Run a job the scheduler placed: spawn its batch script, arm its timers, reap it."""
+        state = self.state
+        rec = state.jobs[start.job_id]
+        state.pending.pop(rec.job_id, None)
         rec.state, rec.reason, rec.partition = RUNNING, "None", start.partition
         rec.node_list = start.node_names
         rec.alloc_cpus = sum(a[1] for a in start.allocations)
         rec.alloc_mem_mb, rec.alloc_gpus = start.allocations[0][2], start.allocations[0][3]
-        rec.start_time, rec.end_time = self.now(), None
+        rec.start_time, rec.end_time = state.now(), None
         rec.exit_code = rec.exit_signal = 0
         rec.cancelled_by_uid = None
-        self._touch(rec)
+        state.touch(rec)
         req = rec.request
         try:
-            frontend = self._frontend()
+            try:
+                frontend = frontends.job_environment(state.cfg.flavor)
+            except ImportError as exc:
+                raise processes.LaunchError(f"no job environment for flavor {state.cfg.flavor!r}: {exc}") from exc
             rec.stdout_path, rec.stderr_path = frontend.output_paths(rec)
             env = dict(req.env)
-            env.update(frontend.job_env(rec, self.cfg.cluster_name))
+            env.update(frontend.job_env(rec, state.cfg.cluster_name))
             popen = processes.spawn(job_id=rec.job_id, script=req.script, script_args=list(req.script_args),
-                                   spool_dir=self.spool_dir, work_dir=req.work_dir, env=env,
-                                   stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,
-                                   append=req.open_mode == "append" or rec.restart_count > 0)
+                                    spool_dir=state.spool_dir, work_dir=req.work_dir, env=env,
+                                    stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,
+                                    append=req.open_mode == "append" or rec.restart_count > 0)
         except Exception as exc:  # noqa: BLE001 - any launch problem fails the job, never the loop
-            self.log(f"job {rec.job_id} failed to launch: {exc!r}")
-            self._release(start.allocations)
-            self._finalize(rec, FAILED, reason="JobLaunchFailure", exit_code=1, end=self.now())
+            state.log(f"job {rec.job_id} failed to launch: {exc!r}")
+            state.release(start.allocations)
+            state.finalize(rec, FAILED, reason="JobLaunchFailure", exit_code=1, end=state.now())
             return
         proc = processes.read_proc(popen.pid)
         info = RunInfo(popen=popen, pid=popen.pid, start_ticks=proc.start_ticks if proc else 0,
                        allocations=start.allocations)
         mono = time.monotonic()
         if req.time_limit_s:
-            info.deadline = mono + self.real_seconds(req.time_limit_s)
+            info.deadline = mono + state.real_seconds(req.time_limit_s)
             warning = parse_signal_option(req.signal)
             if warning is not None:
                 info.warn_signal, lead_s, info.warn_scope = warning
-                info.warn_at = info.deadline - self.real_seconds(lead_s)
-        first = self.nodes[start.allocations[0][0]]
+                info.warn_at = info.deadline - state.real_seconds(lead_s)
+        first = state.nodes[start.allocations[0][0]]
         info.mem_limit_mb = scheduling.need_of(req).enforced_mem_mb(first)
         rec.pid = popen.pid
         self.running[rec.job_id] = info
-        self.store.save_proc(ProcEntry(rec.job_id, info.pid, info.start_ticks))
+        state.store.save_proc(ProcEntry(rec.job_id, info.pid, info.start_ticks))
         threading.Thread(target=self._reap, args=(rec.job_id, info), name=f"reap-{rec.job_id}",
                          daemon=True).start()
-
-    def _release(self, allocations) -> None:
-        for name, cpus, mem, gpus in allocations:
-            node = self.nodes.get(name)
-            if node is not None:
-                scheduling.release(node, cpus, mem, gpus)
-                self._touch_node(node)
 
     def _reap(self, job_id: int, info: RunInfo) -> None:
         """Waiter thread (no lock held): wait for the batch process, then record the exit."""
         rc = info.popen.wait()
         processes.kill_session(info.pid)  # leftovers of the job die with it, like its cgroup
-        with self.lock:
+        state = self.state
+        with state.lock:
             try:
                 self._on_exit(job_id, info, rc)
             except Exception as exc:  # noqa: BLE001 - logged; the job must not stay RUNNING silently
-                self.log(f"recording the exit of job {job_id} failed: {exc!r}")
+                state.log(f"recording the exit of job {job_id} failed: {exc!r}")
             finally:
-                self._flush()
+                state.flush()
                 info.done.set()
-        self.wake.set()
+        state.wake.set()
 
     def _on_exit(self, job_id: int, info: RunInfo, rc: int) -> None:
-        rec = self.jobs[job_id]
+        state = self.state
+        rec = state.jobs[job_id]
         self.running.pop(job_id, None)
-        self._release(info.allocations)
-        self.store.delete_proc(job_id)
+        state.release(info.allocations)
+        state.store.delete_proc(job_id)
         rec.pid = None
-        end = self.now()
+        end = state.now()
         code, sig = (0, -rc) if rc < 0 else (rc, 0)
         ending = info.ending
         if ending == SHUTDOWN:
             ending = REQUEUE if rec.request.requeue else NODE_FAIL
         if ending == REQUEUE:
-            self._requeue_record(rec)
+            state.requeue(rec)
         elif ending == TIMEOUT:
-            self._finalize(rec, TIMEOUT, reason="TimeLimit", exit_code=code, exit_signal=sig, end=end)
+            state.finalize(rec, TIMEOUT, reason="TimeLimit", exit_code=code, exit_signal=sig, end=end)
         elif ending == OUT_OF_MEMORY:
-            self._finalize(rec, OUT_OF_MEMORY, reason="OutOfMemory", exit_signal=OOM_EXIT_SIGNAL, end=end)
+            state.finalize(rec, OUT_OF_MEMORY, reason="OutOfMemory", exit_signal=OOM_EXIT_SIGNAL, end=end)
         elif ending == CANCELLED:
             rec.cancelled_by_uid = info.cancel_uid
-            self._finalize(rec, CANCELLED, exit_code=code, exit_signal=sig, end=end)
+            state.finalize(rec, CANCELLED, exit_code=code, exit_signal=sig, end=end)
         elif ending == NODE_FAIL:
-            self._finalize(rec, NODE_FAIL, reason="NodeDown", end=end)
+            state.finalize(rec, NODE_FAIL, reason="NodeDown", end=end)
         elif ending == PREEMPTED:
-            self._finalize(rec, PREEMPTED, exit_code=code, exit_signal=sig, end=end)
+            state.finalize(rec, PREEMPTED, exit_code=code, exit_signal=sig, end=end)
         elif rc == 0:
-            self._finalize(rec, COMPLETED, end=end)
+            state.finalize(rec, COMPLETED, end=end)
         elif rc > 0:
-            self._finalize(rec, FAILED, reason="NonZeroExitCode", exit_code=code, end=end)
+            state.finalize(rec, FAILED, reason="NonZeroExitCode", exit_code=code, end=end)
         else:
-            self._finalize(rec, FAILED, reason="RaisedSignal", exit_signal=sig, end=end)
+            state.finalize(rec, FAILED, reason="RaisedSignal", exit_signal=sig, end=end)
 
-    def _finalize(self, rec: JobRecord, state: str, *, reason: str = "None", exit_code: int = 0,
-                  exit_signal: int = 0, end: float) -> None:
-        rec.state, rec.reason, rec.end_time = state, reason, end
-        rec.exit_code, rec.exit_signal = exit_code, exit_signal
-        if rec.start_time is None:
-            rec.start_time = end  # SLURM shows a job cancelled while pending as started when it ended
-        self.pending.pop(rec.job_id, None)
-        self.finished_visible[rec.job_id] = None
-        self._touch(rec)
-        self.wake.set()
+    def end(self, rec: JobRecord, ending: str, *, hard: bool = False) -> None:
+        """End a running job as ``ending`` (a final state, or REQUEUE), replacing any ending in
+        progress: SIGTERM now and SIGKILL after KillWait, or SIGKILL now when ``hard``."""
+        info = self.running.get(rec.job_id)
+        if info is not None:
+            info.ending = None
+            self.begin_kill(rec, info, ending, hard=hard)
 
-    def _requeue_record(self, rec: JobRecord) -> None:
-        """Back to PENDING for another run (restart_count + 1)."""
-        rec.state, rec.reason = PENDING, "None"
-        rec.restart_count += 1
-        rec.start_time = rec.end_time = None
-        rec.node_list, rec.alloc_cpus, rec.alloc_mem_mb, rec.alloc_gpus = [], 0, 0, 0
-        rec.exit_code = rec.exit_signal = 0
-        rec.cancelled_by_uid = None
-        rec.pid = None
-        rec.visible_in_queue = True
-        self.finished_visible.pop(rec.job_id, None)
-        self.pending[rec.job_id] = rec
-        self._touch(rec)
-        self.wake.set()
-
-    def _begin_kill(self, rec: JobRecord, info: RunInfo, ending: str, *, hard: bool = False) -> None:
+    def begin_kill(self, rec: JobRecord, info: RunInfo, ending: str, *, hard: bool = False) -> None:
         """Start ending a running job: SIGTERM now and SIGKILL after KillWait (or SIGKILL now)."""
         if info.ending is not None and not hard:
             return
         info.ending = info.ending or ending
         rec.state = COMPLETING
-        self._touch(rec)
+        self.state.touch(rec)
         if hard:
             processes.signal_group(info.pid, signal.SIGKILL)
             info.kill_at = time.monotonic() + MIN_KILL_WAIT_S  # then sweep the whole session
@@ -240,50 +220,53 @@ class RuntimeMixin:
         processes.signal_group(info.pid, signal.SIGTERM)
         info.kill_at = time.monotonic() + self._kill_wait_real()
 
-    def _timers(self, mono: float) -> None:
+    def timers(self, mono: float) -> None:
+        """Fire due ``--signal`` warnings, time limits and KillWait deadlines."""
         for job_id, info in list(self.running.items()):
-            rec = self.jobs[job_id]
+            rec = self.state.jobs[job_id]
             if info.warn_at is not None and mono >= info.warn_at and info.ending is None:
                 info.warn_at = None
                 processes.signal_steps(info.pid, info.warn_signal, scope=info.warn_scope)
             if info.deadline is not None and mono >= info.deadline and info.ending is None:
-                self._begin_kill(rec, info, TIMEOUT)
+                self.begin_kill(rec, info, TIMEOUT)
             if info.kill_at is not None and mono >= info.kill_at:
                 info.kill_at = None
                 processes.kill_session(info.pid)
 
-    def _sample_memory(self) -> None:
+    def sample_memory(self) -> None:
         """Measure every running job's RSS (no lock held while reading /proc) and enforce limits."""
-        with self.lock:
+        state = self.state
+        with state.lock:
             sessions = {info.pid: job_id for job_id, info in self.running.items()}
         totals = processes.rss_by_session(set(sessions))
-        with self.lock:
+        with state.lock:
             for pid, kb in totals.items():
                 job_id = sessions[pid]
                 info = self.running.get(job_id)
                 if info is None or info.pid != pid:
                     continue
-                rec = self.jobs[job_id]
+                rec = state.jobs[job_id]
                 mb = kb / 1024.0
                 if mb >= rec.max_rss_mb + 1.0:
                     rec.max_rss_mb = round(mb, 1)
-                    self._touch(rec)
+                    state.touch(rec)
                 if info.mem_limit_mb is not None and mb > info.mem_limit_mb and info.ending != OUT_OF_MEMORY:
-                    self.log(f"job {job_id} exceeded its memory limit ({mb:.0f} > {info.mem_limit_mb} MB)")
+                    state.log(f"job {job_id} exceeded its memory limit ({mb:.0f} > {info.mem_limit_mb} MB)")
                     info.ending = None
-                    self._begin_kill(rec, info, OUT_OF_MEMORY, hard=True)
-            self._flush()
+                    self.begin_kill(rec, info, OUT_OF_MEMORY, hard=True)
+            state.flush()
 
-    def _kill_all(self) -> None:
+    def kill_all(self) -> None:
         """Kill every running job for shutdown and wait (bounded) until each exit is recorded."""
-        with self.lock:
-            infos = list(self.running.values())
-            for info in infos:
-                rec = self.jobs[self._job_of(info)]
+        state = self.state
+        with state.lock:
+            running = list(self.running.items())
+            for job_id, info in running:
                 info.ending = SHUTDOWN
-                rec.state = COMPLETING
+                state.jobs[job_id].state = COMPLETING
                 processes.signal_group(info.pid, signal.SIGCONT)
                 processes.signal_group(info.pid, signal.SIGTERM)
+        infos = [info for _, info in running]
         deadline = time.monotonic() + SHUTDOWN_GRACE_S
         for info in infos:
             info.done.wait(max(deadline - time.monotonic(), 0))
@@ -292,8 +275,4 @@ class RuntimeMixin:
                 processes.kill_session(info.pid)
         for info in infos:
             if not info.done.wait(5.0):
-                self.log(f"job process {info.pid} did not exit after SIGKILL")
-
-    def _job_of(self, info: RunInfo) -> int:
-        return next(job_id for job_id, other in self.running.items() if other is info)
-
+                state.log(f"job process {info.pid} did not exit after SIGKILL")

@@ -282,3 +282,41 @@ def make_nodes(count: int, cpus: int, mem_mb: int, gpus: int = 0, prefix: str = 
         raise ValueError(f"invalid node shape: nodes={count} cpus={cpus} mem_mb={mem_mb} gpus={gpus}; "
                          "nodes, cores and memory must be positive and gpus >= 0")
     return [NodeRecord(name=f"{prefix}{i}", cpus=cpus, mem_mb=mem_mb, gpus=gpus) for i in range(1, count + 1)]
+
+
+# -- what the engine's ops raise and return ------------------------------------------------------
+# Here, below every op, so the ops (service, job_control, fault_injection) and the controller
+# that turns them into replies share them without importing each other.
+
+
+class OpError(Exception):
+    """A refused request: ``kind`` and ``message`` go back to the tool (see the protocol)."""
+
+    def __init__(self, kind: str, message: str):
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def bad_request(message: str) -> OpError:
+    """The refusal for a malformed request (unknown op or action, missing or wrong params)."""
+    return OpError("bad_request", message)
+
+
+_REQUIRED = object()
+
+
+def int_param(params: dict[str, Any], key: str, *, default: Any = _REQUIRED, allow_none: bool = False) -> Any:
+    """``params[key]`` checked to be an integer (not a bool); ``bad_request`` otherwise."""
+    value = params.get(key, default)
+    if value is _REQUIRED:
+        raise bad_request(f"missing parameter {key!r}")
+    if value is None and allow_none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise bad_request(f"parameter {key!r} must be an integer, got {value!r}")
+    return value
+
+
+class RawJSON(str):
+    """A reply result that is already JSON text (the controller splices it into the reply as is)."""

@@ -15,7 +15,7 @@ import sys
 import textwrap
 from pathlib import Path
 
-from import_graph import find_cycles, import_graph, import_statements, module_files
+from import_graph import find_cycles, format_cycles, import_graph, import_statements, module_files
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE_DIR = ROOT / "clustrix_sim"
@@ -24,6 +24,11 @@ PACKAGE_DIR = ROOT / "clustrix_sim"
 def _is_library(name: str) -> bool:
     # exact names: "clustrix_sim" starts with "clustrix" too
     return name == "clustrix" or name.startswith("clustrix.")
+
+
+def test_simulator_has_no_import_cycles():
+    cycles = find_cycles(import_graph(PACKAGE_DIR, "clustrix_sim"))
+    assert not cycles, "import cycles in clustrix_sim (every import statement counts):\n" + format_cycles(cycles)
 
 
 def test_no_simulator_module_imports_the_library():

@@ -9,9 +9,10 @@ import pytest
 
 from clustrix_sim import SimCluster
 from clustrix_sim.controller import protocol
+from clustrix_sim.engine.fault_injection import FaultRules
 from clustrix_sim.engine.model import JobRequest
 from clustrix_sim.engine.processes import pid_alive
-from clustrix_sim.faults import DEFAULT_STATUS_MESSAGE, DEFAULT_SUBMIT_MESSAGE, FaultRules
+from clustrix_sim.faults import DEFAULT_STATUS_MESSAGE, DEFAULT_SUBMIT_MESSAGE
 
 
 def submit(sim: SimCluster, body: str, work_dir, **kw) -> int:
