@@ -11,7 +11,7 @@ __all__ = ["SimCluster"]
 
 
 def __getattr__(name: str):
-    # Lazy: the tool shims import clustrix_sim on every call and must not pay for SimCluster.
+    # Lazy: the tool scripts import clustrix_sim on every call and must not pay for SimCluster.
     if name == "SimCluster":
         from clustrix_sim.cluster import SimCluster
 

@@ -23,6 +23,7 @@ import threading
 import time
 from typing import Any
 
+from clustrix_sim import frontends
 from clustrix_sim.controller import protocol
 from clustrix_sim.engine.model import ClusterConfig, PartitionRecord, make_nodes, parse_mem_mb
 
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     up = with_state(sub.add_parser("up", help="run a simulated cluster in the foreground"))
-    up.add_argument("--scheduler", default="slurm", choices=["slurm"])
+    up.add_argument("--scheduler", default="slurm", choices=frontends.installed())
     up.add_argument("--nodes", type=int, default=2)
     up.add_argument("--cores-per-node", type=int, default=4)
     up.add_argument("--mem-per-node", default="16G")

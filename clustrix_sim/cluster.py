@@ -30,6 +30,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from clustrix_sim import frontends
 from clustrix_sim.controller import protocol
 from clustrix_sim.engine.model import (
     ACTIVE_STATES,
@@ -79,8 +80,9 @@ class SimCluster:
                  time_scale: float = 1.0, ssh: bool = True, root: str | None = None,
                  user: str | None = None, cluster_name: str = "simcluster", min_job_age_s: float = 300.0,
                  keep: bool = False, max_array_size: int = 1001, kill_wait_s: float = 30.0) -> None:
-        if scheduler != "slurm":
-            raise ValueError(f"scheduler {scheduler!r} is not simulated yet; use 'slurm'")
+        if scheduler not in frontends.installed():
+            raise ValueError(f"scheduler {scheduler!r} is not simulated yet; use one of "
+                             f"{', '.join(map(repr, frontends.installed()))}")
         if not isinstance(time_scale, (int, float)) or isinstance(time_scale, bool) or time_scale <= 0:
             raise ValueError(f"time_scale must be a positive number (sim seconds per real second), got {time_scale!r}")
         node_records = make_nodes(nodes, cores_per_node, parse_mem_mb(mem_per_node), gpus_per_node)

@@ -3,7 +3,7 @@
 Run as ``python -m clustrix_sim.controller --state-dir DIR [--config FILE] [--ssh --home DIR]``
 (``SimCluster.start()`` does) or in the foreground by ``clustrix-sim up``. Layout of the state dir
 (0700): ``ctl.sock`` (0600), ``cluster.db`` (SQLite, see ``store``), ``spool/`` (job scripts),
-``bin/`` (tool shims), ``ssh/`` (keys, known_hosts), ``controller.pid``, ``controller.log``,
+``bin/`` (tool scripts), ``ssh/`` (keys, known_hosts), ``controller.pid``, ``controller.log``,
 ``ready.json`` (what the ready line says).
 
 Every connection gets a thread; each request line is ``{"op", "tool", "params"}`` and gets one
@@ -82,7 +82,7 @@ class Controller:
         if self.ssh_enabled:  # paramiko takes ~0.15 s to import: overlap it with the rest
             ssh_import = threading.Thread(target=_import_ssh, daemon=True)
             ssh_import.start()
-        bin_dir = tool_scripts.write_shims(self.state_dir, self.engine.cfg.flavor, self.socket_path)
+        bin_dir = tool_scripts.write_tool_scripts(self.state_dir, self.engine.cfg.flavor, self.socket_path)
         self._start_toolserver()
         if os.path.exists(self.socket_path):  # stale: the lock proves no controller serves it
             os.unlink(self.socket_path)
@@ -108,7 +108,7 @@ class Controller:
         return info
 
     def _start_toolserver(self) -> None:
-        """The shims' fork server (see ``toolserver``); optional: shims fall back without it."""
+        """The tool scripts' fork server (see ``toolserver``); optional: scripts fall back without it."""
         path = os.path.join(self.state_dir, toolserver.SOCKET_NAME)
         err = open(os.path.join(self.state_dir, "toolserver.stderr"), "ab")  # noqa: SIM115
         try:
@@ -127,7 +127,7 @@ class Controller:
         line = proc.stdout.readline() if ready else b""
         proc.stdout.close()
         if line.strip() != b"ready":
-            self.log("tool server did not start; shims run tools in-process (slower)")
+            self.log("tool server did not start; tool scripts run tools in-process (slower)")
 
     def _stop_toolserver(self) -> None:
         proc, self._toolserver = self._toolserver, None

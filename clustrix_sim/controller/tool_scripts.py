@@ -1,15 +1,17 @@
 """The executables on a simulated cluster's PATH (``bin/sbatch`` ...) and what they run.
 
-Each shim is a short Python script (``#!<python>``). It first asks the cluster's tool server
-(``clustrix_sim.controller.toolserver``, a fork server with the tools preloaded) to run the tool with the
-shim's own stdin/stdout/stderr, cwd and environment; when that is unavailable it calls :func:`run`
-in-process, which imports the flavour's tool table (``clustrix_sim.<flavor>.tools.TOOLS``) and
-runs one tool. The shim bakes in the cluster's socket path, used when ``$CLUSTRIX_SIM_SOCKET`` is
-unset, so a shim works from any shell. Startup cost matters (sbatch latency is measured): the
-fast path imports only os/socket/marshal/signal/struct.
+The controller writes one tool script per command of its scheduler's front end (the names come
+from ``clustrix_sim.<flavor>.tools.TOOLS``, see :mod:`clustrix_sim.frontends`). Each is a short
+Python script (``#!<python> -S``). It first asks the cluster's tool server
+(:mod:`clustrix_sim.controller.toolserver`, a fork server with the tools preloaded) to run the tool
+with the script's own stdin/stdout/stderr, cwd and environment; when that is unavailable it calls
+:func:`run_tool` in-process. The script bakes in the cluster's socket path, used when
+``$CLUSTRIX_SIM_SOCKET`` is unset, so it works from any shell. Startup cost matters (sbatch
+latency is measured): the fast path imports only os/socket/marshal/signal/struct.
 
-When the controller is down the tool fails like the real one when slurmctld is unreachable; when
-fault injection says so it prints the injected output and exits with the injected code.
+When the controller is down the tool fails like the real one when its controller is unreachable
+(the front end's ``UNREACHABLE`` line); when fault injection says so it prints the injected output
+and exits with the injected code.
 """
 
 from __future__ import annotations
@@ -17,44 +19,25 @@ from __future__ import annotations
 import os
 import sys
 
+from clustrix_sim import frontends
 from clustrix_sim.controller import protocol
 
-TOOL_NAMES = {
-    "slurm": ("sbatch", "squeue", "sacct", "scancel", "scontrol", "sinfo", "srun"),
-    "pbs": ("qsub", "qstat", "qdel"),
-    "sge": ("qsub", "qstat", "qdel", "qacct"),
-}
 
-_UNREACHABLE = "Unable to contact slurm controller (connect failure)"
-CONNECT_ERRORS = {
-    "sbatch": f"sbatch: error: Batch job submission failed: {_UNREACHABLE}",
-    "squeue": f"slurm_load_jobs error: {_UNREACHABLE}",
-    "scontrol": f"slurm_load_jobs error: {_UNREACHABLE}",
-    "sinfo": f"slurm_load_partitions: {_UNREACHABLE}",
-    "scancel": f"scancel: error: {_UNREACHABLE}",
-    "srun": f"srun: error: Unable to allocate resources: {_UNREACHABLE}",
-    "sacct": ("sacct: error: slurm_persist_conn_open_without_init: failed to open persistent connection "
-              "to host:localhost:6819: Connection refused\n"
-              "sacct: error: Problem talking to the database: Connection refused"),
-}
-
-
-def run(flavor: str, tool: str, argv: list[str], socket_path: str | None = None) -> int:
-    """Run ``tool`` of ``flavor`` with ``argv``; returns its exit code."""
+def run_tool(flavor: str, tool: str, argv: list[str], socket_path: str | None = None) -> int:
+    """Run ``tool`` of ``flavor``'s front end with ``argv``; returns its exit code."""
     if socket_path and not os.environ.get(protocol.SOCKET_ENV):
         os.environ[protocol.SOCKET_ENV] = socket_path
     try:
-        import importlib
-
-        tools = importlib.import_module(f"clustrix_sim.{flavor}.tools").TOOLS
-        entry = tools[tool]
-    except (ImportError, AttributeError, KeyError) as exc:
+        table = frontends.tool_table(flavor)
+        entry = table.TOOLS[tool]
+    except (ImportError, AttributeError, KeyError, ValueError) as exc:
         sys.stderr.write(f"{tool}: error: the simulator has no {flavor} tool {tool!r} ({exc})\n")
         return 1
     try:
         return int(entry(list(argv)) or 0)
     except protocol.ControllerUnavailable:
-        sys.stderr.write(CONNECT_ERRORS.get(tool, f"{tool}: error: {_UNREACHABLE}") + "\n")
+        message = table.UNREACHABLE.get(tool) or f"{tool}: error: the simulated controller is unreachable"
+        sys.stderr.write(message + "\n")
         return 1
     except protocol.InjectedFault as fault:
         sys.stdout.write(fault.stdout)
@@ -71,8 +54,8 @@ def run(flavor: str, tool: str, argv: list[str], socket_path: str | None = None)
 
 
 # -S skips site (a few ms per call); the fallback path loads it when it needs the full tools.
-SHIM_TEMPLATE = """#!{python} -S
-# clustrix-sim {flavor} tool shim (generated; do not edit)
+SCRIPT_TEMPLATE = """#!{python} -S
+# clustrix-sim {flavor} tool script (generated; do not edit)
 import os
 import sys
 sys.path.insert(0, {root!r})
@@ -83,24 +66,27 @@ rc = client_run(os.path.join(os.path.dirname(os.environ["CLUSTRIX_SIM_SOCKET"]),
 if rc is None:  # no tool server: run the tool in this process
     import site
     site.main()
-    from clustrix_sim.controller.tool_scripts import run
-    rc = run({flavor!r}, {tool!r}, sys.argv[1:], {socket!r})
+    from clustrix_sim.controller.tool_scripts import run_tool
+    rc = run_tool({flavor!r}, {tool!r}, sys.argv[1:], {socket!r})
 sys.exit(rc)
 """
 
 
-def write_shims(state_dir: str, flavor: str, socket_path: str, python: str | None = None) -> str:
-    """Write one executable shim per tool of ``flavor`` into ``<state_dir>/bin``; returns the dir."""
-    if flavor not in TOOL_NAMES:
-        raise ValueError(f"unknown scheduler flavor {flavor!r}; choose one of {', '.join(TOOL_NAMES)}")
+def write_tool_scripts(state_dir: str, flavor: str, socket_path: str, python: str | None = None) -> str:
+    """Write one executable script per tool of ``flavor`` into ``<state_dir>/bin``; returns the dir."""
+    try:
+        tools = frontends.tool_table(flavor).TOOLS
+    except (ImportError, ValueError):
+        raise ValueError(f"unknown scheduler flavor {flavor!r}; choose one of "
+                         f"{', '.join(frontends.installed())}") from None
     bin_dir = os.path.join(state_dir, "bin")
     os.makedirs(bin_dir, mode=0o755, exist_ok=True)
     # the directory that holds the clustrix_sim package: <root>/clustrix_sim/controller/this file
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for tool in TOOL_NAMES[flavor]:
+    for tool in tools:
         path = os.path.join(bin_dir, tool)
-        text = SHIM_TEMPLATE.format(python=python or sys.executable, flavor=flavor, tool=tool,
-                                    root=root, socket=socket_path)
+        text = SCRIPT_TEMPLATE.format(python=python or sys.executable, flavor=flavor, tool=tool,
+                                      root=root, socket=socket_path)
         tmp = f"{path}.tmp"
         with open(tmp, "w") as fh:
             fh.write(text)

@@ -1,17 +1,17 @@
-"""A fork server for the tool shims: ``sbatch``/``squeue`` start in a few milliseconds.
+"""A fork server for the tool scripts: ``sbatch``/``squeue`` start in a few milliseconds.
 
 A tool run by a fresh interpreter spends most of its time importing the front end. The tool
 server is a single-threaded process (started by the controller) that imports the flavour's tools
-once, then for each shim connection forks a child that adopts the shim's stdin/stdout/stderr
+once, then for each tool-script connection forks a child that adopts the script's stdin/stdout/stderr
 (passed over the Unix socket with SCM_RIGHTS), working directory, environment, umask and argv,
-runs the tool and reports its exit code. The shim forwards SIGINT/SIGTERM/SIGHUP to the child.
+runs the tool and reports its exit code. The script forwards SIGINT/SIGTERM/SIGHUP to the child.
 
 ``srun`` never goes through it: the commands srun starts must stay in the job's own session so
-the controller can measure and kill them. When the server is missing or refuses, the shim runs
+the controller can measure and kill them. When the server is missing or refuses, the script runs
 the tool in-process (same result, slower). The client half (:func:`client_run`) imports only
 builtin-cheap modules: it runs on every tool invocation.
 
-Wire: the shim sends ``len(4 bytes) + marshal((flavor, tool, argv, cwd, env, umask))`` with its
+Wire: the script sends ``len(4 bytes) + marshal((flavor, tool, argv, cwd, env, umask))`` with its
 fds 0-2 attached; the server answers with the child's pid (4 bytes), then its exit code (4 bytes).
 Only the same user can reach the socket (0600 in the 0700 state dir).
 """
@@ -35,7 +35,7 @@ def client_run(sock_path: str, flavor: str, tool: str, argv: list[str]) -> int |
     """Run a tool through the server; None when the server cannot be used (caller falls back).
 
     Uses ``_socket``/``_signal`` directly: the ``socket`` and ``signal`` modules pull in ``enum``,
-    which would double the start-up cost of every shim.
+    which would double the start-up cost of every tool call.
     """
     if tool in IN_PROCESS_ONLY:
         return None
@@ -97,11 +97,13 @@ def serve(sock_path: str, flavor: str) -> None:
     import socket
     import sys
 
-    tools = importlib.import_module(f"clustrix_sim.{flavor}.tools")  # the point: import once
+    from clustrix_sim import frontends
+
+    tools = frontends.tool_table(flavor)  # the point: import once
     importlib.import_module("clustrix_sim.controller.tool_scripts")
     for name in getattr(tools, "TOOLS", {}):  # tool tables may import each tool lazily
         try:
-            importlib.import_module(f"clustrix_sim.{flavor}.{name}")
+            importlib.import_module(frontends.module_name(flavor, name))
         except ImportError:
             pass
     if os.path.exists(sock_path):
@@ -157,7 +159,7 @@ def _handle(conn) -> None:
         conn.settimeout(5.0)
         data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
         if len(fds) != 3 or len(data) < 4:
-            raise ValueError("a shim request carries a header and three descriptors")
+            raise ValueError("a tool-script request carries a header and three descriptors")
         size = _HEADER.unpack(data[:4])[0]
         if size > _MAX_REQUEST:
             raise ValueError("request too large")
@@ -208,10 +210,10 @@ def _child(conn, fds: list[int], request: tuple) -> None:
         os.chdir(cwd)
         sys.argv = [tool, *argv]
         conn.sendall(_HEADER.pack(os.getpid()))
-        from clustrix_sim.controller.tool_scripts import run
+        from clustrix_sim.controller.tool_scripts import run_tool
 
         try:
-            rc = run(flavor, tool, argv)
+            rc = run_tool(flavor, tool, argv)
         except SystemExit as exc:
             rc = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
         for stream in (sys.stdout, sys.stderr):

@@ -1,7 +1,7 @@
 """The simulated login node's SSH front door: a paramiko SSH server on loopback.
 
 ``SimSSHServer`` accepts public-key logins for one user, runs ``exec`` requests with
-``/bin/sh -c`` in the user's home directory and environment (so the scheduler shims on ``PATH``
+``/bin/sh -c`` in the user's home directory and environment (so the scheduler tool scripts on ``PATH``
 answer ``sbatch``/``squeue``...), serves SFTP over the real filesystem, and forwards
 ``direct-tcpip`` channels to loopback ports (so a second server can act as a ProxyJump host).
 

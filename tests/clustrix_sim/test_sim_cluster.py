@@ -185,7 +185,7 @@ def test_partitions_from_mappings():
 def test_controller_unavailable_gives_the_real_tools_error(tmp_path):
     from clustrix_sim.controller import tool_scripts
 
-    bin_dir = tool_scripts.write_shims(str(tmp_path), "slurm", str(tmp_path / "nothing.sock"))
+    bin_dir = tool_scripts.write_tool_scripts(str(tmp_path), "slurm", str(tmp_path / "nothing.sock"))
     env = {k: v for k, v in os.environ.items() if k != protocol.SOCKET_ENV}
     out = subprocess.run([os.path.join(bin_dir, "sbatch"), "--wrap", "true"], capture_output=True, text=True,
                          env=env, timeout=30, check=False)
