@@ -22,7 +22,7 @@ from collections.abc import Mapping
 
 import paramiko
 
-log = logging.getLogger("clustrix_sim.ssh.server")
+log = logging.getLogger("clustrix_sim.ssh")
 
 CHUNK_BYTES = 64 * 1024
 WATCH_INTERVAL_S = 0.2  # how often a running command checks that its client is still there

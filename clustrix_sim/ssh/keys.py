@@ -108,7 +108,7 @@ def write_client_key(path: str | os.PathLike[str], comment: str = "clustrix-sim"
 
 
 def write_host_key(path: str | os.PathLike[str]) -> paramiko.PKey:
-    """Generate a host key and write it (OpenSSH format, 0600) for ``python -m clustrix_sim.ssh.server``."""
+    """Generate a host key and write it (OpenSSH format, 0600) for ``python -m clustrix_sim.ssh``."""
     pem = _ed25519_openssh_pem()
     write_private_file(path, pem, 0o600)
     return paramiko.Ed25519Key.from_private_key(io.StringIO(pem))

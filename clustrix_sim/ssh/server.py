@@ -18,12 +18,12 @@ Behaviour that clients depend on and real sshd has:
 Fault injection: :meth:`SimSSHServer.drop_connections` cuts every TCP connection without an SSH
 disconnect message, as a NAT timeout or a rebooted bastion would; :meth:`set_exec_delay` makes
 every command start late. Nothing here imports ``clustrix``; logging goes to the
-``clustrix_sim.ssh.server`` logger, never stdout.
+``clustrix_sim.ssh`` logger, never stdout. ``python -m clustrix_sim.ssh`` runs it as its own
+process (:mod:`clustrix_sim.ssh.__main__`).
 """
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import socket
@@ -33,24 +33,15 @@ from collections.abc import Iterable, Mapping
 
 import paramiko
 
-from clustrix_sim.ssh.exec_session import ExecSession, forward_channel
+from clustrix_sim.ssh.connection import ConnectionPolicy, is_loopback
+from clustrix_sim.ssh.exec_session import forward_channel
 from clustrix_sim.ssh.sftp import SimSFTPServer
 
-log = logging.getLogger("clustrix_sim.ssh.server")
+log = logging.getLogger("clustrix_sim.ssh")
 log.addHandler(logging.NullHandler())  # paramiko's ERROR lines must not reach stderr unasked
-PARAMIKO_LOG_CHANNEL = "clustrix_sim.ssh.server.paramiko"
+PARAMIKO_LOG_CHANNEL = "clustrix_sim.ssh.paramiko"
 
 __all__ = ["SimSSHServer", "is_loopback"]
-
-
-def is_loopback(address: str) -> bool:
-    """True when ``address`` is a loopback IP literal or ``localhost``."""
-    if address == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(address).is_loopback
-    except ValueError:
-        return False
 
 
 def _wake_accept(transport: paramiko.Transport) -> None:
@@ -59,89 +50,6 @@ def _wake_accept(transport: paramiko.Transport) -> None:
     if cv is not None:
         with cv:
             cv.notify_all()
-
-
-class _ServerInterface(paramiko.ServerInterface):
-    """Per-connection policy: who may log in and which channel requests are honoured."""
-
-    def __init__(self, server: SimSSHServer, transport: paramiko.Transport):
-        self.server = server
-        self.transport = transport
-        self.channel_env: dict[int, dict[str, str]] = {}
-        self.forwards: dict[int, tuple[str, int]] = {}
-        self.sessions: dict[int, paramiko.Channel] = {}
-        self.lock = threading.Lock()
-
-    # -- authentication: public key for the one user, nothing else
-    def get_allowed_auths(self, username: str) -> str:
-        return "publickey"
-
-    def check_auth_none(self, username: str) -> int:
-        return paramiko.AUTH_FAILED
-
-    def check_auth_password(self, username: str, password: str) -> int:
-        log.info("refused password login for %r", username)
-        return paramiko.AUTH_FAILED
-
-    def check_auth_publickey(self, username: str, key: paramiko.PKey) -> int:
-        if username == self.server.user and self.server.is_authorized(key):
-            return paramiko.AUTH_SUCCESSFUL
-        log.info("refused key %s for user %r", key.fingerprint, username)
-        return paramiko.AUTH_FAILED
-
-    # -- channels
-    def check_channel_request(self, kind: str, chanid: int) -> int:
-        if kind == "session":
-            return paramiko.OPEN_SUCCEEDED
-        return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-
-    def check_channel_direct_tcpip_request(self, chanid: int, origin: tuple[str, int],
-                                           destination: tuple[str, int]) -> int:
-        host, port = destination
-        # a loopback simulator must not become an open proxy to the network
-        if not (is_loopback(host) or host in self.server.forward_hosts):
-            log.info("refused direct-tcpip to %s:%s", host, port)
-            return paramiko.OPEN_FAILED_ADMINISTRATIVELY_PROHIBITED
-        with self.lock:
-            self.forwards[chanid] = (host, port)
-        return paramiko.OPEN_SUCCEEDED
-
-    def check_channel_env_request(self, channel: paramiko.Channel, name: bytes | str,
-                                  value: bytes | str) -> bool:
-        key = name.decode("utf-8", "replace") if isinstance(name, bytes) else name
-        val = value.decode("utf-8", "replace") if isinstance(value, bytes) else value
-        with self.lock:
-            self.channel_env.setdefault(channel.get_id(), {})[key] = val
-        return True
-
-    def check_channel_pty_request(self, channel: paramiko.Channel, term: bytes, width: int,
-                                  height: int, pixelwidth: int, pixelheight: int,
-                                  modes: bytes) -> bool:
-        return True  # accepted for clients that always ask; commands still run on pipes
-
-    def check_channel_window_change_request(self, *args: object) -> bool:
-        return True
-
-    def check_channel_exec_request(self, channel: paramiko.Channel, command: bytes) -> bool:
-        text = command.decode("utf-8", "surrogateescape")
-        self._start(channel, ["/bin/sh", "-c", text])
-        return True
-
-    def check_channel_shell_request(self, channel: paramiko.Channel) -> bool:
-        self._start(channel, ["/bin/sh"])  # reads commands from the channel's stdin
-        return True
-
-    def check_global_request(self, kind: str, msg: paramiko.Message) -> bool:
-        # keepalive@openssh.com and friends: any reply keeps a client's ServerAlive happy
-        return kind.startswith("keepalive@")
-
-    def _start(self, channel: paramiko.Channel, argv: list[str]) -> None:
-        with self.lock:
-            extra = self.channel_env.pop(channel.get_id(), {})
-        env = self.server.command_env(extra)
-        session = ExecSession(channel, self.transport, argv, cwd=self.server.home, env=env,
-                              delay_s=self.server.exec_delay_s)
-        self.server.track_thread(session.start())
 
 
 class SimSSHServer:
@@ -305,7 +213,7 @@ class SimSSHServer:
         transport.set_log_channel(PARAMIKO_LOG_CHANNEL)
         transport.add_server_key(self.host_key)
         transport.set_subsystem_handler("sftp", paramiko.SFTPServer, SimSFTPServer, self.home)
-        interface = _ServerInterface(self, transport)
+        interface = ConnectionPolicy(self, transport)
         with self._lock:
             if self._stopping.is_set():
                 conn.close()
@@ -341,81 +249,3 @@ class SimSSHServer:
         with self._lock:
             self._transports.discard(transport)
         transport.close()
-
-
-# -- ``python -m clustrix_sim.ssh.server``: run the server as its own process
-def _load_authorized(path: str) -> list[paramiko.PKey]:
-    """Keys from an authorized_keys/.pub file (one ``type base64 [comment]`` per line) or a
-    private key file."""
-    import base64
-
-    with open(path, encoding="utf-8") as handle:
-        text = handle.read()
-    if "PRIVATE KEY" in text:
-        return [paramiko.PKey.from_path(path)]
-    keys = []
-    for number, line in enumerate(text.splitlines(), 1):
-        fields = line.split()
-        if not fields or fields[0].startswith("#"):
-            continue
-        if len(fields) < 2:
-            raise ValueError(f"{path}:{number}: expected 'TYPE BASE64 [comment]', got {line!r}")
-        keys.append(paramiko.PKey.from_type_string(fields[0], base64.b64decode(fields[1])))
-    return keys
-
-
-def main(argv: list[str] | None = None) -> int:
-    """Run a SimSSHServer until SIGTERM/SIGINT; write the port to ``--port-file`` once listening."""
-    import argparse
-    import getpass
-    import json
-    import signal
-
-    from clustrix_sim.ssh.keys import write_private_file
-
-    parser = argparse.ArgumentParser(prog="python -m clustrix_sim.ssh.server", description=__doc__.split("\n")[0])
-    parser.add_argument("--home", required=True, help="login directory (cwd of commands, SFTP base)")
-    parser.add_argument("--env-json", help="JSON object (or @file) with the commands' environment")
-    parser.add_argument("--authorized-key", action="append", required=True,
-                        help="public key / authorized_keys file (or private key); repeatable")
-    parser.add_argument("--host-key", required=True, help="host private key file (OpenSSH format)")
-    parser.add_argument("--user", default=getpass.getuser())
-    parser.add_argument("--bind", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0)
-    parser.add_argument("--port-file", help="write the listening port here (atomically)")
-    parser.add_argument("--log-file", help="append the server log here")
-    args = parser.parse_args(argv)
-
-    if args.log_file:
-        handler = logging.FileHandler(args.log_file)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        logging.getLogger("clustrix_sim.ssh.server").addHandler(handler)
-        logging.getLogger("clustrix_sim.ssh.server").setLevel(logging.INFO)
-    env: dict[str, str] = dict(os.environ)
-    if args.env_json:
-        raw = args.env_json
-        if raw.startswith("@"):
-            with open(raw[1:], encoding="utf-8") as handle:
-                raw = handle.read()
-        env = json.loads(raw)
-        if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-            parser.error("--env-json must be a JSON object of string values")
-    keys = [key for path in args.authorized_key for key in _load_authorized(path)]
-    server = SimSSHServer(keys, paramiko.PKey.from_path(args.host_key), env, args.home, args.user,
-                          bind=args.bind, port=args.port)
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    server.start()
-    if args.port_file:
-        write_private_file(args.port_file, f"{server.port}\n", 0o644)
-    try:
-        while not stop.wait(3600):
-            pass
-    finally:
-        server.stop()
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

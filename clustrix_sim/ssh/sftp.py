@@ -24,7 +24,7 @@ from paramiko.sftp import (
     SFTP_PERMISSION_DENIED,
 )
 
-log = logging.getLogger("clustrix_sim.ssh.server.sftp")
+log = logging.getLogger("clustrix_sim.ssh.sftp")
 
 T = TypeVar("T")
 

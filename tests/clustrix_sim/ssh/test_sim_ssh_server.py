@@ -320,7 +320,7 @@ def test_module_entry_point_runs_a_server(env: dict, tmp_path: Path) -> None:
     host_key = write_host_key(host_key_file)
     port_file = tmp_path / "port"
     proc = subprocess.Popen(
-        [os.sys.executable, "-m", "clustrix_sim.ssh.server", "--home", str(env["home"]), "--env-json",
+        [os.sys.executable, "-m", "clustrix_sim.ssh", "--home", str(env["home"]), "--env-json",
          '{"PATH": "/usr/bin:/bin", "X": "1"}', "--authorized-key", f"{env['key_file']}.pub",
          "--host-key", str(host_key_file), "--user", "alice", "--port-file", str(port_file),
          "--log-file", str(tmp_path / "sshd.log")])
