@@ -5,6 +5,11 @@ is rendered by the simulator's SLURM front end (``clustrix_sim.slurm``), the sam
 answers ``squeue``/``sacct`` on a simulated cluster; the truth comes from the simulator's job
 records. Nothing here imports clustrix, so a parser is checked against an independent oracle.
 
+The one package of the simulator that imports Hypothesis. Modules: ``slurm_records`` (job
+records, names, reasons), ``slurm_values`` (job ids, durations), ``slurm_outputs`` (sacct, squeue,
+sbatch output); PBS and SGE strategies will sit beside them. May import: Hypothesis,
+:mod:`clustrix_sim.engine.model` and a front end's formatting code (``clustrix_sim.slurm``).
+
 Every strategy takes keyword-only arguments and yields a small frozen object with ``text`` and
 ``truth`` (``text, truth = result`` unpacks it):
 
@@ -36,26 +41,38 @@ Example::
 
 from __future__ import annotations
 
-from clustrix_sim.strategies.slurm_outputs import (
+try:
+    import hypothesis  # noqa: F401 - fail here, with the fix, rather than deep in a submodule
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "clustrix_sim.strategies needs Hypothesis; install it with 'pip install hypothesis' "
+        "(or 'pip install clustrix[test]')"
+    ) from exc
+
+from clustrix_sim.strategies.slurm_outputs import (  # noqa: E402 - after the Hypothesis check
+    SacctOutput,
+    SacctRowTruth,
+    SbatchSubmission,
+    SqueueOutput,
+    SqueueRowTruth,
+    sacct_outputs,
+    sbatch_submissions,
+    squeue_outputs,
+)
+from clustrix_sim.strategies.slurm_records import (  # noqa: E402
     ALL_STATES,
     MAX_JOB_ID,
     PENDING_REASONS,
     T0,
-    SacctOutput,
-    SacctRowTruth,
-    SbatchSubmission,
-    SlurmJobId,
-    SlurmTime,
-    SqueueOutput,
-    SqueueRowTruth,
     job_names,
     job_reasons,
     job_records,
-    sacct_outputs,
-    sbatch_submissions,
+)
+from clustrix_sim.strategies.slurm_values import (  # noqa: E402
+    SlurmJobId,
+    SlurmTime,
     slurm_job_ids,
     slurm_time_strings,
-    squeue_outputs,
 )
 
 __all__ = [

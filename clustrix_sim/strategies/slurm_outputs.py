@@ -21,39 +21,16 @@ from clustrix_sim.slurm.sacct_fields import SacctRow, find_field, format_lines
 from clustrix_sim.slurm.sbatch import submitted_text
 from clustrix_sim.slurm.squeue import sort_key  # squeue's default order
 from clustrix_sim.slurm.states import compact
-from clustrix_sim.strategies.slurm_records import (
-    ALL_STATES,
-    MAX_JOB_ID,
-    PENDING_REASONS,
-    T0,
-    SlurmJobId,
-    SlurmTime,
-    job_names,
-    job_reasons,
-    job_records,
-    slurm_job_ids,
-    slurm_time_strings,
-)
+from clustrix_sim.strategies.slurm_records import MAX_JOB_ID, T0, job_records
 
 __all__ = [
-    "ALL_STATES",
-    "MAX_JOB_ID",
-    "PENDING_REASONS",
     "SacctOutput",
     "SacctRowTruth",
     "SbatchSubmission",
-    "SlurmJobId",
-    "SlurmTime",
     "SqueueOutput",
     "SqueueRowTruth",
-    "T0",
-    "job_names",
-    "job_reasons",
-    "job_records",
     "sacct_outputs",
     "sbatch_submissions",
-    "slurm_job_ids",
-    "slurm_time_strings",
     "squeue_outputs",
 ]
 
