@@ -2,7 +2,7 @@
 
 Run as ``python -m clustrix_sim.controller --state-dir DIR [--config FILE] [--ssh --home DIR]``
 (``SimCluster.start()`` does) or in the foreground by ``clustrix-sim up``. Layout of the state dir
-(0700): ``ctl.sock`` (0600), ``cluster.db`` (SQLite, see ``store``), ``spool/`` (job scripts),
+(0700): ``ctl.sock`` (0600), ``cluster.db`` (SQLite, see ``clustrix_sim.engine.store``), ``spool/`` (job scripts),
 ``bin/`` (tool scripts), ``ssh/`` (keys, known_hosts), ``controller.pid``, ``controller.log``,
 ``ready.json`` (what the ready line says).
 
@@ -108,7 +108,7 @@ class Controller:
         return info
 
     def _start_toolserver(self) -> None:
-        """The tool scripts' fork server (see ``toolserver``); optional: scripts fall back without it."""
+        """The tool scripts' fork server (``toolserver``); optional: scripts fall back without it."""
         path = os.path.join(self.state_dir, toolserver.SOCKET_NAME)
         err = open(os.path.join(self.state_dir, "toolserver.stderr"), "ab")  # noqa: SIM115
         try:

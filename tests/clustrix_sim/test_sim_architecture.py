@@ -31,6 +31,36 @@ def test_simulator_has_no_import_cycles():
     assert not cycles, "import cycles in clustrix_sim (every import statement counts):\n" + format_cycles(cycles)
 
 
+# The rooms of clustrix_sim, lowest first, as clustrix_sim/__init__.py draws them: a module imports
+# its own room and rooms before it, never one after. Every scheduler front end (a folder with a
+# tools.py: slurm/, later pbs/ and sge/) takes the FRONT_ENDS place, and may import only the client
+# half of the rest.
+ROOMS = ["frontends", "engine", "ssh", "controller", "FRONT_ENDS", "strategies", "faults", "cluster", "cli",
+         "__init__"]
+FRONT_END_MAY_IMPORT = {"clustrix_sim.engine.model", "clustrix_sim.controller.protocol"}
+
+
+def _room(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 else "__init__"
+
+
+def test_imports_point_down_the_rooms():
+    front_ends = {p.parent.name for p in PACKAGE_DIR.glob("*/tools.py")}
+    rank = {room: ROOMS.index(room) for room in ROOMS}
+    rank.update({name: ROOMS.index("FRONT_ENDS") for name in front_ends})
+    graph = import_graph(PACKAGE_DIR, "clustrix_sim")
+    unknown = sorted({_room(m) for m in graph} - set(rank))
+    assert not unknown, f"new rooms {unknown}: place them in ROOMS (and in clustrix_sim/__init__.py's list)"
+    upward = [f"{a} -> {b}" for a, targets in sorted(graph.items()) for b in sorted(targets)
+              if _room(a) != _room(b) and rank[_room(b)] >= rank[_room(a)]]
+    assert not upward, "imports pointing up (or sideways between rooms):\n" + "\n".join(upward)
+    wider = [f"{a} -> {b}" for a, targets in sorted(graph.items()) if _room(a) in front_ends
+             for b in sorted(targets) if _room(b) != _room(a) and b not in FRONT_END_MAY_IMPORT]
+    assert not wider, "a front end is a client: it imports only " + ", ".join(sorted(FRONT_END_MAY_IMPORT)) + \
+        "\n" + "\n".join(wider)
+
+
 def test_no_simulator_module_imports_the_library():
     offenders = [f"{s.where()}: {s.importer} imports {s.target}"
                  for s in import_statements(PACKAGE_DIR, "clustrix_sim") if _is_library(s.target)]
