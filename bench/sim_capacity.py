@@ -20,7 +20,7 @@ import tempfile
 import time
 
 from clustrix_sim import SimCluster
-from clustrix_sim.model import JobRequest
+from clustrix_sim.engine.model import JobRequest
 
 TARGETS = {"start": 1.0, "sbatch": 0.060, "squeue_10k": 0.5}
 

@@ -20,8 +20,8 @@ from pathlib import Path
 
 from clustrix.transports import LocalTransport
 from clustrix.transports.ssh import SSHTransport
-from clustrix_sim.keys import new_host_key, write_client_key, write_known_hosts
-from clustrix_sim.sshd import SimSSHServer
+from clustrix_sim.ssh.keys import new_host_key, write_client_key, write_known_hosts
+from clustrix_sim.ssh.server import SimSSHServer
 
 
 def measure(run: Callable[[], object], runs: int, warmup: int = 10) -> list[float]:

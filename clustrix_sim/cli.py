@@ -23,8 +23,9 @@ import threading
 import time
 from typing import Any
 
-from clustrix_sim import protocol
-from clustrix_sim.model import ClusterConfig, PartitionRecord, make_nodes, parse_mem_mb
+from clustrix_sim import frontends
+from clustrix_sim.controller import protocol
+from clustrix_sim.engine.model import ClusterConfig, PartitionRecord, make_nodes, parse_mem_mb
 
 DOWN_TIMEOUT_S = 15.0
 
@@ -69,7 +70,7 @@ def env_lines(info: dict[str, Any]) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
-    from clustrix_sim.controller import Controller
+    from clustrix_sim.controller.server import Controller
 
     state_dir = os.path.abspath(args.state_dir)
     try:
@@ -162,7 +163,7 @@ def cmd_down(args: argparse.Namespace) -> int:
 
 def _alive(pid: int) -> bool:
     """True while ``pid`` runs (a zombie whose parent has not reaped it yet counts as stopped)."""
-    from clustrix_sim.launcher import pid_alive
+    from clustrix_sim.engine.processes import pid_alive
 
     return pid_alive(pid)
 
@@ -176,7 +177,7 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     up = with_state(sub.add_parser("up", help="run a simulated cluster in the foreground"))
-    up.add_argument("--scheduler", default="slurm", choices=["slurm"])
+    up.add_argument("--scheduler", default="slurm", choices=frontends.installed())
     up.add_argument("--nodes", type=int, default=2)
     up.add_argument("--cores-per-node", type=int, default=4)
     up.add_argument("--mem-per-node", default="16G")

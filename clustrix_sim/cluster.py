@@ -30,9 +30,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clustrix_sim import protocol
-from clustrix_sim.faults import Faults
-from clustrix_sim.model import (
+from clustrix_sim import frontends
+from clustrix_sim.controller import protocol
+from clustrix_sim.engine.model import (
     ACTIVE_STATES,
     ClusterConfig,
     JobRecord,
@@ -40,6 +40,7 @@ from clustrix_sim.model import (
     make_nodes,
     parse_mem_mb,
 )
+from clustrix_sim.faults import Faults
 
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 10.0
@@ -79,8 +80,9 @@ class SimCluster:
                  time_scale: float = 1.0, ssh: bool = True, root: str | None = None,
                  user: str | None = None, cluster_name: str = "simcluster", min_job_age_s: float = 300.0,
                  keep: bool = False, max_array_size: int = 1001, kill_wait_s: float = 30.0) -> None:
-        if scheduler != "slurm":
-            raise ValueError(f"scheduler {scheduler!r} is not simulated yet; use 'slurm'")
+        if scheduler not in frontends.installed():
+            raise ValueError(f"scheduler {scheduler!r} is not simulated yet; use one of "
+                             f"{', '.join(map(repr, frontends.installed()))}")
         if not isinstance(time_scale, (int, float)) or isinstance(time_scale, bool) or time_scale <= 0:
             raise ValueError(f"time_scale must be a positive number (sim seconds per real second), got {time_scale!r}")
         node_records = make_nodes(nodes, cores_per_node, parse_mem_mb(mem_per_node), gpus_per_node)
@@ -271,7 +273,7 @@ class SimCluster:
                               timeout=timeout_s, check=False)
 
     def call(self, op: str, params: dict[str, Any] | None = None, *, tool: str = "clustrix-sim") -> Any:
-        """Send one protocol request to the controller (see ``clustrix_sim.protocol``)."""
+        """Send one protocol request to the controller (see ``clustrix_sim.controller.protocol``)."""
         self._require()
         return protocol.call(op, tool, params, path=self.socket_path)
 
@@ -313,7 +315,7 @@ class SimCluster:
 
     def wait_job(self, job_id: int, timeout_s: float = 60.0, states: Sequence[str] | None = None) -> JobRecord:
         """Wait until job ``job_id`` reaches one of ``states`` (default: any final state)."""
-        from clustrix_sim.model import FINAL_STATES
+        from clustrix_sim.engine.model import FINAL_STATES
         wanted = set(states) if states else set(FINAL_STATES)
         holder: list[JobRecord] = []
 
@@ -361,7 +363,7 @@ def _package_root() -> str:
 
 def _kill_leftovers(state_dir: str) -> None:
     """Kill job processes a dead controller left behind (verified by process start time)."""
-    from clustrix_sim.launcher import kill_session
-    from clustrix_sim.store import read_procs
+    from clustrix_sim.engine.processes import kill_session
+    from clustrix_sim.engine.store import read_procs
     for entry in read_procs(state_dir):
         kill_session(entry.pid, min_start_ticks=entry.start_ticks)

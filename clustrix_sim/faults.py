@@ -1,10 +1,9 @@
-"""Fault injection: rules the controller applies to tool requests, and the client API for them.
+"""Fault injection on a running simulator, from Python: :class:`Faults` (``SimCluster.faults``).
 
-The controller keeps a :class:`FaultRules`; every request passes through
-:meth:`FaultRules.intercept` before it is served, keyed by the requesting tool's name (``sbatch``,
-``squeue``...). Faults that change the model (a node failing, a preemption, purging the queue,
-turning accounting off) are carried out by the engine. :class:`Faults` is the Python face of the
-``fault`` protocol op, reached as ``SimCluster.faults``:
+:class:`Faults` is the client of the controller's ``fault`` protocol op; the controller applies
+request rules to every tool request before serving it, keyed by the requesting tool's name
+(``sbatch``, ``squeue``...), and carries out the faults that change the model itself
+(:mod:`clustrix_sim.engine.fault_injection`). The actions:
 
 - ``fail_submissions(n=1, message=..., rc=1)``: the next ``n`` submissions fail with ``message``
   on stderr and exit code ``rc`` (the job is not created).
@@ -27,100 +26,13 @@ turning accounting off) are carried out by the engine. :class:`Faults` is the Py
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
-from clustrix_sim import protocol
+from clustrix_sim.controller import protocol
+from clustrix_sim.engine.fault_injection import DEFAULT_STATUS_MESSAGE, DEFAULT_SUBMIT_MESSAGE
 
-DEFAULT_SUBMIT_MESSAGE = "sbatch: error: Batch job submission failed: Socket timed out on send/recv operation"
-DEFAULT_STATUS_MESSAGE = "slurm_load_jobs error: Socket timed out on send/recv operation"
-
-
-@dataclass
-class _Failure:
-    ops: frozenset[str] | None
-    tools: frozenset[str] | None
-    remaining: int | None
-    stderr: str
-    stdout: str
-    rc: int
-
-    def matches(self, op: str, tool: str) -> bool:
-        return (self.ops is None or op in self.ops) and (self.tools is None or tool in self.tools)
-
-
-@dataclass
-class _Delay:
-    tool: str
-    seconds: float
-    remaining: int | None = None
-
-
-@dataclass
-class FaultRules:
-    """Request-level fault rules; thread safe (requests are served concurrently)."""
-
-    failures: list[_Failure] = field(default_factory=list)
-    delays: list[_Delay] = field(default_factory=list)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def add_failure(self, *, ops: Iterable[str] | None, tools: Iterable[str] | None, n: int | None,
-                    message: str, rc: int, stdout: str = "") -> None:
-        _check_count(n)
-        if not isinstance(rc, int) or not 0 <= rc <= 255:
-            raise ValueError(f"rc must be an exit code 0-255, got {rc!r}")
-        stderr = message if not message or message.endswith("\n") else message + "\n"
-        with self._lock:
-            self.failures.append(_Failure(frozenset(ops) if ops is not None else None,
-                                          frozenset(tools) if tools is not None else None, n, stderr, stdout, rc))
-
-    def add_delay(self, tool: str, seconds: float, n: int | None = None) -> None:
-        _check_count(n)
-        if not isinstance(seconds, (int, float)) or seconds < 0:
-            raise ValueError(f"delay seconds must be a number >= 0, got {seconds!r}")
-        with self._lock:
-            self.delays.append(_Delay(str(tool), float(seconds), n))
-
-    def intercept(self, op: str, tool: str) -> tuple[float, dict[str, Any] | None]:
-        """The delay to apply to this request and the fault reply to give instead of serving it."""
-        delay = 0.0
-        fault = None
-        with self._lock:
-            for rule in list(self.delays):
-                if rule.tool == tool:
-                    delay += rule.seconds
-                    if rule.remaining is not None:
-                        rule.remaining -= 1
-                        if rule.remaining <= 0:
-                            self.delays.remove(rule)
-            for failure in list(self.failures):
-                if failure.matches(op, tool):
-                    fault = {"stderr": failure.stderr, "stdout": failure.stdout, "rc": failure.rc}
-                    if failure.remaining is not None:
-                        failure.remaining -= 1
-                        if failure.remaining <= 0:
-                            self.failures.remove(failure)
-                    break
-        return delay, fault
-
-    def clear(self) -> None:
-        with self._lock:
-            self.failures.clear()
-            self.delays.clear()
-
-    def describe(self) -> dict[str, Any]:
-        with self._lock:
-            return {"failures": [{"ops": sorted(f.ops or []), "tools": sorted(f.tools or []),
-                                  "remaining": f.remaining, "stderr": f.stderr, "rc": f.rc} for f in self.failures],
-                    "delays": [{"tool": d.tool, "seconds": d.seconds, "remaining": d.remaining}
-                               for d in self.delays]}
-
-
-def _check_count(n: int | None) -> None:
-    if n is not None and (isinstance(n, bool) or not isinstance(n, int) or n < 1):
-        raise ValueError(f"n must be a positive count or None (until cleared), got {n!r}")
+__all__ = ["DEFAULT_STATUS_MESSAGE", "DEFAULT_SUBMIT_MESSAGE", "Faults"]
 
 
 class Faults:

@@ -11,7 +11,7 @@ import sys
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:  # the model (and dataclasses) load only when a tool needs records
-    from clustrix_sim.model import JobRecord
+    from clustrix_sim.engine.model import JobRecord
 
 __all__ = [
     "SLURM_VERSION",
@@ -97,15 +97,15 @@ def current_user() -> tuple[str, int]:
 
 
 def call(op: str, tool: str, params: dict | None = None):  # noqa: ANN201 - JSON value
-    """One controller request (``clustrix_sim.protocol.call``); faults and refusals propagate."""
-    from clustrix_sim import protocol
+    """One controller request (``clustrix_sim.controller.protocol.call``); faults and refusals propagate."""
+    from clustrix_sim.controller import protocol
 
     return protocol.call(op, tool, params or {})
 
 
 def load_records(result: dict) -> list[JobRecord]:
     """JobRecords from a ``jobs``/``accounting`` reply."""
-    from clustrix_sim.model import JobRecord
+    from clustrix_sim.engine.model import JobRecord
 
     return [JobRecord.from_dict(item) for item in result.get("jobs", [])]
 

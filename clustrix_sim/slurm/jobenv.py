@@ -6,7 +6,7 @@ it stays pure and light: records in, strings out.
 
 from __future__ import annotations
 
-from clustrix_sim.model import JobRecord
+from clustrix_sim.engine.model import JobRecord
 from clustrix_sim.slurm.hostlist import compress
 from clustrix_sim.slurm.patterns import PatternContext, expand_pattern
 

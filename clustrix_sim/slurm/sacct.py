@@ -142,7 +142,7 @@ def rows_for(records, now: float, allocations: bool):  # noqa: ANN001, ANN201
 
 
 def _show(opts, present, last, fields, wanted, start_after) -> int:  # noqa: ANN001
-    from clustrix_sim import protocol
+    from clustrix_sim.controller import protocol
     from clustrix_sim.slurm.common import call, current_user, load_records, partition_of
     from clustrix_sim.slurm.sacct_fields import format_lines
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from clustrix_sim.model import JobRecord
+from clustrix_sim.engine.model import JobRecord
 from clustrix_sim.slurm.common import partition_of
 from clustrix_sim.slurm.hostlist import compress
 from clustrix_sim.slurm.timefmt import secs2time_str, timestamp

@@ -146,7 +146,7 @@ DOS_BREAKS = (
     "instead of expected UNIX line breaks (\\n).",
 )
 
-# Controller refusal kinds (clustrix_sim.protocol) -> Slurm's strerror text.
+# Controller refusal kinds (clustrix_sim.controller.protocol) -> Slurm's strerror text.
 REFUSALS = {
     "invalid_partition": "Invalid partition name specified",
     "time_limit": "Requested time limit is invalid (missing or exceeds some limit)",
@@ -316,7 +316,7 @@ def _main(argv: list[str]) -> int:
 
 
 def _submit(request: dict, extras: dict) -> int:
-    from clustrix_sim import protocol
+    from clustrix_sim.controller import protocol
     from clustrix_sim.slurm.common import call, error_exit
 
     if extras.get("test_only"):

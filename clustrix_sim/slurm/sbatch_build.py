@@ -1,6 +1,6 @@
 """Turn sbatch's merged option list into a JobRequest dict (and wait for ``--wait``).
 
-The request is built as the wire dict (``clustrix_sim.model.JobRequest.to_dict`` shape; the
+The request is built as the wire dict (``clustrix_sim.engine.model.JobRequest.to_dict`` shape; the
 controller's ``from_dict`` fills defaults) so sbatch never imports the model's dataclasses: its
 startup time is measured.
 """
@@ -174,7 +174,7 @@ def build_request(
 def wait_for_job(job_id: int, *, poll_s: float = 0.1) -> int:
     """``--wait``: block until every task of the job is final; exit with the highest exit code
     (Slurm's rule for arrays), or 1 for a job that ended without running (cancelled)."""
-    from clustrix_sim.model import FINAL_STATES
+    from clustrix_sim.engine.model import FINAL_STATES
     from clustrix_sim.slurm.common import call, load_records  # records: dataclasses are fine here
 
     while True:

@@ -135,7 +135,7 @@ def _job_ref(text: str, star: bool = False) -> bool:
 def parse_dependency(text: str) -> tuple[list[dict], bool]:
     """``afterok:1:2,afterany:3`` (AND) or ``afterok:1?afternotok:2`` (OR) -> (clauses, any).
 
-    Clauses are dicts shaped like ``clustrix_sim.model.Dependency`` (kind, job_ids, minutes).
+    Clauses are dicts shaped like ``clustrix_sim.engine.model.Dependency`` (kind, job_ids, minutes).
     """
     bad = ValueError("Batch job submission failed: Job dependency problem")
     if "," in text and "?" in text:

@@ -162,8 +162,8 @@ def _filtered(records, filters, last):  # noqa: ANN001, ANN202
 
 
 def _run(targets, filters, last, signal, present) -> int:  # noqa: ANN001
-    from clustrix_sim import protocol
-    from clustrix_sim.model import ACTIVE_STATES
+    from clustrix_sim.controller import protocol
+    from clustrix_sim.engine.model import ACTIVE_STATES
     from clustrix_sim.slurm.common import call, current_user, load_records
 
     quiet = "quiet" in present

@@ -59,7 +59,7 @@ def main(argv: list[str]) -> int:
     rest = words[1:]
     one_liner = "oneliner" in present
     detail = "details" in present
-    from clustrix_sim import protocol
+    from clustrix_sim.controller import protocol
 
     try:
         if command == "show":
@@ -85,7 +85,7 @@ def _call(op: str, params: dict):  # noqa: ANN202
 
 
 def _show(rest: list[str], one_liner: bool, detail: bool) -> int:
-    from clustrix_sim.model import NodeRecord, PartitionRecord
+    from clustrix_sim.engine.model import NodeRecord, PartitionRecord
     from clustrix_sim.slurm import scontrol_show as show
 
     if not rest:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clustrix_sim.model import JobRecord, NodeRecord, PartitionRecord
+from clustrix_sim.engine.model import JobRecord, NodeRecord, PartitionRecord
 from clustrix_sim.slurm.common import SLURM_VERSION, partition_of
 from clustrix_sim.slurm.hostlist import compress
 from clustrix_sim.slurm.timefmt import secs2time_str, timestamp

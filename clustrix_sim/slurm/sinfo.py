@@ -6,7 +6,7 @@ import re
 import sys
 from dataclasses import dataclass
 
-from clustrix_sim.model import NodeRecord, PartitionRecord
+from clustrix_sim.engine.model import NodeRecord, PartitionRecord
 from clustrix_sim.slurm.options import table
 
 OPTIONS = table("""
@@ -161,7 +161,7 @@ def render(fmt: str, groups: list[Group], header: bool) -> str:
 
 def main(argv: list[str]) -> int:
     """Run sinfo with ``argv``; returns the exit code."""
-    from clustrix_sim import protocol
+    from clustrix_sim.controller import protocol
     from clustrix_sim.slurm.common import call, parse_tool_args
 
     parsed = parse_tool_args(argv, OPTIONS, "sinfo", "Usage: sinfo [OPTIONS]\n")

@@ -173,7 +173,7 @@ def main(argv: list[str]) -> int:
 
 
 def _show(values, present, wanted_jobs, states, users) -> int:  # noqa: ANN001
-    from clustrix_sim import protocol
+    from clustrix_sim.controller import protocol
     from clustrix_sim.slurm import squeue_fields as sf
     from clustrix_sim.slurm.common import (
         call,

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from clustrix_sim.cli import default_state_dir
-from clustrix_sim.launcher import pid_alive
+from clustrix_sim.engine.processes import pid_alive
 
 CLI = [sys.executable, "-m", "clustrix_sim.cli"]
 

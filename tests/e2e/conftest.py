@@ -45,8 +45,8 @@ def isolated_user_data(tmp_path, monkeypatch) -> None:
 @pytest.fixture(scope="session")
 def ssh_login(tmp_path_factory) -> Iterator[SSHLogin]:
     """A real SSH server (paramiko, loopback) whose commands run on this machine."""
-    from clustrix_sim.keys import new_host_key, write_client_key, write_known_hosts
-    from clustrix_sim.sshd import SimSSHServer
+    from clustrix_sim.ssh.keys import new_host_key, write_client_key, write_known_hosts
+    from clustrix_sim.ssh.server import SimSSHServer
 
     root = tmp_path_factory.mktemp("sshd")
     home = root / "home"

@@ -18,7 +18,7 @@ from clustrix.errors import SchedulerOutputError
 from clustrix.schedulers import slurm
 from clustrix.schedulers.slurm.states import STATES
 from clustrix.states import ACTIVE, JobStatus
-from clustrix_sim.model import ACTIVE_STATES, FINAL_STATES
+from clustrix_sim.engine.model import ACTIVE_STATES, FINAL_STATES
 from clustrix_sim.strategies import (
     job_reasons,
     job_records,

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from transport_helpers import Sim, make_server
 
-from clustrix_sim.keys import write_client_key, write_known_hosts
+from clustrix_sim.ssh.keys import write_client_key, write_known_hosts
 
 
 @pytest.fixture()

@@ -12,7 +12,7 @@ from transport_helpers import Sim, make_server
 from clustrix.errors import AuthenticationError, ConfigError, HostKeyError
 from clustrix.transports.ssh_config import parse_jump, resolve_endpoint
 from clustrix.transports.ssh_pool import POOL
-from clustrix_sim.keys import known_hosts_line, new_host_key, write_client_key
+from clustrix_sim.ssh.keys import known_hosts_line, new_host_key, write_client_key
 
 
 def test_strict_refuses_an_unknown_host_with_the_fingerprint_and_the_fix(sim: Sim) -> None:

@@ -11,8 +11,8 @@ from pathlib import Path
 import paramiko
 
 from clustrix.transports.ssh import SSHTransport
-from clustrix_sim.keys import new_host_key
-from clustrix_sim.sshd import SimSSHServer
+from clustrix_sim.ssh.keys import new_host_key
+from clustrix_sim.ssh.server import SimSSHServer
 
 DEADLINE_S = 30.0
 

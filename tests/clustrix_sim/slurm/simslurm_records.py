@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from clustrix_sim.model import JobRecord, JobRequest
+from clustrix_sim.engine.model import JobRecord, JobRequest
 
 T0 = 1736157600.0  # 2025-01-06T10:00:00Z
 

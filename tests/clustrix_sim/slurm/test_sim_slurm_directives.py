@@ -122,7 +122,7 @@ def test_arrays() -> None:
 
 
 def Dependency(kind: str, job_ids: list[str] | None = None, minutes: int = 0) -> dict:  # noqa: N802
-    """The wire shape of clustrix_sim.model.Dependency."""
+    """The wire shape of clustrix_sim.engine.model.Dependency."""
     return {"kind": kind, "job_ids": job_ids or [], "minutes": minutes}
 
 

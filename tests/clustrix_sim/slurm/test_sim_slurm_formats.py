@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from simslurm_records import T0, record, request
 
-from clustrix_sim.model import NodeRecord, PartitionRecord
+from clustrix_sim.engine.model import NodeRecord, PartitionRecord
 from clustrix_sim.slurm import sacct_fields, squeue_fields
 from clustrix_sim.slurm.sacct_fields import SacctRow, find_field, format_lines
 from clustrix_sim.slurm.scontrol_show import format_job, format_partition, mem_str
