@@ -178,7 +178,7 @@ def run_demo(items: int = 50, nodes: int = 2, cores_per_node: int = 4, *, keep_l
             echo(f"  simulator root: {sim.root}  (removed at the end)")
             echo(f"  ledger: {ledger_file}" + ("" if keep_ledger else "  (temporary; --keep-ledger keeps "
                                                                         "the jobs in your own ledger)"))
-            with cfg.use_profile(sim.profile(name="clustrix-demo")):
+            with cfg.use_profile(sim.profile(name="clustrix-demo", ledger=ledger_file)):
                 _demo_calls(run, echo)
             echo("")
             _print_job_table(sim, echo)
