@@ -72,7 +72,7 @@ def test_decorator_on_simulated_slurm(sim_profile) -> None:
         # The ledger names the user's function, not the executor's wrapper around it.
         from clustrix.backends.ledger import Ledger
 
-        assert Ledger().find(fut.job_id).function.endswith("test_decorator_sim.square")
+        assert Ledger(profile.ledger).find(fut.job_id).function.endswith("test_decorator_sim.square")
         outer, inner, flag = nested()
     # The nested decorated call ran inside the same job, not as a job submitted from a node.
     assert outer == inner != os.getpid()
