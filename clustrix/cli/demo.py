@@ -39,6 +39,7 @@ import click
 from clustrix.api.decorator import cluster
 
 MAX_TABLE_ROWS = 24  # longer sacct tables show their head and tail
+IDLE_WAIT_S = 30.0
 MAX_SHOWN_RESULTS = 100
 
 
@@ -237,6 +238,12 @@ def _short_list(values: list[Any]) -> str:
 def _print_job_table(sim: Any, echo: Callable[[str], None]) -> None:
     argv = ["sacct", "-X", "--format=JobID%-10,JobName%-10,State,ExitCode,NodeList,Elapsed"]
     echo(f"3. The simulator's accounting:  {' '.join(argv)}")
+    # clustrix returns a value as soon as its result file exists, which can be a moment before
+    # the job script exits; the table shows the scheduler's final word, so wait for it (bounded).
+    try:
+        sim.wait_idle(timeout_s=IDLE_WAIT_S)
+    except TimeoutError:
+        echo(f"   (some jobs were still finishing after {IDLE_WAIT_S:.0f} s; their state is as of now)")
     done = sim.run(argv, timeout_s=30)
     if done.returncode != 0:
         echo(f"   sacct failed (exit {done.returncode}): {done.stderr.strip()}")
