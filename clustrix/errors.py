@@ -29,7 +29,8 @@ user reading one message knows what failed and how to fix it::
         ├── JobNodeFailError
         ├── JobPreemptedError
         ├── JobCancelledError  also a concurrent.futures.CancelledError
-        └── JobLostError       vanished from queue and accounting with no sentinel
+        ├── JobLostError       vanished from queue and accounting with no sentinel
+        └── JobExitError       the function called ``sys.exit(n)`` (carries n and the output)
 
 Waiting longer than a caller's ``timeout`` raises the built-in ``TimeoutError`` (which is
 ``concurrent.futures.TimeoutError``), as ``Future.result`` does.
@@ -246,3 +247,45 @@ class JobCancelledError(JobError, concurrent.futures.CancelledError):
 
 class JobLostError(JobError):
     """The job vanished from the queue and from accounting and left no exit-code sentinel."""
+
+
+class JobExitError(JobError):
+    """The job's function called ``sys.exit(n)`` (raised ``SystemExit``) instead of returning.
+
+    Re-raising ``SystemExit`` in the caller would end the *caller's* process, silently, with the
+    job's exit code; this error carries it instead: ``exit_code`` (``sys.exit()`` and
+    ``sys.exit(None)`` are 0, a non-integer argument such as a message is 1, as the interpreter
+    would exit), ``exit_arg`` (the original argument), and the job's ``stdout``/``stderr`` and
+    ``remote_traceback``. The ``SystemExit`` itself is the ``__cause__``.
+    """
+
+    def __init__(self, exit_arg: object = None, *, job_id: str | None = None, stdout: str = "",
+                 stderr: str = "", remote_traceback: str = ""):
+        code = exit_code_of(exit_arg)
+        shown = "" if exit_arg is None else repr(exit_arg)
+        super().__init__(
+            f"the job's function called sys.exit({shown}) instead of returning a value; return a "
+            "value or raise an exception in code that runs as a job",
+            job_id=job_id, state="EXIT", exit_code=code, stderr_tail=stderr[-4000:],
+        )
+        self.exit_arg = exit_arg
+        self.stdout = stdout
+        self.stderr = stderr
+        self.remote_traceback = remote_traceback
+
+    @classmethod
+    def from_system_exit(cls, exc: SystemExit, *, job_id: str | None = None, stdout: str = "",
+                         stderr: str = "", remote_traceback: str = "") -> JobExitError:
+        """The error standing for ``exc`` (chained to it) as a job's outcome."""
+        err = cls(exc.code, job_id=job_id, stdout=stdout, stderr=stderr, remote_traceback=remote_traceback)
+        err.__cause__ = exc
+        return err
+
+
+def exit_code_of(arg: object) -> int:
+    """The process exit status ``sys.exit(arg)`` produces: None -> 0, an int -> itself, else 1."""
+    if arg is None:
+        return 0
+    if isinstance(arg, int) and not isinstance(arg, bool):
+        return arg
+    return 1
