@@ -25,7 +25,9 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 MAGIC = b"CLUSTRIX"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# 2: results carry the job binding (job-dir id, task, nonce) the client checks; a version-1
+# runner would write results without it, so the two refuse each other with a clear message.
 KIND_CALL = ord("C")
 KIND_ARRAY = ord("A")
 KIND_RESULT = ord("R")

@@ -25,9 +25,12 @@ from datetime import date
 from typing import Protocol
 
 from clustrix.config.profile import Profile
-from clustrix.errors import ConfigError
+from clustrix.errors import ConfigError, PayloadError
 from clustrix.paths import key_path
+from clustrix.payload.binding import JobBinding
+from clustrix.payload.codec import load_payload
 from clustrix.payload.keys import KEY_BYTES, ensure_key_file, write_key_file
+from clustrix.spec import JobPaths
 
 REMOTE_KEY_NAME = ".clustrix-key"
 
@@ -178,6 +181,19 @@ class Stager:
         if upload_key:
             with self._lock:
                 self._key_uploaded = True
+
+    def staged_binding(self, paths: JobPaths, key: bytes) -> JobBinding:
+        """The binding a recorded job was staged with, read back from its signed payload.
+
+        Reattaching (the ledger keeps no nonce) costs this one read.
+        """
+        blob = self.fetch([paths.payload]).get(paths.payload)
+        binding = None if blob is None else load_payload(blob, key).binding
+        if binding is None:
+            why = "is missing" if blob is None else "is not bound to its job (staged by an older clustrix)"
+            raise PayloadError(f"cannot reattach to the job in {paths.job_dir}: its payload {paths.payload} "
+                               f"{why}, so its results cannot be told from another job's")
+        return binding
 
     def fetch(self, paths: Sequence[str]) -> dict[str, bytes | None]:
         """Read remote files in one call; None for files that do not exist."""
