@@ -19,7 +19,8 @@ user reading one message knows what failed and how to fix it::
     │   └── CommandTimeoutError
     ├── PayloadError           a payload or result file is unreadable
     │   ├── PayloadAuthError   a result failed HMAC verification (never unpickled)
-    │   └── KeyFileError       a key file is missing, malformed, too permissive, or in the way
+    │   └── KeyFileError       a key file is missing, malformed, too permissive, in the way, or
+    │                          writable by someone else (owner, mode, or its directory)
     ├── RemoteError            the remote function raised an exception whose type cannot be
     │                          rebuilt here (the original type name and traceback are kept)
     └── JobError               the job itself ended badly (no result to return)
@@ -152,7 +153,16 @@ class PayloadAuthError(PayloadError):
 
 
 class KeyFileError(PayloadError):
-    """A key file is missing, unreadable, malformed, too permissive, or would be overwritten."""
+    """A key file is missing, unreadable, malformed, too permissive, or would be overwritten.
+
+    Also raised for a key that someone else could have written: owned by another user, a
+    symbolic link, or in a directory others own or can write. ``path`` names the key file when
+    known; the message names the fix (``chmod``/``chown``/``rm``).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(message)
+        self.path = path
 
 
 class StatusQueryError(ClustrixError):
