@@ -322,3 +322,6 @@ FALLBACK_STATUS = FallbackStatus(argv=fallback_status_argv, parse=parse_fallback
                                  primary_unavailable=is_accounting_unavailable)
 """Text ``qstat -f`` where the server has no ``-F json`` (before PBS Pro 18)."""
 ACCOUNTING = None
+TAGGED_SUBMIT = None
+"""No tag survives into the batched status output without replacing the user's job name
+(``-N``), so an ambiguous submit failure is retried as before (see the launcher)."""

@@ -278,3 +278,6 @@ def parse_accounting(stdout: str) -> dict[JobId, JobStatus]:
 FALLBACK_STATUS = None
 ACCOUNTING = Accounting(argv=accounting_argv, parse=parse_accounting)
 """``qstat`` forgets a job the moment it ends; ``qacct -j`` tells how it ended."""
+TAGGED_SUBMIT = None
+"""No tag survives into the batched status output without replacing the user's job name
+(``-N``), so an ambiguous submit failure is retried as before (see the launcher)."""

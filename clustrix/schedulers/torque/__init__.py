@@ -13,6 +13,7 @@ from clustrix.schedulers.torque.commands import (
     NAME,
     SHELL,
     STATUS_FLAGS,
+    TAGGED_SUBMIT,
     TASK_VAR,
     cancel_argv,
     is_unknown_job_error,
@@ -28,6 +29,7 @@ from clustrix.schedulers.torque.commands import (
 __all__ = [
     "ACCOUNTING",
     "FALLBACK_STATUS",
+    "TAGGED_SUBMIT",
     "NAME",
     "SHELL",
     "STATUS_FLAGS",

@@ -112,3 +112,6 @@ def parse_status(stdout: str) -> dict[JobId, JobStatus]:
                                   exec_codes=TORQUE_EXEC_CODES, exit_key="exit_status")
         for job_id, attrs in parse_qstat_full(stdout).items()
     }
+TAGGED_SUBMIT = None
+"""No tag survives into the batched status output without replacing the user's job name
+(``-N``), so an ambiguous submit failure is retried as before (see the launcher)."""
