@@ -44,6 +44,11 @@ HOME = "/home/clustrix"
 PYTHON = "/opt/clustrix/bin/python"
 READY_LINE = "clustrix-container: READY"
 START_TIMEOUT_S = 120.0
+SCHEDULER_LOGS = {
+    "slurm": ("/var/log/slurm/slurmctld.log", "/var/log/slurm/slurmd.log", "/var/log/slurm/slurmdbd.log"),
+    "sge": ("/var/spool/gridengine/qmaster/messages", "/var/spool/gridengine/execd/*/messages"),
+    "sim": ("/var/lib/clustrix-sim/state/*.log",),
+}
 STOP_TIMEOUT_S = 30.0
 
 
@@ -68,6 +73,7 @@ class DockerCluster:
         self.flavor = "sim" if simulated else scheduler
         self.mounts = dict(mounts or {})
         self.start_timeout_s = start_timeout_s
+        self.keep = False  # SimCluster's attribute; a container never outlives its handle
         self._log = log or (lambda _msg: None)
         self.root: str | None = None
         self.image: str | None = None
@@ -157,6 +163,19 @@ class DockerCluster:
     def logs(self) -> str:
         """What the container printed so far (entrypoint and scheduler start-up)."""
         return "".join(self._logs)
+
+    def log_tail(self, max_bytes: int = 8000) -> str:
+        """The end of the container's output and of the scheduler's own logs (for failure reports)."""
+        text = f"--- container output ---\n{self.logs()[-max_bytes:]}"
+        if self._container is not None:
+            files = " ".join(SCHEDULER_LOGS.get(self.flavor, ()))
+            try:
+                proc = self.run(["sh", "-c", f"for f in {files}; do [ -f $f ] && echo \"--- $f ---\" && "
+                                             f"tail -c {int(max_bytes)} $f; done; true"], user="root")
+                text += "\n" + proc.stdout
+            except Exception as exc:  # noqa: BLE001 - a report must not fail on a dead container
+                text += f"\n(scheduler logs unavailable: {exc})"
+        return text
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + self.start_timeout_s
@@ -258,6 +277,8 @@ class DockerCluster:
             "use_ssh_config": False, "remote_dir": f"{HOME}/clustrix-jobs", "python": PYTHON,
             "poll_interval_s": 0.1, "poll_max_interval_s": 1.0,
         }
+        if self.mounts:  # the mounted host directories (the session's project) are importable by jobs
+            data["env"] = {"PYTHONPATH": os.pathsep.join(self.mounts.values())}
         data.update(overrides)
         return data
 
