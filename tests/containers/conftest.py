@@ -29,7 +29,8 @@ def docker_client() -> Iterator[object]:
         if os.environ.get(REQUIRE_ENV) == "1":
             pytest.fail(f"${REQUIRE_ENV}=1 but Docker is unusable: {problem}", pytrace=False)
         pytest.skip(f"needs a Docker engine: {problem}")
-    from clustrix_sim.containers.engine import docker_client as connect, leftovers
+    from clustrix_sim.containers.engine import docker_client as connect
+    from clustrix_sim.containers.engine import leftovers
 
     client = connect()
     yield client
