@@ -12,6 +12,12 @@ until_ok() {  # until_ok WHAT CMD...: poll CMD until it succeeds, or fail naming
     done
 }
 node=$(slurmd -C | head -n 1)
+cpus=$(nproc); want=${CLUSTRIX_SLURM_CPUS:-8}
+if [ "$cpus" -lt "$want" ]; then   # one socket, one thread per core: CPUs = cores = $want
+    node=$(echo "$node" | sed -E -e "s/CPUs=[0-9]+/CPUs=$want/" -e "s/Boards=[0-9]+ //" \
+        -e "s/SocketsPerBoard=[0-9]+/SocketsPerBoard=1/" -e "s/CoresPerSocket=[0-9]+/CoresPerSocket=$want/" \
+        -e "s/ThreadsPerCore=[0-9]+/ThreadsPerCore=1/")
+fi
 sed -e "s/@HOST@/$host/g" -e "s/@NODE@/$node/" /etc/slurm/slurm.conf.in > /etc/slurm/slurm.conf
 chmod 600 /etc/slurm/slurmdbd.conf
 dd if=/dev/urandom of=/etc/munge/munge.key bs=1024 count=1 status=none
