@@ -43,7 +43,7 @@ from clustrix.backends.base import ArrayItem, cancel_each, check_items
 from clustrix.backends.local.debug import DebugBackend, capture_thread_output, run_in_this_thread
 from clustrix.backends.local.fork_client import ForkedProcess, ForkServer
 from clustrix.backends.local.fork_client import supported as fork_server_supported
-from clustrix.backends.local.job import LocalJob, describe_exit, log_tail
+from clustrix.backends.local.job import LocalJob, describe_exit, log_tail, signal_group
 from clustrix.config.profile import Profile
 from clustrix.errors import ForkServerError, JobFailedError, JobTimeoutError, PayloadError
 from clustrix.futures import JobFuture
@@ -338,13 +338,13 @@ class LocalBackend:
 
     def _kill(self, proc: subprocess.Popen[bytes] | ForkedProcess) -> int:
         """SIGTERM the job's process group, SIGKILL it after the grace; return the exit code."""
-        _signal_group(proc, signal.SIGTERM)
+        signal_group(proc, signal.SIGTERM)
         try:
             proc.wait(timeout=self.kill_grace_s)
         except subprocess.TimeoutExpired:
             pass
         # stragglers (children that ignore SIGTERM); the group id is not reused while alive
-        _signal_group(proc, signal.SIGKILL)
+        signal_group(proc, signal.SIGKILL)
         try:
             return proc.wait(timeout=REAP_AFTER_SIGKILL_S)
         except subprocess.TimeoutExpired:
@@ -393,17 +393,6 @@ class LocalBackend:
         if server is not None:
             server.close()
         shutil.rmtree(self._base, ignore_errors=True)
-
-
-def _signal_group(proc: subprocess.Popen[bytes] | ForkedProcess, sig: int) -> None:
-    """Signal the call's process group (through the fork server for a forked call)."""
-    if isinstance(proc, ForkedProcess):
-        proc.signal_group(sig)
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @atexit.register

@@ -95,3 +95,14 @@ class LocalJob:
         if self.live_err is not None:
             return "".join(self.live_err)
         return self.final_err if self.state.is_terminal else log_tail(self._file("stderr", ".log"))
+
+
+def signal_group(proc: subprocess.Popen[bytes] | ForkedProcess, sig: int) -> None:
+    """Signal the call's process group (through the fork server for a forked call)."""
+    if isinstance(proc, ForkedProcess):
+        proc.signal_group(sig)
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
