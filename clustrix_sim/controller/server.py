@@ -252,6 +252,7 @@ class Controller:
         except (ValueError, KeyError, TypeError) as exc:
             return _error("bad_request", f"malformed request line: {exc}"), None
         if op not in UNFAULTED_OPS:
+            self.engine.count_request(tool)
             delay, fault = self.engine.faults.intercept(op, tool)
             if delay:
                 time.sleep(delay)
@@ -266,6 +267,12 @@ class Controller:
         except Exception as exc:  # a bug must not kill the controller; the tool gets the text
             self.log(f"internal error serving {op}: {exc!r}")
             return _error("internal", f"{type(exc).__name__}: {exc}"), None
+        if op not in UNFAULTED_OPS:
+            fault, drop = self.engine.faults.intercept_after(op, tool)
+            if fault is not None:  # served (the job exists), but the client hears a failure
+                if drop and self.engine.fault_injection.drop_ssh is not None:
+                    self.engine.fault_injection.drop_ssh()
+                return (json.dumps({"ok": False, "fault": fault}) + "\n").encode(), None
         return _ok(result), None
 
 
