@@ -168,6 +168,7 @@ class Controller:
         except OSError:  # the old port is taken: any port will do (known_hosts is rewritten)
             server = SimSSHServer([client_key], host_key, self.cluster_env(bin_dir), self.home, user, port=0)
             server.start()
+        server.on_read = self.engine.lifecycle.result_faults.on_read
         self._sshd = server
         known_hosts = os.path.join(ssh_dir, "known_hosts")
         keys.write_known_hosts(known_hosts, [("127.0.0.1", server.port, host_key)])

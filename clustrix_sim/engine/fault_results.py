@@ -2,18 +2,21 @@
 
 A rule names files by a glob ``pattern``; a relative pattern is taken relative to the directory
 of the job's stdout file (where clients such as clustrix keep a job's files), an absolute one as
-it is. When a job the rule matches (``job_id``, or any job) exits, and before the controller
-records its end, the rule is applied to every file the pattern matches:
+it is. The rule is applied to the files of a job it matches (``job_id``, or any job) as soon as
+anyone reads one over the login node's SFTP (a client may fetch a result before the job script
+has exited), and at the latest when the job exits, before the controller records its end:
 
 - ``flip``: the file's bytes are inverted in place at a few positions (its length stays);
 - ``replace``: the file's content becomes ``source``'s (e.g. another job's result).
 
-So a client that sees the job finished always reads the damaged file. Each rule applies to
-``n`` jobs (``None``: until cleared) and counts only jobs where its pattern matched a file.
+So a client never reads the intact file. A file is damaged once (a second flip would undo the
+first). Each rule applies to ``n`` jobs (``None``: until cleared) and counts only jobs where its
+pattern matched a file.
 """
 
 from __future__ import annotations
 
+import fnmatch
 import glob
 import os
 import threading
@@ -38,6 +41,8 @@ class ResultFaults:
         self._rules: list[_Rule] = []
         self._lock = threading.Lock()
         self.applied: list[str] = []  # the paths damaged so far, oldest first
+        self._dirs: dict[str, tuple[int, int | None]] = {}  # stdout dir -> (job id, array job id)
+        self._damaged: set[tuple[str, int, int]] = set()  # (path, inode, mtime) of damaged files
 
     def add(self, *, pattern: str, job_id: int | None, mode: str, source: str | None, n: int | None) -> None:
         if not isinstance(pattern, str) or not pattern:
@@ -62,26 +67,64 @@ class ResultFaults:
             return [{"pattern": r.pattern, "job_id": r.job_id, "mode": r.mode, "source": r.source,
                      "remaining": r.remaining} for r in self._rules]
 
+    def job_started(self, job_id: int, array_job_id: int | None, stdout_path: str | None) -> None:
+        """Remember which job's files live where, so a read can be traced to its job."""
+        if stdout_path:
+            with self._lock:
+                self._dirs[os.path.dirname(stdout_path)] = (job_id, array_job_id)
+
+    def on_read(self, path: str) -> None:
+        """Someone is about to read ``path``: damage it first when a rule covers it."""
+        if not self._rules:
+            return
+        base = os.path.dirname(path)
+        with self._lock:
+            owner = self._dirs.get(base)
+        if owner is not None:
+            self._apply(owner[0], owner[1], base, only=path)
+
     def on_exit(self, job_id: int, array_job_id: int | None, stdout_path: str | None) -> None:
         """Apply the matching rules to the files of a job that just exited."""
         base = os.path.dirname(stdout_path) if stdout_path else None
+        self._apply(job_id, array_job_id, base, only=None)
+        if base is not None:
+            with self._lock:
+                self._dirs.pop(base, None)
+
+    def _apply(self, job_id: int, array_job_id: int | None, base: str | None, only: str | None) -> None:
         with self._lock:
             for rule in list(self._rules):
                 if rule.job_id is not None and rule.job_id not in (job_id, array_job_id):
                     continue
                 if not os.path.isabs(rule.pattern) and base is None:
                     continue
-                pattern = rule.pattern if os.path.isabs(rule.pattern) else os.path.join(base, rule.pattern)
-                paths = sorted(p for p in glob.glob(pattern) if os.path.isfile(p) and p != rule.source)
+                pattern = rule.pattern if os.path.isabs(rule.pattern) else os.path.join(base or "", rule.pattern)
+                if only is not None:
+                    paths = [only] if fnmatch.fnmatchcase(only, pattern) and os.path.isfile(only) else []
+                else:
+                    paths = sorted(p for p in glob.glob(pattern) if os.path.isfile(p))
+                paths = [p for p in paths if p != rule.source and not self._already(p)]
                 if not paths:
                     continue
                 for path in paths:
                     _damage(path, rule)
+                    self._damaged.add(_identity(path))
                     self.applied.append(path)
                 if rule.remaining is not None:
                     rule.remaining -= 1
                     if rule.remaining <= 0:
                         self._rules.remove(rule)
+
+    def _already(self, path: str) -> bool:
+        return _identity(path) in self._damaged
+
+
+def _identity(path: str) -> tuple[str, int, int]:
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (path, -1, -1)
+    return (path, st.st_ino, st.st_mtime_ns)
 
 
 def _damage(path: str, rule: _Rule) -> None:

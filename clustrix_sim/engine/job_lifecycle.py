@@ -134,6 +134,7 @@ class JobLifecycle:
             state.release(start.allocations)
             state.finalize(rec, FAILED, reason="JobLaunchFailure", exit_code=1, end=state.now())
             return
+        self.result_faults.job_started(rec.job_id, rec.array_job_id, rec.stdout_path)
         proc = processes.read_proc(popen.pid)
         info = RunInfo(popen=popen, pid=popen.pid, start_ticks=proc.start_ticks if proc else 0,
                        allocations=start.allocations)
