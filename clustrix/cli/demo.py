@@ -179,7 +179,9 @@ def run_demo(items: int = 50, nodes: int = 2, cores_per_node: int = 4, *, keep_l
             echo(f"  simulator root: {sim.root}  (removed at the end)")
             echo(f"  ledger: {ledger_file}" + ("" if keep_ledger else "  (temporary; --keep-ledger keeps "
                                                                         "the jobs in your own ledger)"))
-            with cfg.use_profile(sim.profile(name="clustrix-demo", ledger=ledger_file)):
+            # The jobs run on this machine: they import this clustrix, whatever else is installed.
+            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            with cfg.use_profile(sim.profile(name="clustrix-demo", ledger=ledger_file, env={"PYTHONPATH": root})):
                 _demo_calls(run, echo)
             echo("")
             _print_job_table(sim, echo)

@@ -9,6 +9,7 @@ import sys
 
 import cloudpickle
 import pytest
+from e2e_env import JOB_ENV
 
 from clustrix.backends.remote.backend import RemoteBackend
 from clustrix.config.profile import Profile
@@ -49,7 +50,7 @@ def backend(ssh_login, tmp_path):
 
 
 def test_list_result_logs_status(backend):
-    spec = JobSpec(name="cli", python=sys.executable)
+    spec = JobSpec(name="cli", python=sys.executable, env=JOB_ENV)
     fut = backend.submit(Call(shout, (7,), {}), spec)
     bad = backend.submit(Call(fail, (1,), {}), spec)
     fut.result(timeout=DEADLINE_S)
@@ -78,7 +79,7 @@ def test_list_result_logs_status(backend):
 
 
 def test_cancel_from_another_process(backend):
-    fut = backend.submit(Call(sleepy, (60,), {}), JobSpec(name="cli", python=sys.executable))
+    fut = backend.submit(Call(sleepy, (60,), {}), JobSpec(name="cli", python=sys.executable, env=JOB_ENV))
     out = cli("cancel", fut.job_id)
     assert out.returncode == 0, out.stderr
     assert "cancelled" in out.stdout

@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import cloudpickle
 import pytest
+from e2e_env import JOB_ENV
 
 from clustrix.backends.ledger import Ledger
 from clustrix.backends.remote.backend import RemoteBackend
@@ -46,8 +47,8 @@ def backend(slurm, tmp_path):
     b.shutdown(wait=False, cancel_futures=True)
 
 
-def spec(name="e2e", **kw) -> JobSpec:
-    return JobSpec(name=name, python=sys.executable, **kw)
+def spec(name="e2e", env=(), **kw) -> JobSpec:
+    return JobSpec(name=name, python=sys.executable, env={**JOB_ENV, **dict(env)}, **kw)
 
 
 def triple(x):
