@@ -6,7 +6,8 @@ it is. The rule is applied to the files of a job it matches (``job_id``, or any 
 anyone reads one over the login node's SFTP (a client may fetch a result before the job script
 has exited), and at the latest when the job exits, before the controller records its end:
 
-- ``flip``: the file's bytes are inverted in place at a few positions (its length stays);
+- ``flip``: the file's bytes are inverted in the middle and at the end (its length stays, a
+  format's leading magic too, so a signature check is what notices);
 - ``replace``: the file's content becomes ``source``'s (e.g. another job's result).
 
 So a client never reads the intact file. A file is damaged once (a second flip would undo the
@@ -134,7 +135,7 @@ def _damage(path: str, rule: _Rule) -> None:
     else:
         with open(path, "rb") as fh:
             raw = bytearray(fh.read())
-        for pos in {0, len(raw) // 2, len(raw) - 1} if raw else ():
+        for pos in {len(raw) // 2, len(raw) - 1} if raw else ():  # the body, not a format's magic
             raw[pos] ^= 0xFF
         data = bytes(raw) if raw else b"\xff"
     tmp = f"{path}.clustrix-sim-fault"

@@ -2,8 +2,7 @@
 the simulator, each ending in the right value or the specific clustrix error within its deadline,
 with exactly the jobs it should have run (nothing lost, no twin).
 
-One simulated cluster for the module (the controller-restart case restarts it). A case that
-needs work on the ``trust`` branch is ``xfail(strict=True)`` and names the missing piece.
+One simulated cluster for the module (the controller-restart case restarts it).
 """
 
 from __future__ import annotations
@@ -115,8 +114,6 @@ def test_delayed_submission_still_returns_the_value(sim, executor):
     assert executor.submit(triple, 3).result(timeout=DEADLINE_S) == 9
 
 
-@pytest.mark.xfail(strict=True, reason="twin-job prevention (branch trust): a retried ambiguous submission "
-                                       "leaves a second, untracked job")
 def test_accepted_then_failed_submission_runs_exactly_one_job(sim, executor):
     jobs = Jobs(sim)
     sim.faults.accept_then_fail_submissions(n=1)
@@ -124,8 +121,6 @@ def test_accepted_then_failed_submission_runs_exactly_one_job(sim, executor):
     assert len(jobs.new()) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="twin-job prevention (branch trust): a submission cut off with its "
-                                       "connection is retried blindly and leaves a twin job")
 def test_accepted_then_dropped_connection_runs_exactly_one_job(sim, executor):
     jobs = Jobs(sim)
     sim.faults.accept_then_drop_connection(n=1)
@@ -236,8 +231,6 @@ def test_corrupted_result_raises_payload_auth_error(sim, executor):
     assert sim.faults.list()["results"] == []  # the fault really hit the result
 
 
-@pytest.mark.xfail(strict=True, reason="result binding (branch trust): a validly signed result of another "
-                                       "job is accepted as this job's")
 def test_result_swapped_for_another_jobs_raises_payload_auth_error(sim, executor, tmp_path):
     assert executor.submit(triple, 100).result(timeout=DEADLINE_S) == 300
     (other,) = glob.glob(str(tmp_path / "jobs" / "**" / "result*.pkl"), recursive=True)
