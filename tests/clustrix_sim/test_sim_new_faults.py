@@ -55,9 +55,11 @@ def test_corrupt_result_replace_swaps_in_another_file_for_the_named_job(sim, tmp
     source.write_bytes(b"someone else's result")
     (tmp_path / "x").mkdir()
     (tmp_path / "y").mkdir()
-    bystander = submit(sim, "sleep 0.2; echo mine > result.3.pkl", tmp_path / "x")
-    target = submit(sim, "echo mine > result.3.pkl", tmp_path / "y")
+    body = f"while [ ! -e {tmp_path}/go ]; do sleep 0.01; done; echo mine > result.3.pkl"
+    bystander = submit(sim, body, tmp_path / "x")
+    target = submit(sim, body, tmp_path / "y")  # both wait until the rule is in force
     sim.faults.corrupt_result("result.*.pkl", job_id=target, mode="replace", source=str(source))
+    (tmp_path / "go").touch()
     for job in (bystander, target):
         assert sim.wait_job(job, 20).state == "COMPLETED"
     assert (tmp_path / "y" / "result.3.pkl").read_bytes() == b"someone else's result"
