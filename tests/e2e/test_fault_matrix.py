@@ -222,6 +222,22 @@ def test_controller_restart_mid_job_ends_with_the_value(sim, executor, tmp_path)
     assert sim.wait_job(rec.job_id, DEADLINE_S).state == "COMPLETED"
 
 
+@pytest.mark.xfail(strict=True, reason="issue 14 item 7b not built: a restarted controller requeues the jobs "
+                                       "that were running instead of re-adopting them (pid + start time)")
+def test_controller_restart_keeps_the_running_job_running(sim, executor, tmp_path):
+    go, mark = started(tmp_path, "go")
+    jobs = Jobs(sim)
+    fut = executor.submit(wait_for_go, go, 17)
+    wait_for(lambda: os.path.exists(mark), "the job to start")
+    sim.kill_controller()
+    sim.restart()
+    open(go, "w").close()
+    assert fut.result(timeout=DEADLINE_S) == 17
+    (rec,) = jobs.new()
+    done = sim.wait_job(rec.job_id, DEADLINE_S)
+    assert (done.state, done.restart_count) == ("COMPLETED", 0)  # ran once, like under slurmd
+
+
 # -- the result file -----------------------------------------------------------------------------
 
 def test_corrupted_result_raises_payload_auth_error(sim, executor):
