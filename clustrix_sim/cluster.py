@@ -281,7 +281,7 @@ class SimCluster:
         """Every job ever submitted (accounting), oldest first; ``full`` includes each request's
         script, environment and array indices."""
         params = {"job_ids": list(job_ids) if job_ids is not None else None, "include_script": full,
-                  "include_env": full, "include_array_indices": full}
+                  "include_env": full, "include_array_indices": full, "fresh": True}  # no accounting lag
         try:
             result = self.call("accounting", params)
         except protocol.RequestRefused as exc:

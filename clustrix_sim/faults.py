@@ -19,7 +19,16 @@ request rules to every tool request before serving it, keyed by the requesting t
 - ``disable_accounting()`` / ``enable_accounting()``: the accounting op fails with
   ``accounting_disabled`` (sacct prints "Slurm accounting storage is disabled", rc 1).
 - ``drop_ssh_connections()``: the SSH server closes every open connection.
-- ``clear()``: forget every request rule (model faults such as a down node stay).
+- ``accept_then_fail_submissions(n=1, message=..., rc=1, drop_connection=False)``: the next ``n``
+  submissions are accepted (the job exists and runs) but the client is told they failed, or with
+  ``drop_connection`` loses its SSH connection before it reads the job id: an ambiguous failure.
+- ``lag_accounting(seconds)``: accounting (sacct) sees every job as it was ``seconds`` ago: missing
+  when younger, in its previous state when it changed since (0 turns it off).
+- ``corrupt_result(pattern, job_id=None, mode="flip", source=None, n=1)``: when a matching job
+  exits, before its end is recorded, the files ``pattern`` matches (a glob, relative to the
+  directory of the job's stdout file) get bytes flipped, or (``mode="replace"``) the content of
+  ``source``, e.g. another job's result.
+- ``clear()``: forget every request and result rule (model faults such as a down node stay).
 
 ``n=None`` means "until cleared" for the counted rules.
 """
@@ -86,8 +95,26 @@ class Faults:
         """Close every open SSH connection to the simulated login node."""
         self._send("drop_ssh_connections")
 
+    def accept_then_fail_submissions(self, n: int | None = 1, message: str = DEFAULT_SUBMIT_MESSAGE,
+                                     rc: int = 1, drop_connection: bool = False) -> None:
+        """Accept the next ``n`` submissions, then report failure (or drop the SSH connection)."""
+        self._send("accept_then_fail_submissions", n=n, message=message, rc=rc, drop_connection=drop_connection)
+
+    def accept_then_drop_connection(self, n: int | None = 1) -> None:
+        """Accept the next ``n`` submissions, then drop every SSH connection before the reply."""
+        self.accept_then_fail_submissions(n, drop_connection=True)
+
+    def lag_accounting(self, seconds: float) -> None:
+        """Accounting shows every job as it was ``seconds`` real seconds ago (0: no lag)."""
+        self._send("lag_accounting", seconds=seconds)
+
+    def corrupt_result(self, pattern: str = "result*.pkl", job_id: int | None = None, mode: str = "flip",
+                       source: str | None = None, n: int | None = 1) -> None:
+        """Damage the files ``pattern`` matches when a matching job exits (see the module doc)."""
+        self._send("corrupt_result", pattern=pattern, job_id=job_id, mode=mode, source=source, n=n)
+
     def clear(self) -> None:
-        """Forget every request rule (failures and delays)."""
+        """Forget every request and result rule (failures, delays, corruptions)."""
         self._send("clear")
 
     def list(self) -> dict[str, Any]:

@@ -168,6 +168,7 @@ class Controller:
         except OSError:  # the old port is taken: any port will do (known_hosts is rewritten)
             server = SimSSHServer([client_key], host_key, self.cluster_env(bin_dir), self.home, user, port=0)
             server.start()
+        server.on_read = self.engine.lifecycle.result_faults.on_read
         self._sshd = server
         known_hosts = os.path.join(ssh_dir, "known_hosts")
         keys.write_known_hosts(known_hosts, [("127.0.0.1", server.port, host_key)])
@@ -252,6 +253,7 @@ class Controller:
         except (ValueError, KeyError, TypeError) as exc:
             return _error("bad_request", f"malformed request line: {exc}"), None
         if op not in UNFAULTED_OPS:
+            self.engine.count_request(tool)
             delay, fault = self.engine.faults.intercept(op, tool)
             if delay:
                 time.sleep(delay)
@@ -266,6 +268,12 @@ class Controller:
         except Exception as exc:  # a bug must not kill the controller; the tool gets the text
             self.log(f"internal error serving {op}: {exc!r}")
             return _error("internal", f"{type(exc).__name__}: {exc}"), None
+        if op not in UNFAULTED_OPS:
+            fault, drop = self.engine.faults.intercept_after(op, tool)
+            if fault is not None:  # served (the job exists), but the client hears a failure
+                if drop and self.engine.fault_injection.drop_ssh is not None:
+                    self.engine.fault_injection.drop_ssh()
+                return (json.dumps({"ok": False, "fault": fault}) + "\n").encode(), None
         return _ok(result), None
 
 

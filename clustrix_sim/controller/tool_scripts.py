@@ -21,6 +21,7 @@ import sys
 
 from clustrix_sim import frontends
 from clustrix_sim.controller import protocol
+from clustrix_sim.engine import processes
 
 
 def run_tool(flavor: str, tool: str, argv: list[str], socket_path: str | None = None) -> int:
@@ -87,9 +88,5 @@ def write_tool_scripts(state_dir: str, flavor: str, socket_path: str, python: st
         path = os.path.join(bin_dir, tool)
         text = SCRIPT_TEMPLATE.format(python=python or sys.executable, flavor=flavor, tool=tool,
                                       root=root, socket=socket_path)
-        tmp = f"{path}.tmp"
-        with open(tmp, "w") as fh:
-            fh.write(text)
-        os.chmod(tmp, 0o755)
-        os.replace(tmp, path)
+        processes.write_script(path, text, 0o755)
     return bin_dir

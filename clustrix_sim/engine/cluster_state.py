@@ -25,6 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from clustrix_sim.engine import scheduling
+from clustrix_sim.engine.fault_accounting import AccountingLag
 from clustrix_sim.engine.model import (
     COMPLETING,
     FINAL_STATES,
@@ -89,6 +90,7 @@ class ClusterState:
         self._record_json: dict[int, str] = {}
         self._dirty: set[int] = set()
         self._dirty_nodes: set[str] = set()
+        self.accounting_lag = AccountingLag()  # fault: accounting sees records this late
         self.store = Store(state_dir)
         if self.store.is_empty():
             self._create(config)
@@ -254,6 +256,7 @@ class ClusterState:
                 text = json.dumps({k: v for k in _RECORD_FIELDS
                                    if (v := getattr(rec, k)) != _RECORD_DEFAULTS.get(k, _MISSING)})
                 self._record_json[job_id] = text
+                self.accounting_lag.stored(job_id, text)
                 rows.append((job_id, self._request_id[job_id], text))
             self.store.save_jobs(rows)
             self._dirty.clear()
@@ -293,12 +296,21 @@ class ClusterState:
                     seen[task.job_id] = task
         return [seen[k] for k in sorted(seen)]
 
-    def job_list(self, records: list[JobRecord], params: dict[str, Any]) -> RawJSON:
-        """The ``{"jobs": [...]}`` reply for ``records``, from cached JSON (module docstring)."""
+    def job_list(self, records: list[JobRecord], params: dict[str, Any], *, lagging: bool = False) -> RawJSON:
+        """The ``{"jobs": [...]}`` reply for ``records``, from cached JSON (module docstring);
+        ``lagging``: as accounting sees them (:mod:`~clustrix_sim.engine.fault_accounting`)."""
         script, env = bool(params.get("include_script")), bool(params.get("include_env"))
         arrays = bool(params.get("include_array_indices"))
         self.flush()
+        if lagging and self.accounting_lag.active:
+            bodies = [(r, self.accounting_lag.view(r.job_id)) for r in records]
+            return RawJSON('{"jobs": [' + ", ".join(self._wire(r, script, env, arrays, body) for r, body in bodies
+                                                    if body is not None) + "]}")
         return RawJSON('{"jobs": [' + ", ".join(self._wire(r, script, env, arrays) for r in records) + "]}")
+
+    def set_accounting_lag(self, seconds: float) -> None:
+        self.flush()
+        self.accounting_lag.set(seconds, dict(self._record_json))
 
     def _request_text(self, job_id: int, script: bool, env: bool, arrays: bool) -> str:
         rid = self._request_id[job_id]
@@ -316,6 +328,6 @@ class ClusterState:
             text = self._request_json[key] = json.dumps(data)
         return text
 
-    def _wire(self, rec: JobRecord, script: bool, env: bool, arrays: bool) -> str:
-        body = self._record_json[rec.job_id]
+    def _wire(self, rec: JobRecord, script: bool, env: bool, arrays: bool, body: str | None = None) -> str:
+        body = body if body is not None else self._record_json[rec.job_id]
         return body[:-1] + ', "request": ' + self._request_text(rec.job_id, script, env, arrays) + "}"

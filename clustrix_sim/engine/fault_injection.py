@@ -33,6 +33,7 @@ class _Failure:
     stderr: str
     stdout: str
     rc: int
+    drop: bool = False  # (after serving) drop the SSH connections before the reply
 
     def matches(self, op: str, tool: str) -> bool:
         return (self.ops is None or op in self.ops) and (self.tools is None or tool in self.tools)
@@ -50,18 +51,20 @@ class FaultRules:
     """Request-level fault rules; thread safe (requests are served concurrently)."""
 
     failures: list[_Failure] = field(default_factory=list)
+    after: list[_Failure] = field(default_factory=list)  # served, then answered with a failure
     delays: list[_Delay] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def add_failure(self, *, ops: Iterable[str] | None, tools: Iterable[str] | None, n: int | None,
-                    message: str, rc: int, stdout: str = "") -> None:
+                    message: str, rc: int, stdout: str = "", after: bool = False, drop: bool = False) -> None:
         _check_count(n)
         if not isinstance(rc, int) or not 0 <= rc <= 255:
             raise ValueError(f"rc must be an exit code 0-255, got {rc!r}")
         stderr = message if not message or message.endswith("\n") else message + "\n"
+        rule = _Failure(frozenset(ops) if ops is not None else None,
+                        frozenset(tools) if tools is not None else None, n, stderr, stdout, rc, drop)
         with self._lock:
-            self.failures.append(_Failure(frozenset(ops) if ops is not None else None,
-                                          frozenset(tools) if tools is not None else None, n, stderr, stdout, rc))
+            (self.after if after else self.failures).append(rule)
 
     def add_delay(self, tool: str, seconds: float, n: int | None = None) -> None:
         _check_count(n)
@@ -92,15 +95,31 @@ class FaultRules:
                     break
         return delay, fault
 
+    def intercept_after(self, op: str, tool: str) -> tuple[dict[str, Any] | None, bool]:
+        """After serving a request: the failure reply to give instead of the result, and
+        whether to drop the SSH connections first (the client never reads the reply)."""
+        with self._lock:
+            for rule in list(self.after):
+                if rule.matches(op, tool):
+                    if rule.remaining is not None:
+                        rule.remaining -= 1
+                        if rule.remaining <= 0:
+                            self.after.remove(rule)
+                    return {"stderr": rule.stderr, "stdout": rule.stdout, "rc": rule.rc}, rule.drop
+        return None, False
+
     def clear(self) -> None:
         with self._lock:
             self.failures.clear()
+            self.after.clear()
             self.delays.clear()
 
     def describe(self) -> dict[str, Any]:
         with self._lock:
             return {"failures": [{"ops": sorted(f.ops or []), "tools": sorted(f.tools or []),
                                   "remaining": f.remaining, "stderr": f.stderr, "rc": f.rc} for f in self.failures],
+                    "after": [{"ops": sorted(f.ops or []), "remaining": f.remaining, "stderr": f.stderr,
+                               "rc": f.rc, "drop": f.drop} for f in self.after],
                     "delays": [{"tool": d.tool, "seconds": d.seconds, "remaining": d.remaining}
                                for d in self.delays]}
 
@@ -128,6 +147,8 @@ class FaultInjection:
             "set_min_job_age": self._set_min_job_age, "disable_accounting": self._disable_accounting,
             "enable_accounting": self._enable_accounting,
             "drop_ssh_connections": self._drop_ssh_connections, "clear": self._clear, "list": self._list,
+            "accept_then_fail_submissions": self._accept_then_fail, "lag_accounting": self._lag_accounting,
+            "corrupt_result": self._corrupt_result,
         }
 
     def apply(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -207,8 +228,24 @@ class FaultInjection:
             raise ValueError("this simulator has no SSH server (started without ssh)")
         self.drop_ssh()
 
+    def _accept_then_fail(self, p: dict[str, Any]) -> None:
+        drop = bool(p.get("drop_connection"))
+        if drop and self.drop_ssh is None:
+            raise ValueError("this simulator has no SSH server (started without ssh): nothing to drop")
+        self.rules.add_failure(ops={"submit"}, tools=None, n=p.get("n", 1), after=True, drop=drop,
+                               message=str(p.get("message") or DEFAULT_SUBMIT_MESSAGE), rc=p.get("rc", 1))
+
+    def _lag_accounting(self, p: dict[str, Any]) -> None:
+        self.state.set_accounting_lag(p.get("seconds"))
+
+    def _corrupt_result(self, p: dict[str, Any]) -> None:
+        self.lifecycle.result_faults.add(pattern=p.get("pattern"), job_id=p.get("job_id"),
+                                         mode=str(p.get("mode", "flip")), source=p.get("source"), n=p.get("n", 1))
+
     def _clear(self, p: dict[str, Any]) -> None:
         self.rules.clear()
+        self.lifecycle.result_faults.clear()
 
     def _list(self, p: dict[str, Any]) -> dict[str, Any]:
-        return self.rules.describe()
+        return {**self.rules.describe(), "results": self.lifecycle.result_faults.describe(),
+                "accounting_lag_s": self.state.accounting_lag.seconds}

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from clustrix_sim import frontends
 from clustrix_sim.engine import processes, scheduling
 from clustrix_sim.engine.cluster_state import Allocation, ClusterState
+from clustrix_sim.engine.fault_results import ResultFaults
 from clustrix_sim.engine.model import (
     CANCELLED,
     COMPLETED,
@@ -97,6 +98,7 @@ class JobLifecycle:
     def __init__(self, state: ClusterState) -> None:
         self.state = state
         self.running: dict[int, RunInfo] = {}  # job_id -> its process and timers
+        self.result_faults = ResultFaults()  # fault: damage a job's files before its end is recorded
 
     def _kill_wait_real(self) -> float:
         return max(self.state.real_seconds(self.state.cfg.kill_wait_s), MIN_KILL_WAIT_S)
@@ -132,6 +134,7 @@ class JobLifecycle:
             state.release(start.allocations)
             state.finalize(rec, FAILED, reason="JobLaunchFailure", exit_code=1, end=state.now())
             return
+        self.result_faults.job_started(rec.job_id, rec.array_job_id, rec.stdout_path)
         proc = processes.read_proc(popen.pid)
         info = RunInfo(popen=popen, pid=popen.pid, start_ticks=proc.start_ticks if proc else 0,
                        allocations=start.allocations)
@@ -155,6 +158,7 @@ class JobLifecycle:
         rc = info.popen.wait()
         processes.kill_session(info.pid)  # leftovers of the job die with it, like its cgroup
         state = self.state
+        self._damage_results(job_id)
         with state.lock:
             try:
                 self._on_exit(job_id, info, rc)
@@ -164,6 +168,14 @@ class JobLifecycle:
                 state.flush()
                 info.done.set()
         state.wake.set()
+
+    def _damage_results(self, job_id: int) -> None:
+        """Apply result-file faults (no lock held; any error is logged, never raised)."""
+        rec = self.state.jobs[job_id]
+        try:
+            self.result_faults.on_exit(job_id, rec.array_job_id, rec.stdout_path)
+        except OSError as exc:
+            self.state.log(f"result fault on job {job_id} failed: {exc!r}")
 
     def _on_exit(self, job_id: int, info: RunInfo, rc: int) -> None:
         state = self.state

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import threading
 from dataclasses import dataclass
 
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -124,8 +125,35 @@ def _kill(pid: int, sig: int) -> bool:
 
 
 def interpreter_argv(script: str, script_path: str) -> list[str]:
-    """The script runs through its ``#!`` line (the kernel reads it); without one, /bin/bash."""
-    return [script_path] if script.startswith("#!") else ["/bin/bash", script_path]
+    """The argv that runs the script through its ``#!`` line, as the kernel would (the interpreter,
+    at most one argument, the script's path); without one, /bin/bash.
+
+    The interpreter is executed, never the script itself: the kernel refuses to execute a file
+    that any process holds open for writing ("Text file busy"), and a forked child of another
+    thread can hold a copy of the descriptor that wrote it until that child execs. An
+    interpreter only opens the script for reading, which a leaked writer does not prevent.
+    """
+    if not script.startswith("#!"):
+        return ["/bin/bash", script_path]
+    line = script[2:].split("\n", 1)[0].strip()
+    interpreter, _, arg = line.partition(" ")
+    arg = arg.strip()
+    return [interpreter, arg, script_path] if arg else [interpreter, script_path]
+
+
+def write_script(path: str, text: str, mode: int = 0o700) -> None:
+    """Write an executable file whole: a temporary name (``O_CLOEXEC``), closed, then renamed, so
+    the path never names a half-written file."""
+    tmp = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_CLOEXEC, mode)
+    try:
+        data = memoryview(text.encode())
+        while data:
+            data = data[os.write(fd, data):]
+    finally:
+        os.close(fd)
+    os.chmod(tmp, mode)
+    os.replace(tmp, path)
 
 
 def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, work_dir: str,
@@ -139,9 +167,7 @@ def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, w
     job_dir = os.path.join(spool_dir, f"job{job_id}")
     os.makedirs(job_dir, mode=0o700, exist_ok=True)
     script_path = os.path.join(job_dir, "slurm_script")
-    fd = os.open(script_path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o700)
-    with os.fdopen(fd, "w") as fh:
-        fh.write(script)
+    write_script(script_path, script)
     flags = os.O_WRONLY | os.O_CREAT | (os.O_APPEND if append else os.O_TRUNC)
     try:
         out_fd = os.open(stdout_path, flags, 0o644)

@@ -60,6 +60,8 @@ class Engine:
         self.fault_injection = FaultInjection(self.state, self.lifecycle, self.faults)
         self.ssh_info: dict[str, Any] | None = None
         self.stopping = threading.Event()
+        self.requests_by_tool: dict[str, int] = {}  # served requests per tool, for ``stats``
+        self._count_lock = threading.Lock()
         self._ops: dict[str, Op] = {
             "submit": self._submit, "jobs": self._jobs, "accounting": self._accounting,
             "nodes": self._nodes, "partitions": self._partitions, "info": self._info,
@@ -77,6 +79,10 @@ class Engine:
         """The controller runs an SSH server: report it in ``info``, let faults drop its connections."""
         self.ssh_info = info
         self.fault_injection.drop_ssh = drop_connections
+
+    def count_request(self, tool: str) -> None:
+        with self._count_lock:
+            self.requests_by_tool[tool] = self.requests_by_tool.get(tool, 0) + 1
 
     def handle(self, op: str, params: dict[str, Any]) -> Any:
         """Serve one request (the controller has already applied request faults)."""
@@ -123,7 +129,7 @@ class Engine:
             raise OpError("accounting_disabled", "Slurm accounting storage is disabled")
         user = params.get("user")
         records = self.state.select(params.get("job_ids"), lambda r: user is None or r.request.user == user)
-        return self.state.job_list(records, params)
+        return self.state.job_list(records, params, lagging=not params.get("fresh"))
 
     def _nodes(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"nodes": [n.to_dict() for n in self.state.nodes.values()]}
@@ -145,7 +151,9 @@ class Engine:
         states: dict[str, int] = {}
         for rec in self.state.jobs.values():
             states[rec.state] = states.get(rec.state, 0) + 1
-        return {"states": states, "jobs": len(self.state.jobs),
+        with self._count_lock:
+            requests = dict(self.requests_by_tool)
+        return {"states": states, "jobs": len(self.state.jobs), "requests_by_tool": requests,
                 "running_pids": sorted(info.pid for info in self.lifecycle.running.values())}
 
     # -- the main loop -------------------------------------------------------------------------

@@ -29,7 +29,7 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 
 import paramiko
 
@@ -77,6 +77,7 @@ class SimSSHServer:
         if not self.authorized_keys:
             raise ValueError("authorized_keys is empty: nobody could log in; pass the client's key")
         self.host_key = host_key
+        self.on_read: Callable[[str], None] | None = None  # SFTP reads pass their path here first
         self.env = dict(env)
         self.home = os.path.abspath(home)
         self.user = user
@@ -212,7 +213,7 @@ class SimSSHServer:
         transport = paramiko.Transport(conn)
         transport.set_log_channel(PARAMIKO_LOG_CHANNEL)
         transport.add_server_key(self.host_key)
-        transport.set_subsystem_handler("sftp", paramiko.SFTPServer, SimSFTPServer, self.home)
+        transport.set_subsystem_handler("sftp", paramiko.SFTPServer, SimSFTPServer, self.home, self.on_read)
         interface = ConnectionPolicy(self, transport)
         with self._lock:
             if self._stopping.is_set():

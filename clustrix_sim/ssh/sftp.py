@@ -98,9 +98,11 @@ class SimSFTPHandle(paramiko.SFTPHandle):
 class SimSFTPServer(paramiko.SFTPServerInterface):
     """paramiko SFTP server interface over the real filesystem; relative paths from ``home``."""
 
-    def __init__(self, server: Any, home: str, *args: Any, **kwargs: Any):
+    def __init__(self, server: Any, home: str, on_read: Callable[[str], None] | None = None,
+                 *args: Any, **kwargs: Any):
         super().__init__(server, *args, **kwargs)
         self.home = os.path.abspath(home)
+        self.on_read = on_read  # called with the real path before a file is opened for reading
 
     def _path(self, path: str) -> str:
         return os.path.join(self.home, path) if not os.path.isabs(path) else path
@@ -112,6 +114,8 @@ class SimSFTPServer(paramiko.SFTPServerInterface):
             mode = attr.st_mode & 0o7777
 
         def do_open() -> SimSFTPHandle:
+            if self.on_read is not None and not flags & (os.O_WRONLY | os.O_RDWR):
+                self.on_read(real)  # fault injection (a corrupted result) sees every read
             fd = os.open(real, flags | getattr(os, "O_CLOEXEC", 0), mode)
             try:
                 return SimSFTPHandle(flags, fd, real)

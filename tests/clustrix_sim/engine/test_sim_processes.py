@@ -33,7 +33,8 @@ def test_parse_signal_option(text, expected):
 
 
 def test_interpreter_argv():
-    assert processes.interpreter_argv("#!/bin/sh\n", "/s") == ["/s"]
+    assert processes.interpreter_argv("#!/bin/sh\n", "/s") == ["/bin/sh", "/s"]
+    assert processes.interpreter_argv("#! /usr/bin/env python3 -u\nx\n", "/s") == ["/usr/bin/env", "python3 -u", "/s"]
     assert processes.interpreter_argv("echo hi\n", "/s") == ["/bin/bash", "/s"]
 
 
