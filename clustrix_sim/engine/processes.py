@@ -123,13 +123,17 @@ def _kill(pid: int, sig: int) -> bool:
         return False
 
 
-def interpreter_argv(script: str, script_path: str) -> list[str]:
-    """The script runs through its ``#!`` line (the kernel reads it); without one, /bin/bash."""
+def interpreter_argv(script: str, script_path: str, shell: str | None = None) -> list[str]:
+    """The script runs through its ``#!`` line (the kernel reads it); without one, /bin/bash.
+    A ``shell`` (Grid Engine's ``-S`` or queue shell) runs it whatever its first line says."""
+    if shell:
+        return [shell, script_path]
     return [script_path] if script.startswith("#!") else ["/bin/bash", script_path]
 
 
 def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, work_dir: str,
-          env: dict[str, str], stdout_path: str, stderr_path: str, append: bool) -> subprocess.Popen:
+          env: dict[str, str], stdout_path: str, stderr_path: str, append: bool,
+          shell: str | None = None) -> subprocess.Popen:
     """Write the script to the spool and start it; raises :class:`LaunchError`.
 
     Like slurmd: the script is saved as ``<spool>/job<id>/slurm_script`` (0700), stdin is
@@ -158,7 +162,7 @@ def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, w
                  "directory: going to /tmp instead\n".encode())
         cwd = "/tmp"  # noqa: S108 - what slurmstepd does
     try:
-        return subprocess.Popen(interpreter_argv(script, script_path) + list(script_args), cwd=cwd,
+        return subprocess.Popen(interpreter_argv(script, script_path, shell) + list(script_args), cwd=cwd,
                                 env=env, stdin=subprocess.DEVNULL, stdout=out_fd, stderr=err_fd,
                                 start_new_session=True, close_fds=True)
     except OSError as exc:

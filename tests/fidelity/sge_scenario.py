@@ -3,7 +3,7 @@
 A scenario is a list of :class:`Step`: a shell command line (run with ``sh -c`` in a fresh work
 directory, as a normal user) and, optionally, a condition to reach before it runs (polled with a
 deadline, never slept on). ``$J1``, ``$J2``... in a command are the job numbers that earlier
-accepted ``qsub`` steps printed, in order. :func:`normalize` then replaces what must differ between
+accepted ``qsub`` steps printed, in order. ``sge_normalize.normalize`` then replaces what must differ between
 two clusters (job numbers in order of appearance, dates and times, host and user names, the work
 directory, run-dependent figures) so the two transcripts can be compared byte for byte.
 
@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-__all__ = ["SCENARIO", "Outcome", "Step", "normalize", "run_scenario"]
+__all__ = ["SCENARIO", "Outcome", "Step", "run_scenario"]
 
 Run = Callable[[str], tuple[str, str, int]]
 """Runs one shell command line in the work directory: (stdout, stderr, exit code)."""
@@ -112,8 +112,10 @@ SCENARIO: tuple[Step, ...] = (
 _SUBMITTED = re.compile(r"^(\d+)(?:\.\d+-\d+:\d+)?$|^Your job(?:-array)? (\d+)")
 
 
-def run_scenario(run: Run, steps: tuple[Step, ...] = SCENARIO, *, wait_s: float = 60.0) -> list[Outcome]:
-    """Run every step in order; a step's ``until`` is polled (20 ms apart) up to ``wait_s``."""
+def run_scenario(run: Run, steps: tuple[Step, ...] = SCENARIO, *,
+                 wait_s: float = 60.0) -> tuple[list[Outcome], list[str]]:
+    """Run every step in order; a step's ``until`` is polled (20 ms apart) up to ``wait_s``.
+    Returns the outcomes and the job numbers accepted submissions printed, in order."""
     jobs: list[str] = []
     out: list[Outcome] = []
     for step in steps:
@@ -125,8 +127,8 @@ def run_scenario(run: Run, steps: tuple[Step, ...] = SCENARIO, *, wait_s: float 
         m = _SUBMITTED.match(first[0]) if first else None
         if m and command.lstrip().startswith(("qsub", "printf")):
             jobs.append(m.group(1) or m.group(2))
-        out.append(Outcome(command, stdout, stderr, rc))
-    return out
+        out.append(Outcome(step.command, stdout, stderr, rc))
+    return out, jobs
 
 
 def _subst(text: str, jobs: list[str]) -> str:

@@ -25,7 +25,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fidelity"))
 
-from sge_scenario import SCENARIO, run_scenario  # noqa: E402
+from sge_scenario import run_scenario  # noqa: E402
 
 SGE_ROOT = "/var/lib/gridengine"
 
@@ -49,7 +49,7 @@ def main() -> int:
     work_dir = tempfile.mkdtemp(prefix="sgecap-", dir=entry.pw_dir)
     os.chown(work_dir, entry.pw_uid, entry.pw_gid)
     run = runner(user, work_dir)
-    outcomes = run_scenario(run)
+    outcomes, jobs = run_scenario(run)
     job = run("qsub -terse -cwd -o jobenv.txt -j y -b y env")[0].strip()
     run(f"until qacct -j {job} >/dev/null 2>&1; do sleep 0.2; done")
     out_dir = os.path.join(ROOT, "tests", "data", "sge_real")
@@ -58,7 +58,7 @@ def main() -> int:
         env_lines = sorted(fh.read().splitlines())
     with open(os.path.join(out_dir, "jobenv.txt"), "w") as fh:
         fh.write("\n".join(env_lines) + "\n")
-    facts = {"host": socket.gethostname(), "user": user, "home": entry.pw_dir, "work_dir": work_dir,
+    facts = {"host": socket.gethostname(), "user": user, "home": entry.pw_dir, "work_dir": work_dir, "jobs": jobs,
              "version": "Son of Grid Engine 8.1.9 (Debian bookworm gridengine 8.1.9+dfsg-10+b1)"}
     with open(os.path.join(out_dir, "session.json"), "w") as fh:
         json.dump({"facts": facts, "outcomes": [o.__dict__ for o in outcomes]}, fh, indent=1)
