@@ -7,49 +7,30 @@ Run as root on a host where ``tests/tools/sge_real_up.sh`` brought real Grid Eng
 It runs every step of ``tests/fidelity/sge_scenario.py`` as USER in a fresh work directory under
 their home (``runuser``, a clean environment: HOME USER LOGNAME PATH SGE_ROOT SGE_CELL) and writes
 ``session.json``: the raw stdout, stderr and exit code of each command, and the facts the
-normalizer needs (host, user, home, work dir). It also records the environment of a real job
-(``jobenv.txt``). Not used at test time.
+normalizer needs (host, user, home, work dir, job numbers). It also records the environment of a
+real job (``jobenv.txt``). Not used at test time.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import pwd
-import socket
-import subprocess
 import sys
-import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(ROOT, "tests", "fidelity"))
 
-from sge_scenario import run_scenario  # noqa: E402
-
-SGE_ROOT = "/var/lib/gridengine"
-
-
-def runner(user: str, work_dir: str):
-    home = pwd.getpwnam(user).pw_dir
-    env = ["env", "-i", f"HOME={home}", f"USER={user}", f"LOGNAME={user}", "PATH=/usr/bin:/bin",
-           f"SGE_ROOT={SGE_ROOT}", "SGE_CELL=default"]
-
-    def run(command: str) -> tuple[str, str, int]:
-        argv = ["runuser", "-u", user, "--", *env, "sh", "-c", f"cd {work_dir} && {command}"]
-        done = subprocess.run(argv, capture_output=True, text=True, timeout=120, check=False)
-        return done.stdout, done.stderr, done.returncode
-
-    return run
+from sge_real_runner import run_on_real, runner, scenario_user  # noqa: E402
 
 
 def main() -> int:
-    user = sys.argv[1] if len(sys.argv) > 1 else "cloudsdk"
-    entry = pwd.getpwnam(user)
-    work_dir = tempfile.mkdtemp(prefix="sgecap-", dir=entry.pw_dir)
-    os.chown(work_dir, entry.pw_uid, entry.pw_gid)
+    user = sys.argv[1] if len(sys.argv) > 1 else scenario_user()
+    if user is None:
+        print("no normal user to run jobs as; name one", file=sys.stderr)
+        return 2
+    outcomes, side, work_dir = run_on_real(user)
     run = runner(user, work_dir)
-    outcomes, jobs = run_scenario(run)
     job = run("qsub -terse -cwd -o jobenv.txt -j y -b y env")[0].strip()
     run(f"until qacct -j {job} >/dev/null 2>&1; do sleep 0.2; done")
     out_dir = os.path.join(ROOT, "tests", "data", "sge_real")
@@ -58,7 +39,7 @@ def main() -> int:
         env_lines = sorted(fh.read().splitlines())
     with open(os.path.join(out_dir, "jobenv.txt"), "w") as fh:
         fh.write("\n".join(env_lines) + "\n")
-    facts = {"host": socket.gethostname(), "user": user, "home": entry.pw_dir, "work_dir": work_dir, "jobs": jobs,
+    facts = {"host": side.hosts[0], "user": user, "home": side.home, "work_dir": work_dir, "jobs": list(side.jobs),
              "version": "Son of Grid Engine 8.1.9 (Debian bookworm gridengine 8.1.9+dfsg-10+b1)"}
     with open(os.path.join(out_dir, "session.json"), "w") as fh:
         json.dump({"facts": facts, "outcomes": [o.__dict__ for o in outcomes]}, fh, indent=1)
