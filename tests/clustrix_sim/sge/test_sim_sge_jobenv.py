@@ -42,7 +42,7 @@ def test_job_environment_has_the_real_variables(sim, tmp_path):
     for key in ("SGE_TASK_ID", "SGE_TASK_FIRST", "SGE_TASK_LAST", "SGE_TASK_STEPSIZE", "NSLOTS", "NHOSTS",
                 "QUEUE", "ENVIRONMENT", "PATH", "SHELL", "SGE_STDIN_PATH", "RESTARTED", "SGE_ACCOUNT"):
         assert env[key] == real[key], key
-    assert env["JOB_ID"] == job and env["TMP"] == env["TMPDIR"] == f"/tmp/{job}.1.all.q"
+    assert env["JOB_ID"] == job and env["TMP"] == env["TMPDIR"] == f"/tmp/{job}.1.all.q"  # noqa: S108 - the real path
     assert os.path.isdir(env["TMPDIR"]) and env["SGE_O_WORKDIR"] == env["PWD"] == str(tmp_path)
 
 
