@@ -130,7 +130,7 @@ class JobLifecycle:
                                     spool_dir=state.spool_dir, work_dir=req.work_dir, env=env,
                                     stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,
                                     append=req.open_mode == "append" or rec.restart_count > 0,
-                                    shell=req.shell)
+                                    shell=req.shell, vmem_limit_mb=req.vmem_limit_mb)
         except Exception as exc:  # noqa: BLE001 - any launch problem fails the job, never the loop
             state.log(f"job {rec.job_id} failed to launch: {exc!r}")
             state.release(start.allocations)

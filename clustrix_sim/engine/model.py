@@ -111,6 +111,7 @@ class JobRequest:
     submit_host: str = "login1"
     flavor_options: dict[str, Any] = field(default_factory=dict)
     shell: str | None = None  # run the script with this shell, ignoring its #! line (SGE -S, queue shell)
+    vmem_limit_mb: int | None = None  # RLIMIT_AS of the job's processes: allocations fail past it (SGE h_vmem)
     kill_at_once: bool = False  # time limit and cancel SIGKILL at once, no SIGTERM/KillWait (SGE h_rt, qdel)
 
     def to_dict(self) -> dict[str, Any]:

@@ -123,6 +123,20 @@ def _kill(pid: int, sig: int) -> bool:
         return False
 
 
+def _address_space_limit(mb: int | None):  # noqa: ANN202 - a preexec_fn or None
+    """A ``preexec_fn`` that caps the job's address space (what Grid Engine's h_vmem does)."""
+    if not mb:
+        return None
+    import resource
+
+    limit = mb * 1024 * 1024
+
+    def apply() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return apply
+
+
 def interpreter_argv(script: str, script_path: str, shell: str | None = None) -> list[str]:
     """The script runs through its ``#!`` line (the kernel reads it); without one, /bin/bash.
     A ``shell`` (Grid Engine's ``-S`` or queue shell) runs it whatever its first line says."""
@@ -133,7 +147,7 @@ def interpreter_argv(script: str, script_path: str, shell: str | None = None) ->
 
 def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, work_dir: str,
           env: dict[str, str], stdout_path: str, stderr_path: str, append: bool,
-          shell: str | None = None) -> subprocess.Popen:
+          shell: str | None = None, vmem_limit_mb: int | None = None) -> subprocess.Popen:
     """Write the script to the spool and start it; raises :class:`LaunchError`.
 
     Like slurmd: the script is saved as ``<spool>/job<id>/slurm_script`` (0700), stdin is
@@ -164,7 +178,8 @@ def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, w
     try:
         return subprocess.Popen(interpreter_argv(script, script_path, shell) + list(script_args), cwd=cwd,
                                 env=env, stdin=subprocess.DEVNULL, stdout=out_fd, stderr=err_fd,
-                                start_new_session=True, close_fds=True)
+                                start_new_session=True, close_fds=True,
+                                preexec_fn=_address_space_limit(vmem_limit_mb))
     except OSError as exc:
         os.write(err_fd, f"slurmstepd: error: execve(): {script_path}: {exc.strerror}\n".encode())
         raise LaunchError(f"execve(): {script_path}: {exc.strerror}") from exc

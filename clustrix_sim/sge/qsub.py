@@ -174,8 +174,9 @@ def build_request(argv: list[str], environ: dict[str, str], cwd: str) -> tuple[d
         "hold": "-h" in v, "env": env, "shell": last("-S") or site.QUEUE_SHELL,
         "account": last("-A"), "submit_host": "localhost", "flavor_options": opts,
     }
-    if "h_vmem" in resources:
-        request["mem_mb"] = memory_mb(resources["h_vmem"]) * slots
+    if "h_vmem" in resources:  # a per-slot address-space limit (allocations fail), also reserved
+        request["vmem_limit_mb"] = memory_mb(resources["h_vmem"]) * slots
+        request["mem_mb"] = request["vmem_limit_mb"]
     if "-hold_jid" in v:
         held = _holds([a[0] for a in v["-hold_jid"]], user)
         if held:

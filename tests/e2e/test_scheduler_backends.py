@@ -20,7 +20,7 @@ import pytest
 from clustrix.backends.ledger import Ledger
 from clustrix.backends.remote.backend import RemoteBackend
 from clustrix.config.profile import Profile
-from clustrix.errors import JobCancelledError, JobTimeoutError
+from clustrix.errors import JobCancelledError, JobOutOfMemoryError, JobTimeoutError
 from clustrix.payload.codec import Call
 from clustrix.spec import JobSpec, Resources
 
@@ -35,11 +35,13 @@ class Flavor:
     name: str
     first_task: int  # the scheduler's index of clustrix's task 0
     array_lines: tuple[str, ...]  # script lines of a 3-task array with max 2 running
+    memory_overrun: type[BaseException]  # what a call allocating past its memory= raises
 
 
 FLAVORS = {
-    "slurm": Flavor("slurm", 0, ("#SBATCH --array=0-2%2",)),
-    "sge": Flavor("sge", 1, ("#$ -t 1-3", "#$ -tc 2")),
+    "slurm": Flavor("slurm", 0, ("#SBATCH --array=0-2%2",), JobOutOfMemoryError),  # the cgroup kills it
+    # h_vmem is an address-space rlimit: the allocation fails in the job (real 8.1.9 does the same)
+    "sge": Flavor("sge", 1, ("#$ -t 1-3", "#$ -tc 2"), MemoryError),
 }
 
 
@@ -138,6 +140,20 @@ def test_timeout_surfaces_as_job_timeout_error(backend):
     with pytest.raises(JobTimeoutError) as info:
         fut.result(timeout=DEADLINE_S)
     assert info.value.job_id == fut.job_id
+
+
+def hog_memory(mb):
+    block = bytearray(mb * 1024 * 1024)
+    for i in range(0, len(block), 4096):
+        block[i] = 1
+    time.sleep(30)
+    return len(block)
+
+
+def test_memory_overrun_surfaces(backend, flavor):
+    fut = backend.submit(Call(hog_memory, (400,), {}), spec(resources=Resources(mem_mb=150)))
+    with pytest.raises(flavor.memory_overrun):
+        fut.result(timeout=DEADLINE_S)
 
 
 def test_reattach_from_a_new_process(backend, tmp_path):
