@@ -135,6 +135,12 @@ def test_cancel_running_job(backend, sim, tmp_path):
     assert Ledger().find(fut.job_id).state == "CANCELLED"
 
 
+def test_cancelling_a_job_that_already_ended_is_not_an_error(backend):
+    fut = backend.submit(Call(triple, (2,), {}), spec())
+    assert fut.result(timeout=DEADLINE_S) == 6
+    backend.launcher.cancel([fut.job_id])  # the scheduler no longer knows it: nothing to do
+
+
 def test_timeout_surfaces_as_job_timeout_error(backend):
     fut = backend.submit(Call(time.sleep, (3600,), {}), spec(resources=Resources(time_s=60)))  # 1 s real
     with pytest.raises(JobTimeoutError) as info:
