@@ -35,6 +35,15 @@ def failed_and_exit(rec: JobRecord) -> tuple[int, int]:
     return 0, rec.exit_code
 
 
+def memory_text(size_bytes: float) -> str:
+    """qacct's memory figures: ``0.000B``, ``30.409KB``, ``3.102MB``, ``1.950GB``."""
+    for unit in ("B", "KB", "MB"):
+        if size_bytes < 1024:
+            return f"{size_bytes:.3f}{unit}"
+        size_bytes /= 1024
+    return f"{size_bytes:.3f}GB"
+
+
 def _kv(key: str, value: object, pad: bool = True) -> str:
     text = f"{value!s:<20}" if pad else str(value)
     return f"{key[:12]:<13}{text}"
@@ -59,12 +68,12 @@ def block(rec: JobRecord, host: str) -> str:
              f"{'failed':<13}{failed:<3} {':' if failed_text else ''} {failed_text}", exit_line, _kv("ru_wallclock", f"{wall}s", False)]
     rss_kb = rec.max_rss_mb * 1024
     lines += [_kv("ru_utime", "0.000s", False), _kv("ru_stime", "0.000s", False),
-              _kv("ru_maxrss", f"{rss_kb:.3f}KB", False)]
+              _kv("ru_maxrss", memory_text(rss_kb * 1024), False)]
     lines += [_kv(k, "0.000B", False) for k in ("ru_ixrss", "ru_ismrss", "ru_idrss", "ru_isrss")]
     lines += [_kv(k, 0) for k in ("ru_minflt", "ru_majflt", "ru_nswap", "ru_inblock", "ru_oublock", "ru_msgsnd",
                                   "ru_msgrcv", "ru_nsignals", "ru_nvcsw", "ru_nivcsw")]
     lines += [_kv("cpu", "0.000s", False), _kv("mem", "0.000Bs", False), _kv("io", "0.000B", False),
-              _kv("iow", "0.000s", False), _kv("maxvmem", f"{rec.max_rss_mb:.3f}MB", False),
+              _kv("iow", "0.000s", False), _kv("maxvmem", memory_text(rec.max_rss_mb * 1024 * 1024), False),
               _kv("arid", "undefined", False), _kv("ar_sub_time", "undefined", False),
               _kv("category", req.flavor_options.get("category", "NONE"), False)]
     return "\n".join(lines) + "\n"
