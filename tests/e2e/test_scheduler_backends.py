@@ -100,7 +100,7 @@ def test_value_stdout_and_ledger(backend, sim, flavor):
     assert fut.result(timeout=DEADLINE_S) == 42
     assert fut.stdout() == "tripling 14\n"
     assert sim.wait_job(int(fut.job_id), timeout_s=DEADLINE_S).state == "COMPLETED"
-    entry = Ledger().find(fut.job_id)
+    entry = Ledger(backend.profile.ledger).find(fut.job_id)
     assert entry.backend == flavor.name and entry.finished_at is not None
 
 
@@ -119,7 +119,7 @@ def test_array_is_one_job_with_results_in_order(backend, sim, flavor):
     tasks = [r for r in sim.jobs() if r.array_job_id == base]
     first = flavor.first_task
     assert sorted(r.array_task_id for r in tasks) == [first, first + 1, first + 2]  # 10 items in chunks of 4
-    script = open(os.path.join(Ledger().find(str(base)).job_dir, "job.sh")).read().splitlines()
+    script = open(os.path.join(Ledger(backend.profile.ledger).find(str(base)).job_dir, "job.sh")).read().splitlines()
     for line in flavor.array_lines:
         assert line in script, f"{line!r} missing from the {flavor.name} array script"
 
@@ -132,7 +132,7 @@ def test_cancel_running_job(backend, sim, tmp_path):
     with pytest.raises(JobCancelledError):
         fut.result(timeout=1)
     assert sim.wait_job(int(fut.job_id), timeout_s=DEADLINE_S).state == "CANCELLED"
-    assert Ledger().find(fut.job_id).state == "CANCELLED"
+    assert Ledger(backend.profile.ledger).find(fut.job_id).state == "CANCELLED"
 
 
 def test_cancelling_a_job_that_already_ended_is_not_an_error(backend):
@@ -169,8 +169,9 @@ def test_reattach_from_a_new_process(backend, tmp_path):
     backend.shutdown(wait=False)  # the client "dies" with both jobs queued or running
     code = textwrap.dedent(f"""
         from clustrix import attach
-        print(attach({fut.job_id!r}).result(timeout={DEADLINE_S}))
-        print(attach({arr[0].job_id.split('[')[0]!r}).result(timeout={DEADLINE_S}))
+        ledger = {backend.profile.ledger!r}  # the simulator's own ledger
+        print(attach({fut.job_id!r}, ledger=ledger).result(timeout={DEADLINE_S}))
+        print(attach({arr[0].job_id.split('[')[0]!r}, ledger=ledger).result(timeout={DEADLINE_S}))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_S * 2)
     assert out.returncode == 0, out.stderr
