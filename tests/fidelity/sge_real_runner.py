@@ -3,6 +3,7 @@ that is impossible when it is (for the differential test's skip reason)."""
 
 from __future__ import annotations
 
+import glob
 import os
 import pwd
 import shutil
@@ -13,7 +14,7 @@ import tempfile
 from sge_normalize import Side
 from sge_scenario import Outcome, run_scenario
 
-__all__ = ["SGE_ROOT", "real_grid_engine_missing", "run_on_real", "runner", "scenario_user"]
+__all__ = ["SGE_ROOT", "clean_home", "real_grid_engine_missing", "run_on_real", "runner", "scenario_user"]
 
 SGE_ROOT = os.environ.get("SGE_ROOT", "/var/lib/gridengine")
 
@@ -67,3 +68,12 @@ def run_on_real(user: str) -> tuple[list[Outcome], Side, str]:
     outcomes, jobs = run_scenario(runner(user, work_dir))
     side = Side(hosts=(socket.gethostname(),), user=user, home=entry.pw_dir, work_dir=work_dir, jobs=tuple(jobs))
     return outcomes, side, work_dir
+
+
+def clean_home(side: Side) -> None:
+    """Remove what the scenario's jobs left in the user's home (jobs without ``-cwd`` write their
+    ``<name>.o<job>``, ``.e``, ``.po``, ``.pe`` files and ``out.<job>.txt`` there)."""
+    for job in side.jobs:
+        for pattern in (f"*.[eo]{job}", f"*.[eo]{job}.*", f"*.p[eo]{job}", f"out.{job}.txt"):
+            for path in glob.glob(os.path.join(glob.escape(side.home), pattern)):
+                os.remove(path)

@@ -9,9 +9,11 @@ starts it); ``test_sge_golden`` checks the same against saved captures everywher
 
 from __future__ import annotations
 
+import shutil
+
 import pytest
 from sge_normalize import normalize
-from sge_real_runner import real_grid_engine_missing, run_on_real, scenario_user
+from sge_real_runner import clean_home, real_grid_engine_missing, run_on_real, scenario_user
 from sge_scenario import SCENARIO
 from sge_sim_runner import run_on_simulator
 
@@ -21,7 +23,9 @@ pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
 @pytest.fixture(scope="module")
 def both(tmp_path_factory):
-    real, real_side, _ = run_on_real(scenario_user() or "")
+    real, real_side, work_dir = run_on_real(scenario_user() or "")
+    shutil.rmtree(work_dir, ignore_errors=True)  # the scenario's files in the user's home
+    clean_home(real_side)
     sim, sim_side = run_on_simulator(str(tmp_path_factory.mktemp("sge-diff")))
     return real, real_side, sim, sim_side
 
