@@ -9,7 +9,8 @@ H=$(hostname)
 export SGE_ROOT=/var/lib/gridengine SGE_CELL=default
 CLEAN="env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin SGE_ROOT=$SGE_ROOT SGE_CELL=$SGE_CELL"
 QPID=/var/spool/gridengine/qmaster/qmaster.pid
-EPID=/var/spool/gridengine/execd/$H/execd.pid
+EPID=$(ls /var/spool/gridengine/execd/*/execd.pid 2>/dev/null | head -1)  # its spool dir is named as the host resolves (localhost here)
+EPID=${EPID:-/var/spool/gridengine/execd/$H/execd.pid}
 # Only this host's daemons, by their pid files (containers on the host run their own).
 alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
 if [ "${1:-}" = down ]; then
