@@ -26,7 +26,7 @@ from typing import Any
 
 from clustrix_sim import frontends
 from clustrix_sim.controller import protocol
-from clustrix_sim.engine.model import ClusterConfig, PartitionRecord, make_nodes, parse_mem_mb
+from clustrix_sim.engine.model import ClusterConfig, make_nodes, parse_mem_mb
 
 DOWN_TIMEOUT_S = 15.0
 
@@ -87,12 +87,16 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise SystemExit(f"clustrix-sim up: {exc}") from None
     if args.time_scale <= 0:
         raise SystemExit(f"clustrix-sim up: --time-scale must be positive, got {args.time_scale}")
-    for node in nodes:
-        node.partitions = ["normal"]
     import getpass
+
+    from clustrix_sim.cluster import default_partitions
+
+    partitions = default_partitions([n.name for n in nodes], args.scheduler)  # SGE: all.q
+    for node in nodes:
+        node.partitions = [partitions[0].name]
     config = ClusterConfig(flavor=args.scheduler, cluster_name=args.cluster_name, time_scale=args.time_scale,
                            min_job_age_s=args.min_job_age, user=getpass.getuser(), nodes=nodes,
-                           partitions=[PartitionRecord("normal", [n.name for n in nodes], default=True)])
+                           partitions=partitions)
     resumed = os.path.exists(os.path.join(state_dir, "cluster.db"))
     try:
         controller = Controller(state_dir, config, ssh=not args.no_ssh)

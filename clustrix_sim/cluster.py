@@ -67,7 +67,12 @@ class SSHInfo:
                 "-o", "IdentitiesOnly=yes", f"{self.user}@{self.host}"]
 
 
-def default_partitions(node_names: list[str]) -> list[PartitionRecord]:
+def default_partitions(node_names: list[str], scheduler: str = "slurm") -> list[PartitionRecord]:
+    """One default partition over every node: ``normal``, or the queue the front end's tool table
+    names as ``DEFAULT_QUEUE`` (Grid Engine's ``all.q``, which accepts jobs no node can hold)."""
+    queue = getattr(frontends.tool_table(scheduler), "DEFAULT_QUEUE", None)
+    if queue:
+        return [PartitionRecord(name=queue, nodes=list(node_names), default=True, accept_unsatisfiable=True)]
     return [PartitionRecord(name="normal", nodes=list(node_names), default=True)]
 
 
@@ -88,7 +93,7 @@ class SimCluster:
         node_records = make_nodes(nodes, cores_per_node, parse_mem_mb(mem_per_node), gpus_per_node)
         names = [n.name for n in node_records]
         parts = [p if isinstance(p, PartitionRecord) else PartitionRecord.from_dict(dict(p))
-                 for p in partitions] if partitions is not None else default_partitions(names)
+                 for p in partitions] if partitions is not None else default_partitions(names, scheduler)
         for part in parts:
             unknown = [n for n in part.nodes if n not in names]
             if unknown:

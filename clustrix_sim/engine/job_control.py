@@ -87,7 +87,7 @@ class JobControl:
         info = self.lifecycle.running.get(rec.job_id)
         if info is not None and info.ending is None:
             info.cancel_uid = uid
-            self.lifecycle.begin_kill(rec, info, CANCELLED)
+            self.lifecycle.begin_kill(rec, info, CANCELLED, hard=rec.request.kill_at_once)
 
     def hold(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._per_target(params, self._hold_one)

@@ -21,6 +21,7 @@ every process left in its session is killed (like the job's cgroup being torn do
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import threading
@@ -125,10 +126,13 @@ class JobLifecycle:
             rec.stdout_path, rec.stderr_path = frontend.output_paths(rec)
             env = dict(req.env)
             env.update(frontend.job_env(rec, state.cfg.cluster_name))
+            if env.get("TMPDIR"):  # a front end that names a per-job TMPDIR gets it made (SGE's execd)
+                os.makedirs(env["TMPDIR"], mode=0o700, exist_ok=True)
             popen = processes.spawn(job_id=rec.job_id, script=req.script, script_args=list(req.script_args),
                                     spool_dir=state.spool_dir, work_dir=req.work_dir, env=env,
                                     stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,
-                                    append=req.open_mode == "append" or rec.restart_count > 0)
+                                    append=req.open_mode == "append" or rec.restart_count > 0,
+                                    shell=req.shell, vmem_limit_mb=req.vmem_limit_mb)
         except Exception as exc:  # noqa: BLE001 - any launch problem fails the job, never the loop
             state.log(f"job {rec.job_id} failed to launch: {exc!r}")
             state.release(start.allocations)
@@ -240,7 +244,7 @@ class JobLifecycle:
                 info.warn_at = None
                 processes.signal_steps(info.pid, info.warn_signal, scope=info.warn_scope)
             if info.deadline is not None and mono >= info.deadline and info.ending is None:
-                self.begin_kill(rec, info, TIMEOUT)
+                self.begin_kill(rec, info, TIMEOUT, hard=rec.request.kill_at_once)
             if info.kill_at is not None and mono >= info.kill_at:
                 info.kill_at = None
                 processes.kill_session(info.pid)

@@ -110,6 +110,9 @@ class JobRequest:
     env: dict[str, str] = field(default_factory=dict)
     submit_host: str = "login1"
     flavor_options: dict[str, Any] = field(default_factory=dict)
+    shell: str | None = None  # run the script with this shell, ignoring its #! line (SGE -S, queue shell)
+    vmem_limit_mb: int | None = None  # RLIMIT_AS of the job's processes: allocations fail past it (SGE h_vmem)
+    kill_at_once: bool = False  # time limit and cancel SIGKILL at once, no SIGTERM/KillWait (SGE h_rt, qdel)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -204,7 +207,9 @@ class NodeRecord:
 @dataclass
 class PartitionRecord:
     """A partition (SLURM) / queue (PBS, SGE). ``max_time_s`` None is UNLIMITED.
-    ``enforce_limits`` mirrors EnforcePartLimits: reject at submit instead of pending forever."""
+    ``enforce_limits`` mirrors EnforcePartLimits: reject at submit instead of pending forever.
+    ``accept_unsatisfiable``: a job no node could ever hold is accepted and waits forever instead
+    of being refused (Grid Engine's queues do that: the job stays ``qw``)."""
 
     name: str
     nodes: list[str] = field(default_factory=list)
@@ -214,6 +219,7 @@ class PartitionRecord:
     max_nodes: int | None = None
     state: str = "up"
     enforce_limits: bool = True
+    accept_unsatisfiable: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

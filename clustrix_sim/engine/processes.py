@@ -99,8 +99,13 @@ def signal_steps(leader: int, sig: int, *, scope: str) -> None:
     if scope == "batch":
         _kill(leader, sig)
         return
-    others = [p.pid for p in session_members(leader) if p.pid != leader]
-    for pid in others or [leader]:
+    members = [p for p in session_members(leader) if p.pid != leader]
+    steps = {p.pgrp for p in members if p.pgrp != leader}  # srun starts each task in its own group
+    if steps:
+        for pgid in steps:
+            signal_group(pgid, sig)
+        return
+    for pid in [p.pid for p in members] or [leader]:  # no steps: the script's own children
         _kill(pid, sig)
 
 
@@ -124,15 +129,31 @@ def _kill(pid: int, sig: int) -> bool:
         return False
 
 
-def interpreter_argv(script: str, script_path: str) -> list[str]:
+def address_space_limit_argv(mb: int | None) -> list[str]:
+    """The argv prefix that caps the job's address space (what Grid Engine's h_vmem does).
+
+    util-linux's ``prlimit`` sets the limit and execs the job, instead of a ``preexec_fn``:
+    Python code between fork and exec can deadlock in a process with threads (the controller
+    has several).
+    """
+    if not mb:
+        return []
+    limit = mb * 1024 * 1024
+    return ["prlimit", f"--as={limit}:{limit}", "--"]
+
+
+def interpreter_argv(script: str, script_path: str, shell: str | None = None) -> list[str]:
     """The argv that runs the script through its ``#!`` line, as the kernel would (the interpreter,
-    at most one argument, the script's path); without one, /bin/bash.
+    at most one argument, the script's path); without one, /bin/bash. A ``shell`` (Grid Engine's
+    ``-S`` or queue shell) runs it whatever its first line says.
 
     The interpreter is executed, never the script itself: the kernel refuses to execute a file
     that any process holds open for writing ("Text file busy"), and a forked child of another
     thread can hold a copy of the descriptor that wrote it until that child execs. An
     interpreter only opens the script for reading, which a leaked writer does not prevent.
     """
+    if shell:
+        return [shell, script_path]
     if not script.startswith("#!"):
         return ["/bin/bash", script_path]
     line = script[2:].split("\n", 1)[0].strip()
@@ -157,7 +178,8 @@ def write_script(path: str, text: str, mode: int = 0o700) -> None:
 
 
 def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, work_dir: str,
-          env: dict[str, str], stdout_path: str, stderr_path: str, append: bool) -> subprocess.Popen:
+          env: dict[str, str], stdout_path: str, stderr_path: str, append: bool,
+          shell: str | None = None, vmem_limit_mb: int | None = None) -> subprocess.Popen:
     """Write the script to the spool and start it; raises :class:`LaunchError`.
 
     Like slurmd: the script is saved as ``<spool>/job<id>/slurm_script`` (0700), stdin is
@@ -184,9 +206,9 @@ def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, w
                  "directory: going to /tmp instead\n".encode())
         cwd = "/tmp"  # noqa: S108 - what slurmstepd does
     try:
-        return subprocess.Popen(interpreter_argv(script, script_path) + list(script_args), cwd=cwd,
-                                env=env, stdin=subprocess.DEVNULL, stdout=out_fd, stderr=err_fd,
-                                start_new_session=True, close_fds=True)
+        argv = address_space_limit_argv(vmem_limit_mb) + interpreter_argv(script, script_path, shell)
+        return subprocess.Popen(argv + list(script_args), cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                                stdout=out_fd, stderr=err_fd, start_new_session=True, close_fds=True)
     except OSError as exc:
         os.write(err_fd, f"slurmstepd: error: execve(): {script_path}: {exc.strerror}\n".encode())
         raise LaunchError(f"execve(): {script_path}: {exc.strerror}") from exc

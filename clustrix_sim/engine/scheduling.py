@@ -119,7 +119,7 @@ def validate_submit(req: JobRequest, cfg: ClusterConfig, nodes: Mapping[str, Nod
         raise SubmitError("node_count", "Node count specification invalid")
     need = need_of(req)
     members = [nodes[n] for n in part.nodes if n in nodes]
-    if not _fits_some_node(need, members):
+    if not part.accept_unsatisfiable and not _fits_some_node(need, members):
         raise SubmitError("node_config_unavailable", "Requested node configuration is not available")
     if part.enforce_limits and (need.nodes > len(members) or
                                 (part.max_nodes is not None and need.nodes > part.max_nodes)):

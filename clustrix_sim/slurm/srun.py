@@ -54,6 +54,8 @@ OPTIONS = table("""
     propagate . propagate ?
     open-mode . open-mode :
 """)
+_OWN_PROCESS_GROUP: dict = (
+    {"process_group": 0} if sys.version_info >= (3, 11) else {"preexec_fn": os.setpgrp})  # srun has no threads
 _FORWARDED = ("SIGINT", "SIGTERM", "SIGUSR1", "SIGUSR2", "SIGHUP", "SIGQUIT", "SIGALRM")
 
 
@@ -134,7 +136,11 @@ def main(argv: list[str]) -> int:
                 _open(last.get("error"), task, env, append)
             files += [f for f in (out, err) if f is not None]
             try:
-                procs.append(subprocess.Popen(command, env=task_env, stdout=out, stderr=err))
+                # Each task in its own process group, as slurmstepd starts a step's tasks: a
+                # `scancel --signal` reaches the step's tasks once, not srun too (which would
+                # forward it a second time).
+                procs.append(subprocess.Popen(command, env=task_env, stdout=out, stderr=err,
+                                              **_OWN_PROCESS_GROUP))
             except OSError as exc:
                 sys.stderr.write(f"slurmstepd: error: execve(): {command[0]}: {exc.strerror}\n")
                 _err(f"{node}: task {task}: Exited with exit code 2")

@@ -7,8 +7,10 @@ records. Nothing here imports clustrix, so a parser is checked against an indepe
 
 The one package of the simulator that imports Hypothesis. Modules: ``slurm_records`` (job
 records, names, reasons), ``slurm_values`` (job ids, durations), ``slurm_outputs`` (sacct, squeue,
-sbatch output); PBS and SGE strategies will sit beside them. May import: Hypothesis,
-:mod:`clustrix_sim.engine.model` and a front end's formatting code (``clustrix_sim.slurm``).
+sbatch output), ``sge_outputs`` (qstat table and -xml, qacct -j, qsub; rendered by
+``clustrix_sim.sge``); PBS strategies will sit beside them. May import: Hypothesis,
+:mod:`clustrix_sim.engine.model` and a front end's formatting code (``clustrix_sim.slurm``,
+``clustrix_sim.sge``).
 
 Every strategy takes keyword-only arguments and yields a small frozen object with ``text`` and
 ``truth`` (``text, truth = result`` unpacks it):
@@ -22,6 +24,10 @@ strategy                    yields              ``truth``
 :func:`slurm_job_ids`       :class:`SlurmJobId`    the job ids the text stands for
 :func:`slurm_time_strings`  :class:`SlurmTime`     seconds, or None for ``UNLIMITED`` & co.
 :func:`job_records`         ``tuple[JobRecord, ...]``  (the records themselves)
+:func:`qstat_outputs`       :class:`QstatOutput`   ``{"123" or "123.4": state letters}``
+:func:`qacct_outputs`       :class:`QacctOutput`   ``{"123" or "123.4": QacctTruth}``
+:func:`qsub_submissions`    :class:`QsubSubmission`  the job number (``str``)
+:func:`sge_job_records`     ``tuple[JobRecord, ...]``  Grid Engine jobs (arrays: 1-based tasks)
 ==========================  ==================  ===============================================
 
 Example::
@@ -49,7 +55,18 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "(or 'pip install clustrix[test]')"
     ) from exc
 
-from clustrix_sim.strategies.slurm_outputs import (  # noqa: E402 - after the Hypothesis check
+from clustrix_sim.strategies.sge_outputs import (  # noqa: E402 - after the Hypothesis check
+    QacctOutput,
+    QacctTruth,
+    QstatOutput,
+    QsubSubmission,
+    qacct_outputs,
+    qstat_outputs,
+    qsub_submissions,
+    sge_job_names,
+    sge_job_records,
+)
+from clustrix_sim.strategies.slurm_outputs import (  # noqa: E402
     SacctOutput,
     SacctRowTruth,
     SbatchSubmission,
@@ -77,6 +94,15 @@ from clustrix_sim.strategies.slurm_values import (  # noqa: E402
 
 __all__ = [
     "ALL_STATES",
+    "QacctOutput",
+    "QacctTruth",
+    "QstatOutput",
+    "QsubSubmission",
+    "qacct_outputs",
+    "qstat_outputs",
+    "qsub_submissions",
+    "sge_job_names",
+    "sge_job_records",
     "MAX_JOB_ID",
     "PENDING_REASONS",
     "SacctOutput",

@@ -76,6 +76,19 @@ def slurm_cluster() -> Iterator[object]:
         sim.stop()
 
 
+@pytest.fixture(scope="session")
+def sge_cluster() -> Iterator[object]:
+    """One simulated Grid Engine cluster over SSH for the session (60 sim seconds per real second)."""
+    from clustrix_sim.cluster import SimCluster
+
+    sim = SimCluster(scheduler="sge", ssh=True, nodes=2, cores_per_node=4, mem_per_node="8G", time_scale=60)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
 @pytest.fixture
 def slurm(slurm_cluster) -> Iterator[object]:
     """The session cluster, with every fault this test injected undone afterwards."""

@@ -132,7 +132,8 @@ def run_with_retry(transport: Transport, argv: list[str], timeout_s: float, slee
             log.warning("%s failed to run (attempt %d); retrying", argv[0], attempt + 1, exc_info=True)
             sleep(SUBMIT_BACKOFF_S[min(attempt, len(SUBMIT_BACKOFF_S) - 1)])
             continue
-        if done.returncode == 0 or (benign is not None and benign(done.stderr)):
+        # Grid Engine's qdel says "denied: job ... does not exist" on stdout, not stderr.
+        if done.returncode == 0 or (benign is not None and (benign(done.stderr) or benign(done.stdout))):
             return done.stdout
         if last or not is_transient(done.stderr):
             raise error(argv, done.returncode, done.stdout, done.stderr, host=host)

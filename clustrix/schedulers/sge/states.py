@@ -118,7 +118,7 @@ SIGNAL_NAMES = {1: "SIGHUP", 2: "SIGINT", 6: "SIGABRT", 9: "SIGKILL", 10: "SIGUS
                 11: "SIGSEGV", 12: "SIGUSR2", 15: "SIGTERM", 24: "SIGXCPU", 25: "SIGXFSZ"}
 
 _NUM_RE = re.compile(r"^\s*(-?\d+(?:\.\d+)?)")
-_MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)\s*$")
+_MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([kKmMgGtT]?)B?\s*$")  # 8.1.9 qacct: 3.102MB, 0.000B
 _MEM_UNITS = {"": 1, "k": 1000, "K": 1024, "m": 1000**2, "M": 1024**2, "g": 1000**3,
               "G": 1024**3, "t": 1000**4, "T": 1024**4}
 
@@ -130,7 +130,8 @@ def leading_int(text: str | None) -> int | None:
 
 
 def parse_memory_bytes(text: str | None) -> float | None:
-    """An SGE memory value in bytes: ``K/M/G/T`` are powers of 1024, ``k/m/g/t`` of 1000."""
+    """An SGE memory value in bytes: ``K/M/G/T`` are powers of 1024, ``k/m/g/t`` of 1000; a
+    trailing ``B`` (real 8.1.9's qacct prints ``maxvmem 3.102MB``) is allowed."""
     m = _MEM_RE.match(text or "")
     return float(m.group(1)) * _MEM_UNITS[m.group(2)] if m else None
 
