@@ -16,6 +16,7 @@ from dataclasses import replace
 
 import cloudpickle
 import pytest
+from e2e_env import JOB_ENV
 
 from clustrix.backends.ledger import Ledger
 from clustrix.backends.remote.backend import RemoteBackend
@@ -46,8 +47,8 @@ def backend(slurm, tmp_path):
     b.shutdown(wait=False, cancel_futures=True)
 
 
-def spec(name="e2e", **kw) -> JobSpec:
-    return JobSpec(name=name, python=sys.executable, **kw)
+def spec(name="e2e", env=(), **kw) -> JobSpec:
+    return JobSpec(name=name, python=sys.executable, env={**JOB_ENV, **dict(env)}, **kw)
 
 
 def triple(x):
@@ -131,7 +132,7 @@ def test_value_stdout_and_ledger(backend, slurm):
     # The result is noticed as soon as its file exists, possibly while the job script is still
     # finishing: the scheduler's final word comes a moment later.
     assert slurm.wait_job(int(fut.job_id), timeout_s=DEADLINE_S).state == "COMPLETED"
-    entry = Ledger().find(fut.job_id)
+    entry = Ledger(backend.profile.ledger).find(fut.job_id)
     assert entry.state == "COMPLETED" and entry.backend == "slurm" and entry.finished_at is not None
 
 
@@ -149,7 +150,7 @@ def test_array_is_one_job_with_results_in_order(backend, slurm):
     base = int(futs[0].job_id.split("[")[0])
     tasks = [r for r in slurm.jobs() if r.array_job_id == base]
     assert sorted(r.array_task_id for r in tasks) == [0, 1, 2]  # 10 items in chunks of 4
-    entry = Ledger().find(str(base))
+    entry = Ledger(backend.profile.ledger).find(str(base))
     script = open(os.path.join(entry.job_dir, "job.sh")).read()
     assert "--array=0-2%3" in script  # the %limit comes from max_array_parallel
 
@@ -166,7 +167,7 @@ def test_cancel_running_job(backend, slurm, tmp_path):
         fut.result(timeout=1)
     rec = slurm.wait_job(int(fut.job_id), timeout_s=DEADLINE_S)
     assert rec.state.startswith("CANCELLED")
-    assert Ledger().find(fut.job_id).state == "CANCELLED"
+    assert Ledger(backend.profile.ledger).find(fut.job_id).state == "CANCELLED"
 
 
 def test_timeout_surfaces_as_job_timeout_error(backend):
@@ -269,7 +270,7 @@ def test_job_purged_before_first_poll_resolves_from_its_files(slurm, tmp_path):
                             poll_sleep=lambda s: (gate.wait(DEADLINE_S), time.sleep(s)))
     try:
         fut = backend.submit(Call(triple, (7,), {}), spec())
-        sentinel = os.path.join(Ledger().find(fut.job_id).job_dir, "exit_code")
+        sentinel = os.path.join(Ledger(backend.profile.ledger).find(fut.job_id).job_dir, "exit_code")
         wait_for(lambda: os.path.exists(sentinel))
         wait_for(lambda: not [r for r in slurm.jobs() if r.job_id == int(fut.job_id) and r.visible_in_queue])
         assert not fut.done()
@@ -287,8 +288,9 @@ def test_reattach_from_a_new_process(backend, slurm, tmp_path):
     backend.shutdown(wait=False)  # the client "dies" with both jobs queued or running
     code = textwrap.dedent(f"""
         from clustrix import attach
-        print(attach({fut.job_id!r}).result(timeout={DEADLINE_S}))
-        print(attach({arr[0].job_id.split('[')[0]!r}).result(timeout={DEADLINE_S}))
+        ledger = {backend.profile.ledger!r}  # the simulator's own ledger
+        print(attach({fut.job_id!r}, ledger=ledger).result(timeout={DEADLINE_S}))
+        print(attach({arr[0].job_id.split('[')[0]!r}, ledger=ledger).result(timeout={DEADLINE_S}))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_S * 2)
     assert out.returncode == 0, out.stderr

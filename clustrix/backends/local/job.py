@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from clustrix.backends.local.fork_client import ForkedProcess
 from clustrix.futures import JobFuture
+from clustrix.payload.binding import JobBinding
 from clustrix.payload.codec import Call
 from clustrix.spec import JobSpec
 from clustrix.states import JobState, JobStatus
@@ -45,8 +46,10 @@ class LocalJob:
     """
 
     def __init__(self, kill: Callable[[subprocess.Popen[bytes] | ForkedProcess], object], job_id: str,
-                 job_dir: str, task: int | None, spec: JobSpec, call: Call | None = None):
+                 job_dir: str, task: int | None, spec: JobSpec, call: Call | None = None,
+                 binding: JobBinding | None = None):
         self._kill = kill
+        self.binding = binding  # what its result must be bound to (processes mode)
         self.job_id = job_id
         self.job_dir = job_dir
         self.task = task
