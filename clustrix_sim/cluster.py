@@ -84,7 +84,9 @@ class SimCluster:
                  partitions: Sequence[PartitionRecord | Mapping[str, Any]] | None = None,
                  time_scale: float = 1.0, ssh: bool = True, root: str | None = None,
                  user: str | None = None, cluster_name: str = "simcluster", min_job_age_s: float = 300.0,
-                 keep: bool = False, max_array_size: int = 1001, kill_wait_s: float = 30.0) -> None:
+                 keep: bool = False, max_array_size: int = 1001, kill_wait_s: float = 30.0,
+                 first_job_id: int = 1, default_account: str = "", prolog_flags: str = "",
+                 mem_default: str = "share") -> None:
         if scheduler not in frontends.installed():
             raise ValueError(f"scheduler {scheduler!r} is not simulated yet; use one of "
                              f"{', '.join(map(repr, frontends.installed()))}")
@@ -103,7 +105,9 @@ class SimCluster:
         self.user = user or getpass.getuser()
         self.config = ClusterConfig(flavor=scheduler, cluster_name=cluster_name, time_scale=float(time_scale),
                                     min_job_age_s=float(min_job_age_s), kill_wait_s=float(kill_wait_s),
-                                    max_array_size=max_array_size, user=self.user,
+                                    max_array_size=max_array_size, first_job_id=first_job_id, user=self.user,
+                                    default_account=default_account, prolog_flags=prolog_flags,
+                                    mem_default=mem_default,
                                     nodes=node_records, partitions=parts)
         self.scheduler = scheduler
         self.ssh_enabled = ssh

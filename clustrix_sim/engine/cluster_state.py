@@ -111,7 +111,7 @@ class ClusterState:
             raise ValueError(f"state dir {self.state_dir} holds no cluster; give a ClusterConfig")
         self.cfg = config
         self.created = time.time()
-        self.next_id = 1
+        self.next_id = config.first_job_id
         self.accounting_enabled = True
         self.nodes = {n.name: n for n in config.nodes}
         self.parts = {p.name: p for p in config.partitions}

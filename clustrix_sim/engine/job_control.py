@@ -12,7 +12,7 @@ import signal
 from collections.abc import Callable
 from typing import Any
 
-from clustrix_sim.engine import processes
+from clustrix_sim.engine import processes, scheduling
 from clustrix_sim.engine.cluster_state import ClusterState
 from clustrix_sim.engine.job_lifecycle import REQUEUE, JobLifecycle
 from clustrix_sim.engine.model import (
@@ -80,9 +80,9 @@ class JobControl:
         return {"results": results}
 
     def _cancel(self, rec: JobRecord, uid: int | None) -> None:
-        if rec.state == PENDING:
+        if rec.state == PENDING:  # the pending reason stays (squeue, scontrol show it after)
             rec.cancelled_by_uid = uid
-            self.state.finalize(rec, CANCELLED, end=self.state.now())
+            self.state.finalize(rec, CANCELLED, reason=rec.reason, end=self.state.now())
             return
         info = self.lifecycle.running.get(rec.job_id)
         if info is not None and info.ending is None:
@@ -109,7 +109,7 @@ class JobControl:
     def _hold_one(self, recs: list[JobRecord]) -> str:
         pending = [r for r in recs if r.state == PENDING]
         for rec in pending:
-            rec.held, rec.reason = True, "JobHeldUser"
+            rec.held, rec.reason, rec.priority = True, "JobHeldUser", 0  # a hold zeroes priority
             self.state.touch(rec)
         if pending:
             return "ok"
@@ -118,7 +118,10 @@ class JobControl:
     def _release_one(self, recs: list[JobRecord]) -> str:
         for rec in recs:
             if rec.state == PENDING and rec.held:
-                rec.held, rec.reason = False, "None"
+                # priority/basic gives a released job a new priority, below every other job's
+                lowest = min((r.priority for r in self.state.jobs.values() if r.priority > 0),
+                             default=scheduling.PRIORITY_BASE)
+                rec.held, rec.reason, rec.priority = False, "None", max(lowest - 1, 1)
                 self.state.touch(rec)
         self.state.wake.set()
         return "ok"

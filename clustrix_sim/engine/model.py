@@ -109,6 +109,7 @@ class JobRequest:
     signal: str | None = None  # e.g. "USR2@90" as given to --signal
     env: dict[str, str] = field(default_factory=dict)
     submit_host: str = "login1"
+    mem_whole_node: bool = False  # set by the engine: no memory asked and mem_default "node"
     flavor_options: dict[str, Any] = field(default_factory=dict)
     shell: str | None = None  # run the script with this shell, ignoring its #! line (SGE -S, queue shell)
     vmem_limit_mb: int | None = None  # RLIMIT_AS of the job's processes: allocations fail past it (SGE h_vmem)
@@ -166,6 +167,7 @@ class JobRecord:
     alloc_mem_mb: int = 0  # memory allocated per node while running
     alloc_gpus: int = 0  # GPUs allocated per node while running
     pid: int | None = None  # the batch script's process (and process-group) id while running
+    acct_reason: str = "None"  # the last reason it could not run yet (held, dependency): sacct's
 
     @property
     def is_array_task(self) -> bool:
@@ -237,7 +239,12 @@ class ClusterConfig:
     (how long finished jobs stay visible in the queue). ``kill_wait_s`` is SLURM's KillWait in
     simulated seconds (the controller waits at least 0.2 real seconds). ``max_array_size`` is
     MaxArraySize (array indices must be below it). ``user`` is the login user; ``server`` the
-    controller's host name as shown to tools.
+    controller's host name as shown to tools. ``first_job_id`` is slurm.conf's FirstJobId;
+    ``default_account`` the account a job gets when it names none (the user's default
+    association); ``prolog_flags`` slurm.conf's PrologFlags (``Contain`` adds ``.extern`` steps);
+    ``mem_default`` what a job that asks for no memory gets: ``"share"`` the node's memory share
+    for its CPUs (DefMemPerCPU=RealMemory/CPUs), ``"node"`` the whole node (CR_Core_Memory with
+    no DefMemPerCPU, real Slurm's default: such a job waits for Resources behind any other).
     """
 
     flavor: str = "slurm"
@@ -246,6 +253,10 @@ class ClusterConfig:
     min_job_age_s: float = 300.0
     kill_wait_s: float = 30.0
     max_array_size: int = 1001
+    first_job_id: int = 1
+    default_account: str = ""
+    prolog_flags: str = ""
+    mem_default: str = "share"
     user: str = ""
     server: str = "slurmctld"
     nodes: list[NodeRecord] = field(default_factory=list)

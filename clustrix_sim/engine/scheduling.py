@@ -21,7 +21,7 @@ Policy (documented because tests and users rely on it):
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from clustrix_sim.engine.model import (
@@ -82,7 +82,7 @@ def need_of(req: JobRequest) -> Need:
     nodes = max(int(req.nodes or 1), 1)
     tasks_per_node = math.ceil(max(int(req.ntasks or 1), 1) / nodes)
     return Need(nodes=nodes, cpus_per_node=tasks_per_node * max(int(req.cpus_per_task or 1), 1),
-                mem_mb=req.mem_mb, mem_per_cpu_mb=req.mem_per_cpu_mb, gpus=max(int(req.gpus or 0), 0),
+                mem_mb=0 if req.mem_whole_node else req.mem_mb, mem_per_cpu_mb=req.mem_per_cpu_mb, gpus=max(int(req.gpus or 0), 0),
                 exclusive=bool(req.exclusive))
 
 
@@ -97,7 +97,7 @@ def partition_names(req: JobRequest, parts: Mapping[str, PartitionRecord]) -> li
 
 
 def validate_submit(req: JobRequest, cfg: ClusterConfig, nodes: Mapping[str, NodeRecord],
-                    parts: Mapping[str, PartitionRecord], job_exists: Callable[[str], bool]) -> None:
+                    parts: Mapping[str, PartitionRecord]) -> None:
     """Check a request and resolve its defaults in place (``partition``, ``time_limit_s``).
 
     Raises :class:`SubmitError` with SLURM's wording for anything the real controller refuses.
@@ -120,6 +120,8 @@ def validate_submit(req: JobRequest, cfg: ClusterConfig, nodes: Mapping[str, Nod
     need = need_of(req)
     members = [nodes[n] for n in part.nodes if n in nodes]
     if not part.accept_unsatisfiable and not _fits_some_node(need, members):
+        if any(need.cpus_per_node <= n.cpus and need.gpus <= n.gpus for n in members):
+            raise SubmitError("node_config_unavailable", "Memory specification can not be satisfied")
         raise SubmitError("node_config_unavailable", "Requested node configuration is not available")
     if part.enforce_limits and (need.nodes > len(members) or
                                 (part.max_nodes is not None and need.nodes > part.max_nodes)):
@@ -133,7 +135,9 @@ def validate_submit(req: JobRequest, cfg: ClusterConfig, nodes: Mapping[str, Nod
     for dep in req.dependencies:
         if dep.kind not in DEPENDENCY_KINDS:
             raise SubmitError("dependency", "Job dependency problem")
-        if dep.kind != "singleton" and (not dep.job_ids or not all(job_exists(j) for j in dep.job_ids)):
+        # A job the controller does not know (never was, or purged) is accepted: real Slurm
+        # 22.05 lifts such a clause (sbatch -d afterok:999999 runs at once).
+        if dep.kind != "singleton" and not dep.job_ids:
             raise SubmitError("dependency", "Job dependency problem")
 
 
@@ -149,16 +153,28 @@ def _fits_some_node(need: Need, members: Iterable[NodeRecord]) -> bool:
     return False
 
 
+PRIORITY_BASE = 0xFFFF0000  # priority/basic: each new job gets one less than the one before
+# Pending reasons of a job that is not eligible yet: it has no EligibleTime until they go.
+INELIGIBLE_REASONS = frozenset({"JobHeldUser", "JobHeldAdmin", "Dependency",
+                                "DependencyNeverSatisfied", "BeginTime"})
+
+
 def expand(req: JobRequest, first_id: int, now: float) -> list[JobRecord]:
     """The records of one submission: one job, or one record per array index (the first task's
-    id is the array job id; later tasks take the following ids)."""
+    id is the array job id; later tasks take the following ids). Priority as priority/basic
+    gives it: decreasing in submission order, shared by an array's tasks."""
+    priority = 0 if req.hold else max(PRIORITY_BASE - first_id, 1)
+    eligible = None if (req.hold or req.dependencies) else now  # set by the first schedule pass
+    acct_reason = "JobHeldUser" if req.hold else "None"
     if req.array_indices is None:
-        return [JobRecord(job_id=first_id, request=req, submit_time=now, eligible_time=now,
-                          partition=req.partition.split(",")[0], held=req.hold,
+        return [JobRecord(job_id=first_id, request=req, submit_time=now, eligible_time=eligible,
+                          acct_reason=acct_reason,
+                          partition=req.partition.split(",")[0], held=req.hold, priority=priority,
                           reason="JobHeldUser" if req.hold else "None")]
     return [JobRecord(job_id=first_id + k, request=req, array_job_id=first_id, array_task_id=index,
-                      submit_time=now, eligible_time=now, partition=req.partition.split(",")[0],
-                      held=req.hold, reason="JobHeldUser" if req.hold else "None")
+                      submit_time=now, eligible_time=eligible, acct_reason=acct_reason,
+                      partition=req.partition.split(",")[0],
+                      held=req.hold, priority=priority, reason="JobHeldUser" if req.hold else "None")
             for k, index in enumerate(req.array_indices)]
 
 
@@ -213,10 +229,9 @@ def _clause_state(rec: JobRecord, dep, index: JobIndex, now: float) -> str:
         return "ok"
     targets: list[JobRecord] = []
     for ref in dep.job_ids:
-        found = index.resolve(ref)
-        if not found:
-            return "never"
-        targets.extend(found)
+        targets.extend(index.resolve(ref))  # an unknown or purged job lifts its clause
+    if not targets:
+        return "ok"
     if dep.kind == "aftercorr" and rec.array_task_id is not None:
         targets = [t for t in targets if t.array_task_id == rec.array_task_id] or targets
     if dep.kind == "after":
@@ -267,6 +282,10 @@ def schedule_pass(pending: Iterable[JobRecord], nodes: Mapping[str, NodeRecord],
         if rec.state != PENDING:
             continue
         rec.reason = _pending_reason(rec, nodes, parts, index, running_per_array, now)
+        if rec.reason in INELIGIBLE_REASONS:
+            rec.acct_reason = rec.reason  # accounting keeps why a job could not run yet
+        elif rec.eligible_time is None:
+            rec.eligible_time = now
         if rec.reason != "None":
             continue
         need = need_of(rec.request)

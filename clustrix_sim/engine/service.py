@@ -29,6 +29,7 @@ from clustrix_sim.engine.job_control import JobControl
 from clustrix_sim.engine.job_lifecycle import JobLifecycle
 from clustrix_sim.engine.model import (
     ACTIVE_STATES,
+    FAILED,
     ClusterConfig,
     JobRequest,
     OpError,
@@ -105,17 +106,32 @@ class Engine:
         except TypeError as exc:
             raise bad_request(f"malformed JobRequest: {exc}") from exc
         state = self.state
-        index = scheduling.JobIndex(state.jobs, state.arrays)
         try:
-            scheduling.validate_submit(req, state.cfg, state.nodes, state.parts,
-                                       lambda ref: bool(index.resolve(ref)))
+            scheduling.validate_submit(req, state.cfg, state.nodes, state.parts)
         except scheduling.SubmitError as exc:
+            if exc.kind == "node_config_unavailable":
+                self._record_refused(req)
             raise OpError(exc.kind, exc.message) from exc
         first = state.next_id
+        req.account = req.account or state.cfg.default_account or None
+        req.mem_whole_node = (state.cfg.mem_default == "node" and req.mem_mb is None
+                              and req.mem_per_cpu_mb is None)
         state.add_submission(req, scheduling.expand(req, first, state.now()))
         state.flush()
         state.wake.set()
         return {"job_id": first}
+
+    def _record_refused(self, req: JobRequest) -> None:
+        """A job no node can ever run still takes a job id, and accounting keeps it as FAILED
+        (1:0) that never ran, nor was ever queued (real 22.05 does this for --mem=999999)."""
+        state = self.state
+        req.array_indices = None  # one record, as slurmctld makes before it refuses
+        rec = scheduling.expand(req, state.next_id, state.now())[0]
+        state.add_submission(req, [rec])
+        state.finalize(rec, FAILED, exit_code=1, end=rec.submit_time)
+        rec.visible_in_queue = False
+        state.finished_visible.pop(rec.job_id, None)
+        state.flush()
 
     # -- queries -------------------------------------------------------------------------------
     def _jobs(self, params: dict[str, Any]) -> RawJSON:
@@ -142,7 +158,8 @@ class Engine:
         return {"cluster_name": cfg.cluster_name, "flavor": cfg.flavor,
                 "time_scale": cfg.time_scale, "now": self.state.now(), "server": cfg.server,
                 "min_job_age_s": cfg.min_job_age_s, "user": cfg.user, "ssh": self.ssh_info,
-                "state_dir": self.state_dir, "accounting_enabled": self.state.accounting_enabled}
+                "state_dir": self.state_dir, "accounting_enabled": self.state.accounting_enabled,
+                "prolog_flags": cfg.prolog_flags, "default_account": cfg.default_account}
 
     def _ping(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid()}

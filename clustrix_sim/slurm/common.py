@@ -141,25 +141,24 @@ def array_range_text(task_ids: list[int], throttle: int | None) -> str:
 
 
 def group_pending_tasks(records: list[JobRecord]) -> list[tuple[JobRecord, str]]:
-    """Fold the pending tasks of each array into one row, as squeue (without ``-r``) and sacct
-    show them: returns ``(representative record, display id)`` pairs in input order."""
-    pending: dict[int, list[JobRecord]] = {}
+    """Fold the tasks of each array that never started into one row, as squeue (without ``-r``)
+    and sacct show them (in Slurm they are still one record, pending or, once cancelled, in
+    a final state): returns ``(representative record, display id)`` pairs in input order."""
+    pending: dict[tuple[int, str], list[JobRecord]] = {}
     for rec in records:
-        if rec.array_job_id is not None and rec.state == "PENDING":
-            pending.setdefault(rec.array_job_id, []).append(rec)
+        if rec.array_job_id is not None and not rec.node_list:
+            pending.setdefault((rec.array_job_id, rec.state), []).append(rec)
     rows: list[tuple[JobRecord, str]] = []
-    emitted: set[int] = set()
+    emitted: set[tuple[int, str]] = set()
     for rec in records:
-        group = pending.get(rec.array_job_id) if rec.array_job_id is not None else None
-        if group is None or rec.state != "PENDING":
+        key = (rec.array_job_id, rec.state) if rec.array_job_id is not None else None
+        group = pending.get(key) if key is not None and not rec.node_list else None
+        if group is None or len(group) == 1:
             rows.append((rec, job_display_id(rec)))
             continue
-        if len(group) == 1:
-            rows.append((rec, job_display_id(rec)))
+        if key in emitted:
             continue
-        if rec.array_job_id in emitted:
-            continue
-        emitted.add(rec.array_job_id)
+        emitted.add(key)
         first = min(group, key=lambda r: r.array_task_id or 0)
         text = array_range_text([r.array_task_id or 0 for r in group],
                                 first.request.array_max_parallel)

@@ -42,7 +42,6 @@ OPTIONS = table("""
     json . json ?
     yaml . yaml ?
     local . local -
-    array . array -
     noconvert . noconvert -
 """)
 
@@ -124,20 +123,21 @@ def accounting_order(record) -> tuple[int, int, int]:  # noqa: ANN001 - a JobRec
             record.job_id)
 
 
-def rows_for(records, now: float, allocations: bool):  # noqa: ANN001, ANN201
+def rows_for(records, now: float, allocations: bool, extern: bool = False):  # noqa: ANN001, ANN201
     """The rows sacct prints for ``records`` (already in :func:`accounting_order`): pending
-    array tasks folded into one ``123_[..]`` row; ``.batch``/``.extern`` steps for jobs that
-    started, unless ``allocations`` (``-X``)."""
+    array tasks folded into one ``123_[..]`` row; ``.batch`` steps for jobs that started, and
+    ``.extern`` ones when ``extern`` (PrologFlags=Contain), unless ``allocations`` (``-X``)."""
     from clustrix_sim.slurm.common import group_pending_tasks
     from clustrix_sim.slurm.sacct_fields import SacctRow
 
     rows = []
     for rec, shown in group_pending_tasks(records):
         rows.append(SacctRow(rec, shown, None, now))
-        if allocations or rec.state == "PENDING" or rec.start_time is None:
+        if allocations or rec.state == "PENDING" or rec.start_time is None or not rec.node_list:
             continue
         rows.append(SacctRow(rec, shown, "batch", now))
-        rows.append(SacctRow(rec, shown, "extern", now))
+        if extern:
+            rows.append(SacctRow(rec, shown, "extern", now))
     return rows
 
 
@@ -150,9 +150,9 @@ def _show(opts, present, last, fields, wanted, start_after) -> int:  # noqa: ANN
     base_ids = sorted({j for j, _ in wanted}) if wanted else None
     try:
         result = call("accounting", "sacct", {"job_ids": base_ids, "user": None})
-        now = result.get("now")
-        if now is None:
-            now = call("info", "sacct", {})["now"]
+        info = call("info", "sacct", {})
+        now = result.get("now", info["now"])
+        extern = "contain" in str(info.get("prolog_flags", "")).lower()
     except protocol.RequestRefused as exc:
         if exc.kind == "accounting_disabled":
             sys.stderr.write("Slurm accounting storage is disabled\n")
@@ -175,8 +175,9 @@ def _show(opts, present, last, fields, wanted, start_after) -> int:  # noqa: ANN
     if threshold is None and wanted is None:
         # Without -j (and -S), sacct starts at midnight today of the simulated clock.
         threshold = time.mktime(time.localtime(float(now))[:3] + (0, 0, 0, 0, 0, -1))
-    if threshold is not None:
-        records = [r for r in records if r.end_time is None or r.end_time >= threshold]
+    if threshold is not None:  # a time window: jobs never eligible are in none (no -j, no row)
+        records = [r for r in records if (r.end_time is None or r.end_time >= threshold)
+                   and r.eligible_time is not None]
 
     users = None
     if "user" in present:
@@ -203,7 +204,7 @@ def _show(opts, present, last, fields, wanted, start_after) -> int:  # noqa: ANN
             records = [r for r in records if r.state in states]
 
     records.sort(key=accounting_order)
-    rows = rows_for(records, float(now), "allocations" in present)
+    rows = rows_for(records, float(now), "allocations" in present, extern)
     parsable = "P" if "parsable2" in present else ("p" if "parsable" in present else None)
     sys.stdout.write(format_lines(rows, fields, header="noheader" not in present,
                                   parsable=parsable, delimiter=last.get("delimiter")))

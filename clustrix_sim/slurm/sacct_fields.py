@@ -48,6 +48,8 @@ def _exit(row: SacctRow) -> str:
     rec = row.record
     if row.step == "extern":
         return "0:0"
+    if row.step is None and rec.state in ("CANCELLED", "TIMEOUT"):
+        return "0:0"  # slurmctld killed it: the signal is the .batch step's, not the job's"
     return f"{rec.exit_code}:{rec.exit_signal}"
 
 
@@ -146,7 +148,7 @@ FIELDS: list[tuple[str, int, Callable[[SacctRow], str]]] = [
     ("DerivedExitCode", 15, _job_only(lambda rec: f"{rec.exit_code}:{rec.exit_signal}")),
     ("Elapsed", 10, lambda r: secs2time_str(_elapsed_s(r))),
     ("ElapsedRaw", 10, lambda r: str(_elapsed_s(r))),
-    ("Eligible", 19, lambda r: timestamp(r.record.eligible_time or r.record.submit_time)),
+    ("Eligible", 19, lambda r: timestamp(r.record.eligible_time) if r.record.eligible_time else "Unknown"),
     ("End", 19, _end),
     ("ExitCode", 8, _exit),
     ("GID", 6, lambda r: str(r.record.request.uid)),
@@ -164,7 +166,7 @@ FIELDS: list[tuple[str, int, Callable[[SacctRow], str]]] = [
     ("Partition", 10, _job_only(partition_of)),
     ("Priority", 10, lambda r: str(r.record.priority)),
     ("QOS", 10, _job_only(lambda rec: rec.request.qos or "normal")),
-    ("Reason", 20, lambda r: r.record.reason or "None"),
+    ("Reason", 20, lambda r: r.record.acct_reason or "None"),
     ("ReqCPUS", 8, lambda r: str(r.record.request.ntasks * r.record.request.cpus_per_task)),
     ("ReqMem", 10, _req_mem),
     ("ReqNodes", 8, lambda r: str(r.record.request.nodes)),

@@ -249,7 +249,7 @@ def _main(argv: list[str]) -> int:
         cli, positionals = getopt_long(argv, OPTIONS, prog="sbatch", permute=False)
     except GetoptError as exc:
         sys.stderr.write(f"{exc}\nTry \"sbatch --help\" for more information\n")
-        return error_exit()
+        return 255  # sbatch's option parser exits with -1, whatever SLURM_EXIT_ERROR says
     keys = {k for k, _ in cli}
     if "version" in keys:
         sys.stdout.write(f"slurm {SLURM_VERSION}\n")
@@ -329,6 +329,10 @@ def _submit(request: dict, extras: dict) -> int:
         result = call("submit", "sbatch", {"request": request})
     except protocol.RequestRefused as exc:
         text = REFUSALS.get(exc.kind, exc.message or exc.kind)
+        if exc.kind == "invalid_partition":
+            _err(f"invalid partition specified: {request.get('partition') or ''}")
+        elif exc.message and exc.message != text and exc.kind in REFUSALS:
+            _err(exc.message)  # the controller's reason (slurmctld's err_msg), then the strerror
         _err(f"Batch job submission failed: {text}")
         return error_exit()
     except protocol.ControllerUnavailable:

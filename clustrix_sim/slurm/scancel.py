@@ -216,14 +216,16 @@ def _run(targets, filters, last, signal, present) -> int:  # noqa: ANN001
         return 1
     for (text, _, _), result in zip(chosen, results, strict=False):
         status = result.get("status", "ok")
+        if verbose:  # said before the request, whatever its answer
+            if signal is None:
+                sys.stderr.write(f"scancel: Terminating job {text}\n")
+            else:
+                sys.stderr.write(f"scancel: Signal {signal} to job {text}\n")
         if status == "ok":
-            if verbose:
-                if signal is None:
-                    sys.stderr.write(f"scancel: Terminating job {text}\n")
-                else:
-                    sys.stderr.write(f"scancel: Signal {signal} to job {text}\n")
             continue
         if not strict and status in ("invalid_job_id", "already_done"):
+            if verbose and not quiet:  # -v shows the error, and the exit code stays 0
+                _err(f"Kill job error on job id {text}: {STATUS_TEXT.get(status, status)}")
             continue
         if not quiet:
             _err(f"Kill job error on job id {text}: {STATUS_TEXT.get(status, status)}")

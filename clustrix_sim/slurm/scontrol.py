@@ -175,15 +175,39 @@ def _show_jobs(arg: str | None, one_liner: bool, detail: bool) -> int:
         sys.stdout.write("No jobs in the system\n")
         return 0
     records.sort(key=lambda r: r.job_id)
+    context = _job_context(records)
     out = []
     for rec, shown in group_pending_tasks(records):
         folded = None
         if "_[" in shown:
-            folded = shown.split("_[", 1)[1].rstrip("]").split("%")[0]
+            folded = shown.split("_[", 1)[1].rstrip("]")
         out.append(format_job(rec, float(now), detail=detail, one_liner=one_liner,
-                              array_range=folded))
+                              array_range=folded, context=context))
     sys.stdout.write("".join(out))
     return 0
+
+
+def _job_context(records) -> dict:  # noqa: ANN001
+    """What a job record alone does not say: the states of the jobs its dependencies name
+    (``dep_states``: id text -> states) and, for jobs given the whole node's memory by default,
+    the memory of their partition's first node (``node_mem_mb``)."""
+    from clustrix_sim.engine.model import NodeRecord
+    from clustrix_sim.slurm.common import load_records
+
+    context: dict = {"dep_states": {}, "node_mem_mb": {}}
+    dep_ids = {ref for rec in records if rec.state == "PENDING" or rec.request.dependency_text
+               for dep in rec.request.dependencies for ref in dep.job_ids}
+    bases = sorted({int(ref.split("_")[0]) for ref in dep_ids if ref.split("_")[0].isdigit()})
+    if bases:
+        known = load_records(_call("jobs", {"job_ids": bases, "include_finished": True}))
+        for ref in dep_ids:
+            context["dep_states"][ref] = [r.state for r in _resolve(ref, known) if r.visible_in_queue]
+    if any(rec.request.mem_whole_node for rec in records):
+        nodes = [NodeRecord.from_dict(n) for n in _call("nodes", {})["nodes"]]
+        for node in nodes:
+            for part in node.partitions:
+                context["node_mem_mb"].setdefault(part, node.mem_mb)
+    return context
 
 
 def _control(command: str, rest: list[str]) -> int:

@@ -30,14 +30,62 @@ def _limit(rec: JobRecord) -> str:
     return "UNLIMITED" if limit == 0 else secs2time_str(int(limit))
 
 
-def _tres(rec: JobRecord, cpus: int) -> str:
+_FINAL = frozenset({"COMPLETED", "CANCELLED", "FAILED", "TIMEOUT", "NODE_FAIL", "PREEMPTED",
+                    "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"})
+
+
+def _clause_status(kind: str, states: list[str]) -> str | None:
+    """``None`` (satisfied: Slurm drops the clause), ``unfulfilled`` or ``failed``."""
+    if not states:
+        return None  # the job is gone from the controller: nothing left to wait for
+    done = all(s in _FINAL for s in states)
+    if kind == "after":
+        return None if all(s != "PENDING" for s in states) else "unfulfilled"
+    if kind in ("afterok", "aftercorr"):
+        if any(s in _FINAL and s != "COMPLETED" for s in states):
+            return "failed"
+        return None if done else "unfulfilled"
+    if kind == "afternotok":
+        if done:
+            return "failed" if all(s == "COMPLETED" for s in states) else None
+        return "unfulfilled"
+    return None if done else "unfulfilled"  # afterany, singleton
+
+
+def dependency_text(rec: JobRecord, dep_states: dict[str, list[str]] | None) -> str:
+    """``Dependency=`` as slurmctld keeps it: satisfied clauses dropped, the others marked
+    ``(unfulfilled)`` or ``(failed)``; ``(null)`` when nothing is left."""
+    req = rec.request
+    if dep_states is None or not req.dependencies:
+        return _null(req.dependency_text)
+    parts = []
+    for dep in req.dependencies:
+        if dep.kind == "singleton":
+            if rec.state == "PENDING" and rec.reason == "Dependency":
+                parts.append("singleton(unfulfilled)")
+            continue
+        for ref in dep.job_ids:
+            status = _clause_status(dep.kind, dep_states.get(ref, []))
+            if status is not None:
+                plus = f"+{dep.minutes}" if dep.minutes else ""
+                parts.append(f"{dep.kind}:{ref}{plus}({status})")
+    return ("?" if req.dependency_any else ",").join(parts) or "(null)"
+
+
+def _tres(rec: JobRecord, cpus: int, node_mem_mb: int | None = None) -> str:
     req = rec.request
     nodes = len(rec.node_list) or max(req.nodes, 1)
     parts = [f"cpu={cpus}"]
     mem = req.mem_mb if req.mem_mb is not None else (
         (req.mem_per_cpu_mb or 0) * cpus if req.mem_per_cpu_mb else None)
+    if mem is None and rec.alloc_mem_mb:  # the default the job got (DefMemPerCPU, whole node)
+        mem = rec.alloc_mem_mb * nodes
+    elif mem is None and req.mem_whole_node and node_mem_mb:
+        mem = node_mem_mb * nodes
+    elif mem is not None and req.mem_mb is not None:
+        mem *= nodes
     if mem:
-        parts.append(f"mem={mem_str(mem * (nodes if req.mem_mb is not None else 1))}")
+        parts.append(f"mem={mem_str(mem)}")
     parts.append(f"node={nodes}")
     parts.append(f"billing={cpus}")
     if req.gpus:
@@ -46,8 +94,9 @@ def _tres(rec: JobRecord, cpus: int) -> str:
 
 
 def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: bool = False,
-               array_range: str | None = None) -> str:
-    """One ``scontrol show job`` record. ``array_range`` (``2-4``) marks a folded pending array."""
+               array_range: str | None = None, context: dict | None = None) -> str:
+    """One ``scontrol show job`` record. ``array_range`` (``2-4%2``) marks a folded pending
+    array; ``context`` is what the record alone does not say (``scontrol._job_context``)."""
     from clustrix_sim.slurm.jobenv import output_paths
 
     req = rec.request
@@ -74,6 +123,11 @@ def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: b
         if req.array_max_parallel:
             first += f" ArrayTaskThrottle={req.array_max_parallel}"
     first += f" JobName={req.name}"
+    context = context or {}
+    started = bool(rec.node_list)
+    eligible = timestamp(rec.eligible_time) if rec.eligible_time else "Unknown"
+    dependency = dependency_text(rec, context.get("dep_states"))
+    node_mem_mb = context.get("node_mem_mb", {}).get(partition_of(rec))
     reason = (rec.reason or "None").replace(" ", "_")
     mem_line = "MinMemoryNode=0"
     if req.mem_mb is not None:
@@ -84,7 +138,7 @@ def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: b
         first,
         f"UserId={req.user}({req.uid}) GroupId={req.user}({req.uid}) MCS_label=N/A",
         f"Priority={rec.priority} Nice=0 Account={_null(req.account)} QOS={req.qos or 'normal'}",
-        f"JobState={rec.state} Reason={reason} Dependency={_null(req.dependency_text)}",
+        f"JobState={rec.state} Reason={reason} Dependency={dependency}",
         f"Requeue={1 if req.requeue else 0} Restarts={rec.restart_count} BatchFlag=1 Reboot=0 "
         f"ExitCode={rec.exit_code}:{rec.exit_signal}",
     ]
@@ -92,9 +146,8 @@ def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: b
         lines.append(f"DerivedExitCode={rec.exit_code}:{rec.exit_signal}")
     lines += [
         f"RunTime={secs2time_str(used)} TimeLimit={_limit(rec)} TimeMin=N/A",
-        f"SubmitTime={timestamp(rec.submit_time)} "
-        f"EligibleTime={timestamp(rec.eligible_time or rec.submit_time)}",
-        f"AccrueTime={timestamp(rec.eligible_time or rec.submit_time)}",
+        f"SubmitTime={timestamp(rec.submit_time)} EligibleTime={eligible}",
+        f"AccrueTime={eligible}",
         f"StartTime={timestamp(rec.start_time) if not pending else 'Unknown'} EndTime={end} "
         f"Deadline=N/A",
         f"SuspendTime=None SecsPreSuspend=0 LastSchedEval={timestamp(rec.start_time or rec.submit_time)} "
@@ -102,16 +155,16 @@ def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: b
         f"Partition={partition_of(rec)} AllocNode:Sid={req.submit_host}:"
         f"{req.flavor_options.get('submit_sid', 0)}",
         "ReqNodeList=(null) ExcNodeList=(null)",
-        f"NodeList={compress(rec.node_list) if rec.node_list else '(null)'}",
+        f"NodeList={compress(rec.node_list) if rec.node_list else ''}",
     ]
     if rec.node_list and not pending:
         lines.append(f"BatchHost={rec.node_list[0]}")
     nodes = len(rec.node_list) or max(req.nodes, 1)
     lines += [
-        f"NumNodes={nodes} NumCPUs={cpus} NumTasks={req.ntasks} CPUs/Task={req.cpus_per_task} "
+        f"NumNodes={nodes} NumCPUs={cpus} "
+        f"NumTasks={req.ntasks if started or pending else 'N/A'} CPUs/Task={req.cpus_per_task} "
         "ReqB:S:C:T=0:0:*:*",
-        f"ReqTRES={_tres(rec, req.ntasks * req.cpus_per_task)}",
-        f"AllocTRES={_tres(rec, cpus) if rec.node_list and not pending else '(null)'}",
+        f"TRES={_tres(rec, cpus, node_mem_mb)}",
         "Socks/Node=* NtasksPerN:B:S:C=0:0:*:* CoreSpec=*",
     ]
     if detail and rec.node_list and not pending:
@@ -128,7 +181,7 @@ def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: b
     ]
     if req.comment:
         lines.append(f"Comment={req.comment} ")
-    lines += [f"StdErr={err_path}", "StdIn=/dev/null", f"StdOut={out_path}"]
+    lines += [f"StdErr={err_path}", "StdIn=/dev/null", f"StdOut={out_path}", "Power=", ""]
     if one_liner:
         return " ".join(lines) + "\n"
     return lines[0] + "".join("\n   " + line for line in lines[1:]) + "\n\n"

@@ -97,8 +97,14 @@ def sort_key(spec: str | None):  # noqa: ANN202 - returns a key function
         return (rec.job_id if rec.array_job_id is None else rec.array_job_id,
                 rec.array_task_id if rec.array_task_id is not None else -1)
 
+    def newest_first(rec) -> tuple:  # noqa: ANN001
+        # slurmctld's job list is newest first and squeue's sort is stable; an array's tasks
+        # that never started are still the array's own record, listed by task
+        unsplit = rec.array_job_id is not None and not rec.node_list
+        return (-(rec.array_job_id if unsplit else rec.job_id), base(rec)[1])
+
     if not spec:
-        return lambda rec: (partition_of(rec), state_order(rec.state), -rec.priority, base(rec))
+        return lambda rec: (partition_of(rec), state_order(rec.state), -rec.priority, newest_first(rec))
     getters = {
         "i": base, "A": base, "P": partition_of, "t": lambda r: state_order(r.state),
         "T": lambda r: r.state, "p": lambda r: r.priority, "Q": lambda r: r.priority,
@@ -166,8 +172,6 @@ def main(argv: list[str]) -> int:
     except ValueError as exc:
         _err(str(exc))
         return 1
-    if wanted_jobs is not None and "states" not in present:
-        states = None  # an explicit job list shows those jobs in any state
 
     return _show(values, present, wanted_jobs, states, users)
 
@@ -188,8 +192,9 @@ def _show(values, present, wanted_jobs, states, users) -> int:  # noqa: ANN001
 
     base_ids = sorted({j for j, _ in wanted_jobs}) if wanted_jobs else None
     try:
-        finished = states is None or bool(states - {"PENDING", "RUNNING", "SUSPENDED",
-                                                     "COMPLETING"})
+        # a finished job named with -j is known (no "Invalid job id") but shown only with -t
+        finished = wanted_jobs is not None or states is None or bool(
+            states - {"PENDING", "RUNNING", "SUSPENDED", "COMPLETING"})
         result = call("jobs", "squeue", {"job_ids": base_ids, "include_finished": finished})
         now = result.get("now")
         if now is None:

@@ -12,11 +12,6 @@ __all__ = [
     "state_order",
 ]
 
-# Base states in Slurm's enum order (JOB_PENDING = 0 ...), then the flag states.
-_BASE = (
-    "PENDING", "RUNNING", "SUSPENDED", "COMPLETED", "CANCELLED", "FAILED", "TIMEOUT",
-    "NODE_FAIL", "PREEMPTED", "BOOT_FAIL", "DEADLINE", "OUT_OF_MEMORY",
-)
 COMPACT = {
     "PENDING": "PD", "RUNNING": "R", "SUSPENDED": "S", "COMPLETED": "CD", "CANCELLED": "CA",
     "FAILED": "F", "TIMEOUT": "TO", "NODE_FAIL": "NF", "PREEMPTED": "PR", "BOOT_FAIL": "BF",
@@ -29,11 +24,6 @@ ALL_STATES = tuple(COMPACT)
 # What squeue shows without -t (and without -j).
 ACTIVE = frozenset({"PENDING", "RUNNING", "SUSPENDED", "COMPLETING", "CONFIGURING", "STAGE_OUT",
                     "RESIZING", "SIGNALING"})
-# A flag state shown instead of its base state maps back to the base for ordering.
-_FLAG_BASE = {"COMPLETING": "RUNNING", "CONFIGURING": "RUNNING", "STAGE_OUT": "RUNNING",
-              "SIGNALING": "RUNNING", "RESIZING": "RUNNING", "REQUEUED": "PENDING",
-              "REQUEUE_HOLD": "PENDING", "REQUEUE_FED": "PENDING", "SPECIAL_EXIT": "PENDING",
-              "STOPPED": "SUSPENDED", "REVOKED": "CANCELLED", "RESV_DEL_HOLD": "PENDING"}
 
 
 class InvalidState(ValueError):
@@ -45,10 +35,10 @@ def compact(state: str) -> str:
     return COMPACT.get(state, "?")
 
 
-def state_order(state: str) -> int:
-    """Slurm's numeric state value, used for squeue's default sort (pending first)."""
-    base = _FLAG_BASE.get(state, state)
-    return _BASE.index(base) if base in _BASE else len(_BASE)
+def state_order(state: str) -> str:
+    """squeue's sort key for a state: its name (sort.c compares job_state_string, so
+    CANCELLED < COMPLETED < FAILED < PENDING < RUNNING, as real 22.05 lists them)."""
+    return state
 
 
 def parse_state_list(text: str) -> frozenset[str] | None:

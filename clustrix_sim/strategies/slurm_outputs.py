@@ -56,12 +56,13 @@ class _Pair(_Pretty):
 
 
 def _covers(records: Sequence[JobRecord], rec: JobRecord, shown: str) -> tuple[str, ...]:
-    """The job ids one printed row reports on: every pending task of a folded ``A_[..]`` row."""
+    """The job ids one printed row reports on: every task of a folded ``A_[..]`` row (the
+    array's tasks that never started and share ``rec``'s state)."""
     if "_[" not in shown:
         return (shown,)
     tasks = sorted(r.array_task_id for r in records
-                   if r.array_job_id == rec.array_job_id and r.state == "PENDING"
-                   and r.array_task_id is not None)
+                   if r.array_job_id == rec.array_job_id and r.state == rec.state
+                   and not r.node_list and r.array_task_id is not None)
     return tuple(f"{rec.array_job_id}_{t}" for t in tasks)
 
 
@@ -134,6 +135,7 @@ def sacct_outputs(
     header: bool = False,
     allocations: bool = True,
     records: st.SearchStrategy[Sequence[JobRecord]] | None = None,
+    extern: bool | None = None,
 ) -> st.SearchStrategy[SacctOutput]:
     """``sacct [--noheader] [--parsable2|--parsable] [--allocations] --format=FIELDS`` output.
 
@@ -141,7 +143,8 @@ def sacct_outputs(
     ``parsable2`` (-P) separates values with ``delimiter``; otherwise ``parsable`` (-p) ends each
     value with it; with neither the output is sacct's fixed-width table (``+``-truncated values,
     dash line under the header, a trailing space on every line). Without ``allocations`` the
-    ``.batch``/``.extern`` step lines of started jobs follow their job. ``records`` defaults to
+    ``.batch`` step lines of started jobs follow their job, and ``.extern`` ones when ``extern``
+    (a site with PrologFlags=Contain; drawn when None). ``records`` defaults to
     :func:`job_records`.
     """
     if isinstance(fields, str):
@@ -166,7 +169,8 @@ def sacct_outputs(
         recs = list(draw(record_st))
         now = float(_now(draw, recs))
         recs.sort(key=accounting_order)
-        rows: list[SacctRow] = rows_for(recs, now, allocations)
+        with_extern = draw(st.booleans()) if extern is None else extern
+        rows: list[SacctRow] = rows_for(recs, now, allocations, with_extern)
         text = format_lines(rows, resolved, header=header,
                             parsable={"parsable2": "P", "parsable": "p"}.get(style),
                             delimiter=delimiter)

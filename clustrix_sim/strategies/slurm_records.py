@@ -166,6 +166,9 @@ def _record(draw: Any, job_id: int, request: JobRequest, state: str,
         reason = draw(st.sampled_from(PENDING_REASONS))
     else:
         reason = draw(st.sampled_from(_END_REASONS.get(state, ("None",))))
+    # accounting's Reason: the last reason the job could not run yet (kept after it ran)
+    acct_reason = reason if reasons is not None or state == "PENDING" else draw(
+        st.sampled_from(("None", "None", "JobHeldUser", "Dependency", "DependencyNeverSatisfied")))
     code, signal = _exit_pair(draw, state, started)
     nodes = draw(st.lists(st.sampled_from([f"c{i}" for i in range(1, 13)] + ["n001", "n002"]),
                           min_size=1, max_size=request.nodes, unique=True)) if started else []
@@ -175,6 +178,7 @@ def _record(draw: Any, job_id: int, request: JobRequest, state: str,
         request=request,
         state=state,
         reason=reason,
+        acct_reason=acct_reason,
         array_job_id=array[0] if array else None,
         array_task_id=array[1] if array else None,
         submit_time=submit,

@@ -80,7 +80,8 @@ def test_stdin_exit_code_and_cwd_pass_through_the_tool_server(sim, tmp_path):
     assert rec.request.name == "fromstdin" and rec.request.work_dir == str(tmp_path)
     bad = sim.run(["sbatch", "--partition=nope", "--wrap", "true"], cwd=str(tmp_path))
     assert bad.returncode == 1
-    assert bad.stderr == "sbatch: error: Batch job submission failed: Invalid partition name specified\n"
+    assert bad.stderr == ("sbatch: error: invalid partition specified: nope\n"
+                          "sbatch: error: Batch job submission failed: Invalid partition name specified\n")
 
 
 def test_faults_as_the_tools_show_them(sim, tmp_path):

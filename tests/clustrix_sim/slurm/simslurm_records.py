@@ -31,6 +31,7 @@ def record(job_id: int = 102, *, req: JobRequest | None = None, **overrides: Any
         request=req or request(),
         state="RUNNING",
         submit_time=T0,
+        eligible_time=T0,
         start_time=T0 + 1,
         node_list=["c1"],
         alloc_cpus=1,
