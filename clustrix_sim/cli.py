@@ -1,6 +1,6 @@
 """``clustrix-sim``: run a simulated cluster in the foreground and connect to it.
 
-    clustrix-sim up [--scheduler slurm] [--nodes N] [--cores-per-node C] [--mem-per-node 16G]
+    clustrix-sim up [--scheduler slurm|pbs|torque] [--nodes N] [--cores-per-node C] [--mem-per-node 16G]
                     [--gpus-per-node G] [--time-scale X] [--state-dir DIR] [--no-ssh]
     eval "$(clustrix-sim env)"       # sbatch/squeue/... on PATH, talking to it
     clustrix-sim status              # nodes and jobs
@@ -79,12 +79,13 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise SystemExit(f"clustrix-sim up: {exc}") from None
     if args.time_scale <= 0:
         raise SystemExit(f"clustrix-sim up: --time-scale must be positive, got {args.time_scale}")
+    server, queue = frontends.site_defaults(args.scheduler)
     for node in nodes:
-        node.partitions = ["normal"]
+        node.partitions = [queue]
     import getpass
     config = ClusterConfig(flavor=args.scheduler, cluster_name=args.cluster_name, time_scale=args.time_scale,
-                           min_job_age_s=args.min_job_age, user=getpass.getuser(), nodes=nodes,
-                           partitions=[PartitionRecord("normal", [n.name for n in nodes], default=True)])
+                           min_job_age_s=args.min_job_age, user=getpass.getuser(), nodes=nodes, server=server,
+                           partitions=[PartitionRecord(queue, [n.name for n in nodes], default=True)])
     resumed = os.path.exists(os.path.join(state_dir, "cluster.db"))
     try:
         controller = Controller(state_dir, config, ssh=not args.no_ssh)

@@ -67,8 +67,8 @@ class SSHInfo:
                 "-o", "IdentitiesOnly=yes", f"{self.user}@{self.host}"]
 
 
-def default_partitions(node_names: list[str]) -> list[PartitionRecord]:
-    return [PartitionRecord(name="normal", nodes=list(node_names), default=True)]
+def default_partitions(node_names: list[str], name: str = "normal") -> list[PartitionRecord]:
+    return [PartitionRecord(name=name, nodes=list(node_names), default=True)]
 
 
 class SimCluster:
@@ -79,7 +79,8 @@ class SimCluster:
                  partitions: Sequence[PartitionRecord | Mapping[str, Any]] | None = None,
                  time_scale: float = 1.0, ssh: bool = True, root: str | None = None,
                  user: str | None = None, cluster_name: str = "simcluster", min_job_age_s: float = 300.0,
-                 keep: bool = False, max_array_size: int = 1001, kill_wait_s: float = 30.0) -> None:
+                 keep: bool = False, max_array_size: int = 1001, kill_wait_s: float = 30.0,
+                 accounting: bool = True) -> None:
         if scheduler not in frontends.installed():
             raise ValueError(f"scheduler {scheduler!r} is not simulated yet; use one of "
                              f"{', '.join(map(repr, frontends.installed()))}")
@@ -87,8 +88,9 @@ class SimCluster:
             raise ValueError(f"time_scale must be a positive number (sim seconds per real second), got {time_scale!r}")
         node_records = make_nodes(nodes, cores_per_node, parse_mem_mb(mem_per_node), gpus_per_node)
         names = [n.name for n in node_records]
+        server, queue = frontends.site_defaults(scheduler)
         parts = [p if isinstance(p, PartitionRecord) else PartitionRecord.from_dict(dict(p))
-                 for p in partitions] if partitions is not None else default_partitions(names)
+                 for p in partitions] if partitions is not None else default_partitions(names, queue)
         for part in parts:
             unknown = [n for n in part.nodes if n not in names]
             if unknown:
@@ -98,8 +100,8 @@ class SimCluster:
         self.user = user or getpass.getuser()
         self.config = ClusterConfig(flavor=scheduler, cluster_name=cluster_name, time_scale=float(time_scale),
                                     min_job_age_s=float(min_job_age_s), kill_wait_s=float(kill_wait_s),
-                                    max_array_size=max_array_size, user=self.user,
-                                    nodes=node_records, partitions=parts)
+                                    max_array_size=max_array_size, user=self.user, server=server,
+                                    accounting=accounting, nodes=node_records, partitions=parts)
         self.scheduler = scheduler
         self.ssh_enabled = ssh
         self._own_root = root is None

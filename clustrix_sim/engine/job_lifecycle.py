@@ -91,6 +91,10 @@ def parse_signal_option(text: str | None) -> tuple[int, float, str] | None:
         return None
 
 
+def _no_files(record: JobRecord) -> dict[str, str]:
+    return {}
+
+
 class JobLifecycle:
     """Starts jobs and sees each one through to its end (see the module docstring)."""
 
@@ -123,6 +127,8 @@ class JobLifecycle:
             rec.stdout_path, rec.stderr_path = frontend.output_paths(rec)
             env = dict(req.env)
             env.update(frontend.job_env(rec, state.cfg.cluster_name))
+            for var, text in getattr(frontend, "job_files", _no_files)(rec).items():
+                env[var] = processes.write_job_file(state.spool_dir, rec.job_id, var, text)
             popen = processes.spawn(job_id=rec.job_id, script=req.script, script_args=list(req.script_args),
                                     spool_dir=state.spool_dir, work_dir=req.work_dir, env=env,
                                     stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,

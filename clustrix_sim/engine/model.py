@@ -231,7 +231,9 @@ class ClusterConfig:
     (how long finished jobs stay visible in the queue). ``kill_wait_s`` is SLURM's KillWait in
     simulated seconds (the controller waits at least 0.2 real seconds). ``max_array_size`` is
     MaxArraySize (array indices must be below it). ``user`` is the login user; ``server`` the
-    controller's host name as shown to tools.
+    controller's host name as shown to tools. ``accounting`` is whether finished jobs are kept
+    for queries at creation (SLURM's accounting storage, PBS's ``job_history_enable``); the
+    ``disable_accounting``/``enable_accounting`` faults switch it later.
     """
 
     flavor: str = "slurm"
@@ -242,6 +244,7 @@ class ClusterConfig:
     max_array_size: int = 1001
     user: str = ""
     server: str = "slurmctld"
+    accounting: bool = True
     nodes: list[NodeRecord] = field(default_factory=list)
     partitions: list[PartitionRecord] = field(default_factory=list)
 

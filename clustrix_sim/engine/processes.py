@@ -128,6 +128,17 @@ def interpreter_argv(script: str, script_path: str) -> list[str]:
     return [script_path] if script.startswith("#!") else ["/bin/bash", script_path]
 
 
+def write_job_file(spool_dir: str, job_id: int, name: str, text: str) -> str:
+    """Write a file a starting job is told about (PBS's ``$PBS_NODEFILE``) into its spool
+    directory; returns its path."""
+    job_dir = os.path.join(spool_dir, f"job{job_id}")
+    os.makedirs(job_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(job_dir, name.lower())
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
 def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, work_dir: str,
           env: dict[str, str], stdout_path: str, stderr_path: str, append: bool) -> subprocess.Popen:
     """Write the script to the spool and start it; raises :class:`LaunchError`.
