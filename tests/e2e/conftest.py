@@ -86,3 +86,29 @@ def slurm(slurm_cluster) -> Iterator[object]:
     faults.set_min_job_age(300)
     for node in slurm_cluster.config.nodes:
         faults.resume_node(node.name)
+
+
+@pytest.fixture(scope="session", params=["slurm", "pbs", "torque"])
+def any_cluster(request, tmp_path_factory) -> Iterator[object]:
+    """A simulated cluster of each scheduler in turn (SLURM's is the session's ``slurm_cluster``)."""
+    if request.param == "slurm":
+        yield request.getfixturevalue("slurm_cluster")
+        return
+    from clustrix_sim.cluster import SimCluster
+
+    sim = SimCluster(scheduler=request.param, ssh=True, nodes=2, cores_per_node=4, mem_per_node="8G",
+                     time_scale=60)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture
+def cluster(any_cluster) -> Iterator[object]:
+    """``any_cluster`` with every fault this test injected undone afterwards."""
+    yield any_cluster
+    any_cluster.faults.clear()
+    any_cluster.faults.enable_accounting()
+    any_cluster.faults.set_min_job_age(300)

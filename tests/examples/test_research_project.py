@@ -1,4 +1,4 @@
-"""The example research project's own suite passes on the local backend and on slurm-sim."""
+"""The example research project's own suite passes on the local backend and on every simulator."""
 
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "research_project"
 
 
-@pytest.mark.parametrize("backend,ran,skipped", [("local", 5, 1), ("slurm-sim", 5, 1)])
+@pytest.mark.parametrize("backend,ran,skipped", [("local", 5, 2), ("slurm-sim", 5, 2), ("pbs-sim", 5, 2),
+                                                  ("torque-sim", 5, 2)])
 def test_example_suite_passes(backend, ran, skipped, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLUSTRIX_")}
     env.update(XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"),
