@@ -84,7 +84,9 @@ def alternate_table(jobs: list[tuple[str, Attrs]], server: str, *, nodes: bool =
     for job_id, attrs in jobs:
         def val(name: str, resource: str | None = None, width: int = 0, attrs: Attrs = attrs) -> str:
             value = _get(attrs, name, resource)
-            return _trunc(value, width) if value not in (None, "") else "--"
+            if value in (None, ""):
+                return "--"
+            return _trunc(value, width) if width else value
 
         tasks = _get(attrs, "Resource_List", "ncpus")
         row = (f"{_trunc(job_id, 15):<15.15} {_trunc((_get(attrs, 'Job_Owner') or '--').split('@')[0], 8):<8.8} "
