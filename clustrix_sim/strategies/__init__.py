@@ -7,8 +7,10 @@ records. Nothing here imports clustrix, so a parser is checked against an indepe
 
 The one package of the simulator that imports Hypothesis. Modules: ``slurm_records`` (job
 records, names, reasons), ``slurm_values`` (job ids, durations), ``slurm_outputs`` (sacct, squeue,
-sbatch output); PBS and SGE strategies will sit beside them. May import: Hypothesis,
-:mod:`clustrix_sim.engine.model` and a front end's formatting code (``clustrix_sim.slurm``).
+sbatch output), ``pbs_records`` and ``pbs_outputs`` (PBS Pro and Torque ``qstat``/``qsub``
+output, rendered by ``clustrix_sim.pbs``); SGE strategies will sit beside them. May import:
+Hypothesis, :mod:`clustrix_sim.engine.model` and a front end's formatting code
+(``clustrix_sim.slurm``, ``clustrix_sim.pbs``).
 
 Every strategy takes keyword-only arguments and yields a small frozen object with ``text`` and
 ``truth`` (``text, truth = result`` unpacks it):
@@ -22,6 +24,10 @@ strategy                    yields              ``truth``
 :func:`slurm_job_ids`       :class:`SlurmJobId`    the job ids the text stands for
 :func:`slurm_time_strings`  :class:`SlurmTime`     seconds, or None for ``UNLIMITED`` & co.
 :func:`job_records`         ``tuple[JobRecord, ...]``  (the records themselves)
+:func:`qstat_outputs`       :class:`QstatOutput`   ``{printed job id: QstatTruth}`` (PBS/Torque)
+:func:`qsub_submissions`    :class:`QsubSubmission`  the job id (``123.srv``, ``123[].srv``)
+:func:`pbs_job_ids`         :class:`PbsJobId`      ``(seq, index, server)``
+:func:`pbs_job_records`     ``tuple[JobRecord, ...]``  a PBS server's jobs and arrays
 ==========================  ==================  ===============================================
 
 Example::
@@ -49,7 +55,21 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "(or 'pip install clustrix[test]')"
     ) from exc
 
-from clustrix_sim.strategies.slurm_outputs import (  # noqa: E402 - after the Hypothesis check
+from clustrix_sim.strategies.pbs_outputs import (  # noqa: E402 - after the Hypothesis check
+    PbsJobId,
+    QstatOutput,
+    QstatTruth,
+    QsubSubmission,
+    pbs_job_ids,
+    qstat_outputs,
+    qsub_submissions,
+)
+from clustrix_sim.strategies.pbs_records import (  # noqa: E402
+    PBS_ENGINE_STATES,
+    pbs_job_records,
+    pbs_variable_values,
+)
+from clustrix_sim.strategies.slurm_outputs import (  # noqa: E402
     SacctOutput,
     SacctRowTruth,
     SbatchSubmission,
@@ -78,7 +98,12 @@ from clustrix_sim.strategies.slurm_values import (  # noqa: E402
 __all__ = [
     "ALL_STATES",
     "MAX_JOB_ID",
+    "PBS_ENGINE_STATES",
     "PENDING_REASONS",
+    "PbsJobId",
+    "QstatOutput",
+    "QstatTruth",
+    "QsubSubmission",
     "SacctOutput",
     "SacctRowTruth",
     "SbatchSubmission",
@@ -90,6 +115,11 @@ __all__ = [
     "job_names",
     "job_reasons",
     "job_records",
+    "pbs_job_ids",
+    "pbs_job_records",
+    "pbs_variable_values",
+    "qstat_outputs",
+    "qsub_submissions",
     "sacct_outputs",
     "sbatch_submissions",
     "slurm_job_ids",

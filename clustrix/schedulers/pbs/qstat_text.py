@@ -14,7 +14,10 @@ The layout (OpenPBS ``prt_attr``; Torque uses the same writer with a 77-column l
 * each attribute is four spaces, ``name[.resource]``, `` = ``, the value;
 * a long value is wrapped after a comma or even **mid-token**, and each continuation line starts
   with one TAB. The writer inserted only ``\\n\\t``, so joining the continuation text directly to
-  the previous line restores the value byte for byte.
+  the previous line restores the value byte for byte;
+* a newline inside a value is printed raw (``Variable_List`` of a job submitted with ``-V`` when
+  an exported variable holds one, e.g. a bash function): a line that is none of the above
+  continues the previous value after a ``\\n``.
 """
 
 from __future__ import annotations
@@ -31,8 +34,8 @@ def parse_qstat_full(text: str) -> dict[str, dict[str, str]]:
     """Every job record of ``qstat -f`` output as ``{job_id: {attribute: value}}``.
 
     Attribute names keep their resource suffix (``resources_used.walltime``). Raises
-    :class:`SchedulerOutputError` for a line that is none of: a ``Job Id:`` header, an
-    attribute, a TAB continuation, or blank.
+    :class:`SchedulerOutputError` for a line outside any attribute that is neither a ``Job Id:``
+    header nor blank.
     """
     if not isinstance(text, str):
         raise SchedulerOutputError("qstat -f output is not text", text=repr(text))
@@ -59,6 +62,9 @@ def parse_qstat_full(text: str) -> dict[str, dict[str, str]]:
         if attr and current is not None:
             last_key = attr.group(1)
             current[last_key] = attr.group(2) or ""
+            continue
+        if current is not None and last_key is not None:
+            current[last_key] += "\n" + line  # a raw newline inside a value (qsub -V exports it)
             continue
         raise SchedulerOutputError(
             f"qstat -f line {number} is not 'Job Id: ...', an attribute or a continuation",
