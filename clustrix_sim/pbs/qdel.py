@@ -1,8 +1,9 @@
 """``qdel [-W force|<seconds>] [-x] id...``: delete jobs, arrays (every subjob) or subjobs.
 
-A running job gets SIGTERM, then SIGKILL after the kill delay (``-W force``: at once); its
-``Exit_status`` becomes ``256 + signal`` (265 for SIGKILL, 271 for SIGTERM). A queued job is
-removed without an exit status.
+A running job gets the mom's ``TermJob``: SIGTERM, then SIGKILL after the kill delay, so a
+script that dies of the SIGTERM ends with ``Exit_status = 271`` (256 + 15); ``-W force`` sends
+SIGKILL at once: 265 (OpenPBS ``req_delete.c``, ``SIGKILL + 0x100``). A queued job is removed
+without an exit status.
 """
 
 from __future__ import annotations
@@ -30,10 +31,12 @@ def main(argv: list[str], dialect: Dialect = PBSPRO) -> int:
         sys.stderr.write(USAGE)
         return 2
     _, uid = current_user()
+    force = any(k == "-W" and v == "force" for k, v in opts)
 
     def delete(full_id: str, target) -> int:
         seq, index, _records = target
-        result = call("signal", "qdel", {"targets": [{"job_id": seq, "task": index}], "signal": None, "uid": uid})
+        result = call("signal", "qdel", {"targets": [{"job_id": seq, "task": index}], "signal": None, "uid": uid,
+                                         "hard": force})
         return engine_status_error("qdel", full_id, result.get("results", []))
 
     return each_job("qdel", ids, dialect, delete)

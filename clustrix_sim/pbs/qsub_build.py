@@ -16,6 +16,7 @@ import socket
 
 from clustrix_sim.pbs.dialect import Dialect
 from clustrix_sim.pbs.qsub_values import (
+    PBSE_BADATVAL,
     BadValue,
     parse_array,
     parse_depend,
@@ -29,14 +30,16 @@ MAX_JOB_NAME = 236
 
 
 def check_job_name(name: str, dialect: Dialect) -> None:
-    """OpenPBS ``check_job_name``: printable, no whitespace, at most 236 characters, starting
-    with a letter (Torque accepts any printable name up to 256)."""
-    limit = 256 if dialect.name == "torque" else MAX_JOB_NAME
-    bad = not name or len(name) > limit or any(not c.isprintable() or c.isspace() for c in name)
-    if dialect.name != "torque" and not bad:
-        bad = not name[0].isalpha() or any(c in "@:/\\'\"" for c in name)
-    if bad:
-        raise BadValue("illegal -N value")
+    """The server's job-name check at submission (OpenPBS 23 ``verify_value_jobname``: at most
+    236 characters from ``[A-Za-z0-9_+.-]``, a digit first allowed); Torque accepts any
+    printable name up to 256 characters."""
+    if dialect.name == "torque":
+        if not name or len(name) > 256 or any(not c.isprintable() for c in name):
+            raise BadValue("illegal -N value")
+        return
+    if not name or len(name) > MAX_JOB_NAME or any(not (c.isascii() and c.isalnum()) and c not in "-_+."
+                                                   for c in name):
+        raise BadValue("Illegal attribute or resource value", PBSE_BADATVAL)
 
 
 def _home(user: str) -> str:

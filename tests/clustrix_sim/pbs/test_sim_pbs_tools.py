@@ -121,6 +121,11 @@ def test_qdel_of_a_running_job_and_of_finished_or_unknown_ones(pbs, work):
     assert full_json(pbs, job_id)["Exit_status"] == 256 + 15  # SIGTERM from the mom
     out = run(pbs, "qdel", job_id)
     assert (out.returncode, out.stderr) == (35, f"qdel: Job has finished {job_id}\n")
+    forced, forced_seq = submit(pbs, work, input="#!/bin/bash\ntrap '' TERM\nsleep 3600\n")
+    pbs.wait_job(forced_seq, states=["RUNNING"])
+    assert run(pbs, "qdel", "-W", "force", forced).returncode == 0
+    pbs.wait_job(forced_seq)
+    assert full_json(pbs, forced)["Exit_status"] == 256 + 9  # SIGKILL at once
     out = run(pbs, "qdel", "999999.pbs-server")
     assert (out.returncode, out.stderr) == (153, "qdel: Unknown Job Id 999999.pbs-server\n")
 
@@ -151,7 +156,7 @@ def test_qhold_of_a_running_job_and_qsig(pbs, work):
 
 @pytest.mark.parametrize("argv, rc, first_line", [
     (["-J", "3-1"], 2, "qsub: illegal -J value"),
-    (["-N", "1bad"], 2, "qsub: illegal -N value"),
+    (["-N", "bad name"], 15014 & 0xFF, "qsub: Illegal attribute or resource value"),
     (["-l", "walltime=soon"], 2, "qsub: illegal -l value"),
     (["-l", "colour=blue"], 15035 & 0xFF, "qsub: Unknown resource Resource_List.colour"),
     (["-q", "nosuch"], 15018 & 0xFF, "qsub: Unknown queue"),
