@@ -20,7 +20,8 @@ user reading one message knows what failed and how to fix it::
     │   └── CommandTimeoutError
     ├── PayloadError           a payload or result file is unreadable
     │   ├── PayloadAuthError   a result failed HMAC verification (never unpickled)
-    │   └── KeyFileError       a key file is missing, malformed, too permissive, or in the way
+    │   └── KeyFileError       a key file is missing, malformed, too permissive, in the way, or
+    │                          writable by someone else (owner, mode, or its directory)
     ├── RemoteError            the remote function raised an exception whose type cannot be
     │                          rebuilt here (the original type name and traceback are kept)
     └── JobError               the job itself ended badly (no result to return)
@@ -30,7 +31,8 @@ user reading one message knows what failed and how to fix it::
         ├── JobNodeFailError
         ├── JobPreemptedError
         ├── JobCancelledError  also a concurrent.futures.CancelledError
-        └── JobLostError       vanished from queue and accounting with no sentinel
+        ├── JobLostError       vanished from queue and accounting with no sentinel
+        └── JobExitError       the function called ``sys.exit(n)`` (carries n and the output)
 
 :class:`ClustrixWarning` (a ``UserWarning``) marks what works, but not as written: a time limit
 the scheduler rounds up, for one.
@@ -182,7 +184,16 @@ class PayloadAuthError(PayloadError):
 
 
 class KeyFileError(PayloadError):
-    """A key file is missing, unreadable, malformed, too permissive, or would be overwritten."""
+    """A key file is missing, unreadable, malformed, too permissive, or would be overwritten.
+
+    Also raised for a key that someone else could have written: owned by another user, a
+    symbolic link, or in a directory others own or can write. ``path`` names the key file when
+    known; the message names the fix (``chmod``/``chown``/``rm``).
+    """
+
+    def __init__(self, message: str, *, path: str | None = None):
+        super().__init__(message)
+        self.path = path
 
 
 class StatusQueryError(ClustrixError):
@@ -277,3 +288,45 @@ class JobCancelledError(JobError, concurrent.futures.CancelledError):
 
 class JobLostError(JobError):
     """The job vanished from the queue and from accounting and left no exit-code sentinel."""
+
+
+class JobExitError(JobError):
+    """The job's function called ``sys.exit(n)`` (raised ``SystemExit``) instead of returning.
+
+    Re-raising ``SystemExit`` in the caller would end the *caller's* process, silently, with the
+    job's exit code; this error carries it instead: ``exit_code`` (``sys.exit()`` and
+    ``sys.exit(None)`` are 0, a non-integer argument such as a message is 1, as the interpreter
+    would exit), ``exit_arg`` (the original argument), and the job's ``stdout``/``stderr`` and
+    ``remote_traceback``. The ``SystemExit`` itself is the ``__cause__``.
+    """
+
+    def __init__(self, exit_arg: object = None, *, job_id: str | None = None, stdout: str = "",
+                 stderr: str = "", remote_traceback: str = ""):
+        code = exit_code_of(exit_arg)
+        shown = "" if exit_arg is None else repr(exit_arg)
+        super().__init__(
+            f"the job's function called sys.exit({shown}) instead of returning a value; return a "
+            "value or raise an exception in code that runs as a job",
+            job_id=job_id, state="EXIT", exit_code=code, stderr_tail=stderr[-4000:],
+        )
+        self.exit_arg = exit_arg
+        self.stdout = stdout
+        self.stderr = stderr
+        self.remote_traceback = remote_traceback
+
+    @classmethod
+    def from_system_exit(cls, exc: SystemExit, *, job_id: str | None = None, stdout: str = "",
+                         stderr: str = "", remote_traceback: str = "") -> JobExitError:
+        """The error standing for ``exc`` (chained to it) as a job's outcome."""
+        err = cls(exc.code, job_id=job_id, stdout=stdout, stderr=stderr, remote_traceback=remote_traceback)
+        err.__cause__ = exc
+        return err
+
+
+def exit_code_of(arg: object) -> int:
+    """The process exit status ``sys.exit(arg)`` produces: None -> 0, an int -> itself, else 1."""
+    if arg is None:
+        return 0
+    if isinstance(arg, int) and not isinstance(arg, bool):
+        return arg
+    return 1

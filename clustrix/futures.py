@@ -24,6 +24,7 @@ from typing import Any, Protocol, runtime_checkable
 from clustrix.errors import (
     JobCancelledError,
     JobError,
+    JobExitError,
     JobFailedError,
     JobLostError,
     JobNodeFailError,
@@ -200,6 +201,9 @@ class JobFuture(concurrent.futures.Future):
             exc = envelope.exception()
             if exc is None:  # defensive: a not-ok envelope always rebuilds an exception
                 exc = JobFailedError("the job reported a failure without an exception", job_id=self.job_id)
+            if isinstance(exc, JobExitError) and exc.job_id is None and isinstance(exc.__cause__, SystemExit):
+                exc = JobExitError.from_system_exit(exc.__cause__, job_id=self.job_id, stdout=exc.stdout,
+                                                    stderr=exc.stderr, remote_traceback=exc.remote_traceback)
             return self.resolve(envelope, exception=exc)
         return self.resolve(envelope, value=envelope.value)
 
@@ -216,6 +220,12 @@ class JobFuture(concurrent.futures.Future):
         ``envelope`` (optional) supplies ``stdout()``/``stderr()`` and timings; ``status``
         defaults to the one implied by ``exception``. False if the future was already done.
         """
+        if isinstance(exception, SystemExit):
+            # In-process backends hand over the object itself; raised from result() it would
+            # end the caller's process (see JobExitError).
+            exception = JobExitError.from_system_exit(
+                exception, job_id=self.job_id, stdout="" if envelope is None else envelope.stdout,
+                stderr="" if envelope is None else envelope.stderr)
         if status is None:
             status = status_for_exception(exception)
         with self._condition:

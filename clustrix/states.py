@@ -58,13 +58,25 @@ class JobStatus:
 
     ``raw`` is the scheduler's own code or word (``"CANCELLED by 1000"``, ``"R"``, ``"Eqw"``),
     ``reason`` its pending/failure reason if it gave one, ``exit_code`` the job's exit code when
-    known.
+    known. ``problem`` is set (see :meth:`unreadable`) when this job's row of the output could not
+    be read: one bad row concerns its own job only, never the whole batch.
     """
 
     state: JobState
     raw: str = ""
     reason: str = ""
     exit_code: int | None = None
+    problem: str = ""
+    """Why this job's status row could not be read (the error, naming the row); "" when it was."""
+
+    @classmethod
+    def unreadable(cls, row: str, error: object) -> JobStatus:
+        """The status of a job whose row could not be read: UNKNOWN, with the row and the error.
+
+        The poller retries it and, if the row stays unreadable, fails that job alone.
+        """
+        shown = row if len(row) <= 300 else row[:300] + "..."
+        return cls(JobState.UNKNOWN, raw=shown, problem=f"{error}; row: {shown!r}")
 
     @property
     def is_terminal(self) -> bool:

@@ -14,8 +14,10 @@ The rooms, lowest first; each imports only from the rooms above it in this list:
 - ``slurm/`` (``pbs/``, ``sge/`` next): one front end per scheduler, the commands themselves;
   a front end imports only ``engine.model`` and ``controller.protocol`` (it is a client);
 - ``strategies/``: Hypothesis strategies for scheduler output (the only Hypothesis user);
-- ``faults.py``, ``cluster.py`` (:class:`SimCluster`), ``cli.py`` (``clustrix-sim``): the
-  public face.
+- ``faults.py``, ``cluster.py`` (:class:`SimCluster`): the public face;
+- ``containers/``: the same handle over a Docker container (real Slurm or Grid Engine, or the
+  simulator) behind OpenSSH, on the ``docker`` SDK, imported lazily;
+- ``cli.py`` (``clustrix-sim``).
 
 No import cycles, function-level and ``TYPE_CHECKING`` imports included (a test enforces it).
 """

@@ -1,5 +1,6 @@
 """``clustrix-sim``: run a simulated cluster in the foreground and connect to it.
 
+    clustrix-sim up --docker --scheduler slurm|sge   # the real scheduler in a container
     clustrix-sim up [--scheduler slurm|pbs|torque] [--nodes N] [--cores-per-node C] [--mem-per-node 16G]
                     [--gpus-per-node G] [--time-scale X] [--state-dir DIR] [--no-ssh]
     eval "$(clustrix-sim env)"       # sbatch/squeue/... on PATH, talking to it
@@ -70,6 +71,13 @@ def env_lines(info: dict[str, Any]) -> str:
 
 
 def cmd_up(args: argparse.Namespace) -> int:
+    if args.docker:
+        from clustrix_sim.containers.cli import up
+
+        return up(args.scheduler)
+    if args.scheduler not in frontends.installed():
+        raise SystemExit(f"clustrix-sim up: no simulator front end for {args.scheduler} (installed: "
+                         f"{', '.join(frontends.installed())}); --docker runs the real scheduler in a container")
     from clustrix_sim.controller.server import Controller
 
     state_dir = os.path.abspath(args.state_dir)
@@ -178,7 +186,9 @@ def build_parser() -> argparse.ArgumentParser:
         return p
 
     up = with_state(sub.add_parser("up", help="run a simulated cluster in the foreground"))
-    up.add_argument("--scheduler", default="slurm", choices=frontends.installed())
+    up.add_argument("--scheduler", default="slurm", choices=sorted({*frontends.installed(), "slurm", "sge"}))
+    up.add_argument("--docker", action="store_true",
+                    help="run the REAL scheduler (Slurm 22.05, Grid Engine 8.1.9) in a Docker container behind OpenSSH")
     up.add_argument("--nodes", type=int, default=2)
     up.add_argument("--cores-per-node", type=int, default=4)
     up.add_argument("--mem-per-node", default="16G")

@@ -142,7 +142,7 @@ class SimCluster:
             raise SimClusterError("this SimCluster is already running")
         began = time.perf_counter()
         if self.root is None:
-            self.root = tempfile.mkdtemp(prefix="clustrix-sim-")
+            self.root = _private_root()
         os.makedirs(self.state_dir, mode=0o700, exist_ok=True)
         os.makedirs(self.home, mode=0o700, exist_ok=True)
         config_path = os.path.join(self.state_dir, "config.json")
@@ -342,9 +342,15 @@ class SimCluster:
         return SSHInfo(**{k: info[k] for k in ("host", "port", "user", "key_file", "known_hosts", "home")})
 
     def profile(self, **overrides: Any) -> dict[str, Any]:
-        """A mapping for ``clustrix.profile.Profile.from_mapping``: SLURM over SSH to this cluster."""
+        """A mapping for clustrix's ``Profile.from_mapping``: this cluster's scheduler over SSH.
+
+        Jobs are recorded in this cluster's own ledger (``<root>/ledger.sqlite3``), not the
+        user's: a simulator's jobs die with it, and a personal ledger full of them would send
+        ``clustrix jobs`` to clusters that no longer exist. ``ledger=...`` overrides it.
+        """
         self.ssh  # noqa: B018 - raises a clear error when ssh=False
         data = profile_mapping((self._ready or {}).get("ssh") or self.ssh.__dict__, self.scheduler)
+        data["ledger"] = os.path.join(self.root or "", "ledger.sqlite3")
         data.update(overrides)
         return data
 
@@ -357,6 +363,24 @@ def profile_mapping(ssh: Mapping[str, Any], scheduler: str = "slurm") -> dict[st
         "use_ssh_config": False, "remote_dir": os.path.join(ssh["home"], "clustrix-jobs"),
         "python": sys.executable, "poll_interval_s": 0.05, "poll_max_interval_s": 0.5,
     }
+
+
+MAX_SOCKET_PATH_BYTES = 107
+"""What a Unix socket path may hold on Linux (``sun_path`` is 108 bytes with the NUL)."""
+
+
+def _private_root() -> str:
+    """A fresh 0700 root for a cluster nobody gave a root to.
+
+    It goes under ``$TMPDIR`` as usual, unless that is so deep that the controller's socket
+    (``<root>/state/ctl.sock``) would not fit in a Unix socket path — as under a test runner's
+    per-test temporary dirs, or a site's long scratch paths — in which case ``/tmp`` is used.
+    """
+    root = tempfile.mkdtemp(prefix="clustrix-sim-")
+    if len(os.path.join(root, "state", "tools.sock").encode()) <= MAX_SOCKET_PATH_BYTES:
+        return root
+    os.rmdir(root)
+    return tempfile.mkdtemp(prefix="clustrix-sim-", dir="/tmp")  # noqa: S108 - a private 0700 dir
 
 
 def _package_root() -> str:

@@ -8,8 +8,9 @@ Grammar of a backend value::
     local | debug                      in-process / process pool on this machine
     <scheduler>-sim                    the embedded simulator over SSH on loopback
 
-``<scheduler>-docker`` (the simulator's Docker image) is reserved: it becomes valid by adding
-``"docker"`` to :data:`MODES` once the container path exists.
+    <scheduler>-docker                 a cluster in a Docker container behind OpenSSH: the REAL
+                                       scheduler where Debian packages one (slurm, sge), else the
+                                       simulator (offered once its front end exists, e.g. pbs)
     profile:<NAME>                     a profile from the user's clustrix config (a real cluster)
 """
 
@@ -25,7 +26,8 @@ DEFAULT = "local"
 
 PLAIN = ("local", "debug")
 SIM_SCHEDULERS = ("slurm", "pbs", "torque", "sge")
-MODES: tuple[str, ...] = ("sim",)
+MODES: tuple[str, ...] = ("sim", "docker")
+REAL_DOCKER_SCHEDULERS = ("slurm", "sge")
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,17 @@ def available_sim_schedulers() -> tuple[str, ...]:
     return tuple(name for name in SIM_SCHEDULERS if name in installed)
 
 
+def available_schedulers(mode: str) -> tuple[str, ...]:
+    """Schedulers offered in ``mode``: the simulator's front ends; in Docker also the real ones."""
+    sims = available_sim_schedulers()
+    if mode == "docker":
+        return REAL_DOCKER_SCHEDULERS + tuple(s for s in sims if s not in REAL_DOCKER_SCHEDULERS)
+    return sims
+
+
 def valid_values() -> list[str]:
     """Every value accepted today, for error messages and ``--help``."""
-    sims = available_sim_schedulers()
-    values = list(PLAIN) + [f"{s}-{mode}" for mode in MODES for s in sims]
+    values = list(PLAIN) + [f"{s}-{mode}" for mode in MODES for s in available_schedulers(mode)]
     return values + ["profile:NAME"]
 
 
@@ -88,7 +97,7 @@ def parse(value: str, origin: str) -> BackendChoice:
         ok = bool(text.split(":", 1)[1].strip())
     elif "-" in text:
         scheduler, _, mode = text.rpartition("-")
-        ok = mode in MODES and scheduler in available_sim_schedulers()
+        ok = mode in MODES and scheduler in available_schedulers(mode)
     if not ok:
         raise ValueError(
             f"invalid clustrix backend {value!r} (from {origin}); "

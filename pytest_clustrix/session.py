@@ -43,6 +43,10 @@ class ClustrixSession:
         if not self.choice.uses_simulator:
             raise RuntimeError(f"clustrix backend {self.choice.value!r} does not use a simulator")
         with self._lock:
+            if self._sim is None and self.choice.kind == "docker":
+                from pytest_clustrix.containers import start_container
+
+                self._sim = start_container(self.choice.scheduler or "slurm")
             if self._sim is None:
                 from clustrix_sim.cluster import SimCluster
 
@@ -55,6 +59,8 @@ class ClustrixSession:
     def sim_log_tail(self) -> str:
         """The end of the simulator's logs, for the report of a failing test."""
         sim = self._sim
+        if sim is not None and hasattr(sim, "log_tail"):  # a DockerCluster: the scheduler's logs
+            return sim.log_tail(LOG_TAIL_BYTES)
         if sim is None or sim.root is None:
             return ""
         chunks = []
@@ -104,7 +110,7 @@ class ClustrixSession:
             sim, self._sim = self._sim, None
         if sim is None:
             return None
-        keep = self.keep_sim and self.any_failed
+        keep = self.keep_sim and self.any_failed and self.choice.kind != "docker"
         sim.keep = keep
         root = sim.root
         sim.stop()

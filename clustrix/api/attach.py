@@ -9,6 +9,7 @@ built here are shared per profile, so attaching to many jobs costs one connectio
 from __future__ import annotations
 
 import json
+import os
 import threading
 from collections.abc import Sequence
 from typing import Any
@@ -36,23 +37,29 @@ def backend_for(entry: LedgerEntry, ledger: Ledger) -> RemoteBackend:
         return backend
 
 
+def _open(ledger: Ledger | str | os.PathLike[str] | None) -> Ledger:
+    return ledger if isinstance(ledger, Ledger) else Ledger(ledger)
+
+
 def attach_items(job_id: str, *, host: str | None = None, profile: str | None = None,
-                 ledger: Ledger | None = None) -> list[JobFuture]:
+                 ledger: Ledger | str | os.PathLike[str] | None = None) -> list[JobFuture]:
     """One future per item of a recorded job (one for a single job), in input order."""
-    ledger = ledger or Ledger()
+    ledger = _open(ledger)
     entry = ledger.find(job_id, host=host, profile=profile)
     return backend_for(entry, ledger).adopt(entry)
 
 
 def attach(job_id: str, *, host: str | None = None, profile: str | None = None,
-           ledger: Ledger | None = None) -> JobFuture:
+           ledger: Ledger | str | os.PathLike[str] | None = None) -> JobFuture:
     """A future for a recorded job: its value, or for an array the list of item values in order.
 
     ``job_id`` is the scheduler's id (``"12345"``, a pid for plain ssh) or ``"#N"`` for ledger row
     N; ``host``/``profile`` disambiguate ids seen on several clusters. An array's future raises
     the first failing item's exception; :func:`attach_items` gives the per-item futures.
+    ``ledger`` is the ledger (or its path) the job was recorded in: the user's by default, a
+    simulator's own for jobs run on one (``profile.ledger``).
     """
-    ledger = ledger or Ledger()
+    ledger = _open(ledger)
     entry = ledger.find(job_id, host=host, profile=profile)
     items = backend_for(entry, ledger).adopt(entry)
     if not entry.is_array:

@@ -39,6 +39,7 @@ import click
 from clustrix.api.decorator import cluster
 
 MAX_TABLE_ROWS = 24  # longer sacct tables show their head and tail
+IDLE_WAIT_S = 30.0
 MAX_SHOWN_RESULTS = 100
 
 
@@ -178,7 +179,9 @@ def run_demo(items: int = 50, nodes: int = 2, cores_per_node: int = 4, *, keep_l
             echo(f"  simulator root: {sim.root}  (removed at the end)")
             echo(f"  ledger: {ledger_file}" + ("" if keep_ledger else "  (temporary; --keep-ledger keeps "
                                                                         "the jobs in your own ledger)"))
-            with cfg.use_profile(sim.profile(name="clustrix-demo")):
+            # The jobs run on this machine: they import this clustrix, whatever else is installed.
+            root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+            with cfg.use_profile(sim.profile(name="clustrix-demo", ledger=ledger_file, env={"PYTHONPATH": root})):
                 _demo_calls(run, echo)
             echo("")
             _print_job_table(sim, echo)
@@ -237,6 +240,12 @@ def _short_list(values: list[Any]) -> str:
 def _print_job_table(sim: Any, echo: Callable[[str], None]) -> None:
     argv = ["sacct", "-X", "--format=JobID%-10,JobName%-10,State,ExitCode,NodeList,Elapsed"]
     echo(f"3. The simulator's accounting:  {' '.join(argv)}")
+    # clustrix returns a value as soon as its result file exists, which can be a moment before
+    # the job script exits; the table shows the scheduler's final word, so wait for it (bounded).
+    try:
+        sim.wait_idle(timeout_s=IDLE_WAIT_S)
+    except TimeoutError:
+        echo(f"   (some jobs were still finishing after {IDLE_WAIT_S:.0f} s; their state is as of now)")
     done = sim.run(argv, timeout_s=30)
     if done.returncode != 0:
         echo(f"   sacct failed (exit {done.returncode}): {done.stderr.strip()}")

@@ -4,6 +4,8 @@
 - :mod:`~clustrix.payload.keys` — the key file: create, read, check its permissions;
 - :mod:`~clustrix.payload.records` — frozen value types without :mod:`dataclasses` (start-up cost);
 - :mod:`~clustrix.payload.result` — the result envelope (value or exception with traceback);
+- :mod:`~clustrix.payload.binding` — which job, task and submission a result belongs to;
+- :mod:`~clustrix.payload.hints` — import-root hints and the code file a payload carries;
 - :mod:`~clustrix.payload.codec` — calls, arrays and results to bytes and back (cloudpickle);
 - :mod:`~clustrix.payload.runner` — the job side, run as ``python -m clustrix.runner``.
 

@@ -30,9 +30,7 @@ path (``python -m clustrix.runner``), so it imports no more than that path needs
 
 from __future__ import annotations
 
-import os
-import sys
-
+from clustrix.payload.binding import JobBinding, binding_of, check_result_binding, result_meta
 from clustrix.payload.format import (  # noqa: F401 - HEADER_LEN is re-exported
     HEADER_LEN,
     KIND_ARRAY,
@@ -48,6 +46,9 @@ from clustrix.payload.format import (  # noqa: F401 - HEADER_LEN is re-exported
     read_key_file,
     seal,
 )
+from clustrix.payload.hints import code_file as _code_file
+from clustrix.payload.hints import default_sys_path_hints
+from clustrix.payload.hints import sys_path_hints as _hints
 from clustrix.payload.records import FrozenRecord
 from clustrix.payload.result import (
     RemoteTraceback,
@@ -77,6 +78,7 @@ __all__ = [
     "KEY_BYTES",
     "ArrayPayload",
     "Call",
+    "JobBinding",
     "KeyFileError",
     "Payload",
     "RemoteTraceback",
@@ -154,42 +156,13 @@ def _dumps(obj: object) -> bytes:
     return cloudpickle.dumps(obj, protocol=_PROTOCOL)
 
 
-def default_sys_path_hints() -> list[str]:
-    """Directories the runner should put on ``sys.path``: the script's directory and the cwd."""
-    hints: list[str] = []
-    main = sys.modules.get("__main__")
-    main_file = getattr(main, "__file__", None)
-    if isinstance(main_file, str):
-        hints.append(os.path.dirname(os.path.abspath(main_file)))
-    try:
-        hints.append(os.getcwd())
-    except OSError:  # the cwd was deleted; nothing to hint
-        pass
-    return list(dict.fromkeys(hints))
-
-
-def _code_file(fn: object) -> str | None:
-    """The source file of ``fn`` (cloudpickle blanks it to ``<dynamic-code>`` for by-value code)."""
-    fn = getattr(fn, "func", fn)  # functools.partial
-    code = getattr(fn, "__code__", None)
-    if code is None:  # a callable object: its class's __call__
-        code = getattr(vars(type(fn)).get("__call__"), "__code__", None)
-    name = getattr(code, "co_filename", None)
-    return name if isinstance(name, str) and not name.startswith("<") else None
-
-
-def _hints(sys_path: Sequence[str] | None) -> list[str]:
-    hints = default_sys_path_hints() if sys_path is None else list(sys_path)
-    return [p for p in hints if isinstance(p, str) and p]
-
-
 # --------------------------------------------------------------------------- calls and arrays
 
 
 class ArrayPayload(FrozenRecord):
     """An opened (authenticated) array payload; chunks are unpickled only on demand."""
 
-    __slots__ = ("sys_path", "chunk_sizes", "code_file", "_fn_blob", "_chunk_blobs")
+    __slots__ = ("sys_path", "chunk_sizes", "code_file", "_fn_blob", "_chunk_blobs", "binding")
     _repr_hidden = frozenset({"_fn_blob", "_chunk_blobs"})
 
     sys_path: tuple[str, ...]
@@ -197,10 +170,12 @@ class ArrayPayload(FrozenRecord):
     code_file: str | None
     _fn_blob: memoryview
     _chunk_blobs: tuple[memoryview, ...]
+    binding: JobBinding | None
 
     def __init__(self, sys_path: tuple[str, ...], chunk_sizes: tuple[int, ...], code_file: str | None,
-                 _fn_blob: memoryview, _chunk_blobs: tuple[memoryview, ...]):
+                 _fn_blob: memoryview, _chunk_blobs: tuple[memoryview, ...], binding: JobBinding | None = None):
         init = object.__setattr__
+        init(self, "binding", binding)
         init(self, "sys_path", sys_path)
         init(self, "chunk_sizes", chunk_sizes)
         init(self, "code_file", code_file)
@@ -225,15 +200,18 @@ class ArrayPayload(FrozenRecord):
 class Payload(FrozenRecord):
     """An opened (authenticated) single-call payload; the call is unpickled on demand."""
 
-    __slots__ = ("sys_path", "code_file", "_call_blob")
+    __slots__ = ("sys_path", "code_file", "_call_blob", "binding")
     _repr_hidden = frozenset({"_call_blob"})
 
     sys_path: tuple[str, ...]
     code_file: str | None
     _call_blob: memoryview
+    binding: JobBinding | None
 
-    def __init__(self, sys_path: tuple[str, ...], code_file: str | None, _call_blob: memoryview):
+    def __init__(self, sys_path: tuple[str, ...], code_file: str | None, _call_blob: memoryview,
+                 binding: JobBinding | None = None):
         init = object.__setattr__
+        init(self, "binding", binding)
         init(self, "sys_path", sys_path)
         init(self, "code_file", code_file)
         init(self, "_call_blob", _call_blob)
@@ -245,11 +223,25 @@ class Payload(FrozenRecord):
         return call
 
 
-def dump_call(call: Call, key: bytes, *, sys_path: Sequence[str] | None = None) -> bytes:
-    """Serialize and sign one call. ``sys_path`` defaults to :func:`default_sys_path_hints`."""
+def _binding_meta(binding: JobBinding | None) -> dict[str, str]:
+    if binding is None:
+        return {}
+    if not isinstance(binding, JobBinding):
+        raise TypeError(f"binding must be a clustrix.payload.binding.JobBinding, got {type(binding).__name__}")
+    return binding.meta()
+
+
+def dump_call(call: Call, key: bytes, *, sys_path: Sequence[str] | None = None,
+              binding: JobBinding | None = None) -> bytes:
+    """Serialize and sign one call. ``sys_path`` defaults to :func:`default_sys_path_hints`.
+
+    ``binding`` (every backend passes one) ties the job's result to this job directory and
+    submission: see :mod:`clustrix.payload.binding`.
+    """
     if not isinstance(call, Call):
         raise TypeError(f"dump_call needs a clustrix.payload.codec.Call, got {type(call).__name__}")
-    meta = pickle_dumps({"sys_path": _hints(sys_path), "code_file": _code_file(call.fn)}, protocol=_PROTOCOL)
+    meta = pickle_dumps({"sys_path": _hints(sys_path), "code_file": _code_file(call.fn), **_binding_meta(binding)},
+                        protocol=_PROTOCOL)
     return seal(KIND_CALL, [meta, _dumps(call)], key)
 
 
@@ -259,8 +251,12 @@ def dump_array(
     key: bytes,
     *,
     sys_path: Sequence[str] | None = None,
+    binding: JobBinding | None = None,
 ) -> bytes:
-    """Serialize and sign an array payload: task ``i`` runs every ``(args, kwargs)`` of chunk ``i``."""
+    """Serialize and sign an array payload: task ``i`` runs every ``(args, kwargs)`` of chunk ``i``.
+
+    ``binding`` as for :func:`dump_call`.
+    """
     from collections.abc import Mapping
 
     if not callable(fn):
@@ -278,7 +274,8 @@ def dump_array(
     if not normalized:
         raise ValueError("an array payload needs at least one chunk")
     meta = pickle_dumps(
-        {"sys_path": _hints(sys_path), "code_file": _code_file(fn), "chunk_sizes": [len(c) for c in normalized]},
+        {"sys_path": _hints(sys_path), "code_file": _code_file(fn), "chunk_sizes": [len(c) for c in normalized],
+         **_binding_meta(binding)},
         protocol=_PROTOCOL,
     )
     return seal(KIND_ARRAY, [meta, _dumps(fn), *(_dumps(c) for c in normalized)], key)
@@ -295,12 +292,12 @@ def load_payload(blob: bytes | bytearray | memoryview, key: bytes) -> Payload | 
         if len(sections) != 2 + len(sizes):
             raise payload_error("malformed clustrix array payload: chunk count does not match its sections")
         return ArrayPayload(tuple(meta.get("sys_path", ())), sizes, meta.get("code_file"), sections[1],
-                            tuple(sections[2:]))
+                            tuple(sections[2:]), binding_of(meta))
     sections = open_sections(view, key, KIND_CALL)
     meta = _meta(sections[0], "call payload")
     if len(sections) != 2:
         raise payload_error("malformed clustrix call payload: expected 2 sections")
-    return Payload(tuple(meta.get("sys_path", ())), meta.get("code_file"), sections[1])
+    return Payload(tuple(meta.get("sys_path", ())), meta.get("code_file"), sections[1], binding_of(meta))
 
 
 def load_call(blob: bytes | bytearray | memoryview, key: bytes) -> Call:
@@ -322,8 +319,12 @@ def load_array(blob: bytes | bytearray | memoryview, key: bytes) -> ArrayPayload
 # --------------------------------------------------------------------------- results
 
 
-def dump_result(envelopes: Sequence[ResultEnvelope], key: bytes) -> bytes:
+def dump_result(envelopes: Sequence[ResultEnvelope], key: bytes, *, binding: JobBinding | None = None,
+                task: int | None = None) -> bytes:
     """Sign the envelopes of one job or array task (one per item, in item order).
+
+    ``binding`` (the payload's) and ``task`` (the array task run, None for a single job) are
+    signed with them, so the client can tell this result from another job's or task's.
 
     An envelope whose value cannot be pickled is replaced by an error envelope saying so, so the
     job still reports something useful instead of failing without a result.
@@ -338,12 +339,18 @@ def dump_result(envelopes: Sequence[ResultEnvelope], key: bytes) -> bytes:
                 f"({type(exc).__name__}: {exc}); return plain data instead"
             )
             blobs.append(dumps_portable(error_envelope(err, base=env)))
-    meta = pickle_dumps({"count": len(blobs)}, protocol=_PROTOCOL)
+    meta = pickle_dumps({"count": len(blobs), **result_meta(binding, task)}, protocol=_PROTOCOL)
     return seal(KIND_RESULT, [meta, *blobs], key)
 
 
-def load_result(blob: bytes | bytearray | memoryview, key: bytes) -> list[ResultEnvelope]:
+def load_result(blob: bytes | bytearray | memoryview, key: bytes, *, expect: JobBinding | None = None,
+                task: int | None = None) -> list[ResultEnvelope]:
     """Authenticate a result file, then unpickle one :class:`ResultEnvelope` per item.
+
+    With ``expect`` (the binding the job was staged with) the result must also be bound to that
+    job and to ``task`` (None for a single job); otherwise
+    :class:`~clustrix.errors.PayloadAuthError` names what was expected and what was found, and
+    nothing is unpickled but the signed metadata.
 
     An item whose value cannot be unpickled here (its class is missing locally) becomes an
     envelope whose :meth:`~ResultEnvelope.unwrap` raises :class:`PayloadError` naming the cause;
@@ -351,6 +358,8 @@ def load_result(blob: bytes | bytearray | memoryview, key: bytes) -> list[Result
     """
     sections = open_sections(blob, key, KIND_RESULT)
     meta = _meta(sections[0], "result")
+    if expect is not None:
+        check_result_binding(meta, expect, task)
     if meta.get("count") != len(sections) - 1:
         raise payload_error("malformed clustrix result: item count does not match its sections")
     out: list[ResultEnvelope] = []

@@ -20,12 +20,16 @@ import os
 import stat
 import struct
 
+from clustrix.payload.key_checks import key_dir_problem, key_file_problem
+
 TYPE_CHECKING = False  # not ``from typing import ...``: typing costs ~5 ms per job start
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
 MAGIC = b"CLUSTRIX"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+# 2: results carry the job binding (job-dir id, task, nonce) the client checks; a version-1
+# runner would write results without it, so the two refuse each other with a clear message.
 KIND_CALL = ord("C")
 KIND_ARRAY = ord("A")
 KIND_RESULT = ord("R")
@@ -194,13 +198,19 @@ def decode_key(data: bytes, path: str) -> bytes:
 
 
 def read_key_file(path: str) -> bytes:
-    """Read a key, refusing files that group or others may read or write.
+    """Read a key, refusing one that anybody else could have written or read.
 
-    Raises :class:`~clustrix.errors.KeyFileError` naming the problem and its fix.
+    The file must be a regular file owned by this process's user with no group/other bits, in
+    a directory owned by that user that nobody else can write (see
+    :mod:`clustrix.payload.key_checks`). Raises :class:`~clustrix.errors.KeyFileError` naming
+    the problem and its fix.
     """
     path = os.path.expanduser(path)
+    directory = os.path.dirname(os.path.abspath(path))
+    uid = os.geteuid()
     try:
-        st = os.stat(path)
+        st = os.lstat(path)
+        dir_st = os.stat(directory)
     except FileNotFoundError:
         raise key_file_error(
             f"key file {path} does not exist; create it with clustrix.payload.codec.write_key_file({path!r}) "
@@ -208,18 +218,25 @@ def read_key_file(path: str) -> bytes:
         ) from None
     except OSError as exc:
         raise key_file_error(f"cannot stat key file {path}: {exc}") from exc
-    if not stat.S_ISREG(st.st_mode):
-        raise key_file_error(f"key file {path} is not a regular file")
-    if st.st_mode & 0o077:
-        raise key_file_error(
-            f"key file {path} has mode {stat.S_IMODE(st.st_mode):04o}, so other users may read or "
-            f"change it; run: chmod 600 {path}"
-        )
+    problem = key_file_problem(path, st, uid) or key_dir_problem(directory, path, dir_st, uid)
+    if problem is not None:
+        raise key_file_error(problem)
     try:
-        with open(path, "rb") as fh:
-            data = fh.read(4 * KEY_BYTES + 2)
+        # O_NOFOLLOW and the inode check: the file read is the file checked, even if it was
+        # swapped in between (O_NONBLOCK: a FIFO put there cannot hang the job).
+        fd = os.open(path, os.O_RDONLY | _O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
     except OSError as exc:
         raise key_file_error(f"cannot read key file {path}: {exc}") from exc
+    try:
+        opened = os.fstat(fd)
+        if (opened.st_dev, opened.st_ino) != (st.st_dev, st.st_ino) or not stat.S_ISREG(opened.st_mode):
+            raise key_file_error(f"key file {path} was replaced while it was being read; try again, and "
+                                 f"check who else can write {directory}")
+        data = os.read(fd, 4 * KEY_BYTES + 2)
+    except OSError as exc:
+        raise key_file_error(f"cannot read key file {path}: {exc}") from exc
+    finally:
+        os.close(fd)
     return decode_key(data, path)
 
 

@@ -115,6 +115,12 @@ class ResultEnvelope(FrozenRecord):
             from clustrix.errors import RemoteError
 
             return RemoteError(self.exc_type or "<unknown>", self.exc_message, self.remote_traceback)
+        if isinstance(exc, SystemExit):
+            # Re-raised as is, it would end the *caller's* process with the job's exit code.
+            from clustrix.errors import JobExitError
+
+            return JobExitError.from_system_exit(exc, stdout=self.stdout, stderr=self.stderr,
+                                                 remote_traceback=self.remote_traceback)
         if self.remote_traceback:
             exc.__cause__ = RemoteTraceback(self.remote_traceback)
             add_note = getattr(exc, "add_note", None)  # Python >= 3.11

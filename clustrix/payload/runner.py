@@ -298,7 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     envelopes = _execute(opened, task)
     result_name = "result.pkl" if task is None else f"result.{task}.pkl"
     try:
-        atomic_write(os.path.join(job_dir, result_name), dump_result(envelopes, key), durable=durable)
+        atomic_write(os.path.join(job_dir, result_name),
+                     dump_result(envelopes, key, binding=opened.binding, task=task), durable=durable)
     except OSError as exc:
         return _fail(EXIT_RESULT_WRITE, f"cannot write {os.path.join(job_dir, result_name)}: {exc}")
     return EXIT_OK

@@ -225,6 +225,11 @@ class Poller:
         candidates: list[Watch] = []
         for w in live:
             st = statuses.get(w.key)
+            if st is not None and st.problem:
+                # This job's problem only: no news now; after a few rounds in a row it fails alone.
+                changed = self._unreadable(w, st) or changed
+                continue
+            w.unreadable_rounds = 0
             if st is None:
                 if w.missing_since is None:
                     w.missing_since = now
@@ -249,6 +254,19 @@ class Poller:
             changed = changed or resolved
         self._failures = 0
         return changed, any(not w.done for w in candidates)
+
+    def _unreadable(self, w: Watch, st: JobStatus) -> bool:
+        w.unreadable_rounds += 1
+        limit = self.config.max_unreadable_rows
+        log.warning("status row of job %s unreadable (%d/%d in a row): %s", w.key, w.unreadable_rounds, limit,
+                    st.problem)
+        if w.unreadable_rounds < limit:
+            return False
+        err = JobError(f"the scheduler's status output for this job could not be read {limit} times in a "
+                       f"row ({st.problem}); the job may still be running: check it with `clustrix jobs "
+                       "status`, and please report the row with your scheduler's version",
+                       job_id=w.key, state=(w.status.raw or w.status.state.value) if w.status else None)
+        return self._finish(w, Failed(err))
 
     def _resolve(self, candidates: list[Watch], statuses: dict[str, JobStatus], now: float) -> bool:
         paths = [p for w in candidates for p in (w.files.result, w.files.sentinel, w.files.stderr)]

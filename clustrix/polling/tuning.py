@@ -22,6 +22,8 @@ class PollerConfig:
     grace: GracePolicy = field(default_factory=GracePolicy)
     max_transient_failures: int = 10
     max_hard_failures: int = 3
+    max_unreadable_rows: int = 3
+    """Status rounds in a row whose row for one job cannot be read before that job (alone) fails."""
     status_interval_s: float | None = None
     """With a result probe: the first gap between status rounds (None: ``STATUS_INTERVALS``
     times ``interval_s``). Ignored without a probe, where every tick is a status round."""

@@ -61,4 +61,5 @@ class Watch:
     missing_since: float | None = None
     accounting_checked: bool = False
     ended_seen: bool = False  # a probe saw its sentinel without a result (asks for one status round)
+    unreadable_rounds: int = 0  # status rounds in a row whose row for this job could not be read
     done: bool = False

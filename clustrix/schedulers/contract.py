@@ -1,7 +1,8 @@
 """The scheduler-module contract: what every ``clustrix.schedulers.<name>`` package provides.
 
 Consumers (the launcher, the status source) are typed against :class:`SchedulerModule` and call
-its members directly; optional abilities are explicit attributes that are ``None`` where a
+its members directly; optional abilities (a fallback status command, per-job accounting,
+finding a submission again by its tag) are explicit attributes that are ``None`` where a
 scheduler lacks them, so nobody probes modules with ``getattr``/``hasattr``. A test checks that
 every registered scheduler satisfies the protocol.
 """
@@ -45,6 +46,26 @@ def effective_time_s(time_s: int, granularity_s: int) -> int:
     return -(-time_s // granularity_s) * granularity_s
 
 
+@dataclass(frozen=True)
+class TaggedSubmit:
+    """Submissions the scheduler can be asked about afterwards, by a tag they carry.
+
+    A submit command that fails *ambiguously* (the connection dropped after sending it, it
+    timed out, or the controller answered "Socket timed out" after the request reached it)
+    may still have created the job. Before submitting again, the launcher runs
+    ``lookup_argv(tag)`` — one status query over this user's jobs — and adopts the job id
+    ``parse_lookup(stdout, tag)`` finds instead of creating a twin. SLURM keeps the tag as the
+    job's comment (``sbatch --comment``, ``squeue %k``).
+    """
+
+    submit_argv: Callable[[str, str], list[str]]
+    """``(script_path, tag)`` -> the submit command, tagged."""
+    lookup_argv: Callable[[str], list[str]]
+    """``tag`` -> one status query listing this user's jobs with their tags."""
+    parse_lookup: Callable[[str, str], JobId | None]
+    """``(stdout, tag)`` -> the id of the job carrying ``tag``, or None."""
+
+
 @runtime_checkable
 class SchedulerModule(Protocol):
     """One batch system, as pure functions from values to text and argv, and from text to values.
@@ -60,6 +81,8 @@ class SchedulerModule(Protocol):
     """The unit the scheduler counts a walltime limit in; a limit is rounded up to a multiple."""
     FALLBACK_STATUS: FallbackStatus | None
     ACCOUNTING: Accounting | None
+    TAGGED_SUBMIT: TaggedSubmit | None
+    """None where the scheduler keeps no tag a status query shows (see :class:`TaggedSubmit`)."""
 
     def render_script(self, spec: JobSpec, paths: JobPaths) -> str:
         """The whole batch script: directives, then the body that runs the job."""

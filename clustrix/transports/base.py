@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from clustrix.errors import CommandError
 
-__all__ = ["Completed", "Transport", "decode_output", "validate_argv"]
+__all__ = ["Completed", "FileStat", "Transport", "decode_output", "validate_argv"]
 
 #: Default mode of staged files (payloads, keys) and job directories.
 FILE_MODE = 0o600
@@ -50,6 +50,14 @@ class Completed:
         return self
 
 
+@dataclass(frozen=True)
+class FileStat:
+    """What ``lstat`` says about a path: its mode (type and permission bits) and owner uid."""
+
+    st_mode: int
+    st_uid: int
+
+
 @runtime_checkable
 class Transport(Protocol):
     """Runs commands and moves files on one host (this machine, or one reached over SSH)."""
@@ -78,6 +86,16 @@ class Transport(Protocol):
 
     def get_files(self, paths: Iterable[str]) -> dict[str, bytes | None]:
         """Read whole files; a missing file maps to None rather than raising."""
+        ...
+
+    def stat_files(self, paths: Iterable[str]) -> dict[str, FileStat | None]:
+        """``lstat`` each path in one round trip: a symbolic link is reported as one, not
+        followed; a missing path maps to None."""
+        ...
+
+    def uid(self) -> int:
+        """The numeric user id this transport's commands and files run as on the host
+        (``id -u`` there; asked once per transport)."""
         ...
 
     def listdir(self, path: str) -> list[str] | None:

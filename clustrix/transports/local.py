@@ -18,6 +18,7 @@ from clustrix.transports.base import (
     DIR_MODE,
     FILE_MODE,
     Completed,
+    FileStat,
     check_timeout,
     decode_output,
     expand_home,
@@ -119,6 +120,22 @@ class LocalTransport:
             except OSError as exc:
                 raise _file_error("read", path, exc) from exc
         return out
+
+    def stat_files(self, paths: Iterable[str]) -> dict[str, FileStat | None]:
+        out: dict[str, FileStat | None] = {}
+        for path in paths:
+            try:
+                st = os.lstat(self.expand_path(path))
+            except FileNotFoundError:
+                out[path] = None
+            except OSError as exc:
+                raise _file_error("stat", path, exc) from exc
+            else:
+                out[path] = FileStat(st.st_mode, st.st_uid)
+        return out
+
+    def uid(self) -> int:
+        return os.geteuid()
 
     def listdir(self, path: str) -> list[str] | None:
         try:

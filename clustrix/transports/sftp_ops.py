@@ -13,6 +13,7 @@ import stat
 import paramiko
 
 from clustrix.errors import TransportError
+from clustrix.transports.base import FileStat
 
 
 def put_one(sftp: paramiko.SFTPClient, target: str, data: bytes, mode: int, host: str | None) -> None:
@@ -41,6 +42,16 @@ def get_one(sftp: paramiko.SFTPClient, path: str, host: str | None) -> bytes | N
             return handle.read()
     except FileNotFoundError:
         return None
+
+
+def lstat(sftp: paramiko.SFTPClient, path: str) -> FileStat | None:
+    try:
+        attrs = sftp.lstat(path)
+    except FileNotFoundError:
+        return None
+    if attrs.st_mode is None or attrs.st_uid is None:  # the server left them out: cannot judge
+        raise TransportError(f"the SFTP server did not report the mode and owner of {path!r}")
+    return FileStat(attrs.st_mode, attrs.st_uid)
 
 
 def makedirs(sftp: paramiko.SFTPClient, path: str, mode: int, host: str | None) -> None:

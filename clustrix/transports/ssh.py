@@ -31,6 +31,7 @@ from clustrix.transports.base import (
     DIR_MODE,
     FILE_MODE,
     Completed,
+    FileStat,
     check_timeout,
     decode_output,
     expand_home,
@@ -87,6 +88,7 @@ class SSHTransport:
         self.host: str | None = connection.display
         self._closed = False
         self._close_lock = threading.Lock()
+        self._uid: int | None = None
 
     @classmethod
     def connect(
@@ -344,6 +346,27 @@ class SSHTransport:
             return {path: sftp_ops.get_one(sftp, real, self.host) for path, real in expanded}
 
         return self._sftp_call(f"read {', '.join(wanted)}", get) if wanted else {}
+
+    def stat_files(self, paths: Iterable[str]) -> dict[str, FileStat | None]:
+        """``lstat`` over the shared SFTP channel; missing paths map to None."""
+        wanted = list(paths)
+        expanded = [(path, self.expand_path(path)) for path in wanted]
+
+        def stats(sftp: paramiko.SFTPClient) -> dict[str, FileStat | None]:
+            return {path: sftp_ops.lstat(sftp, real) for path, real in expanded}
+
+        return self._sftp_call(f"stat {', '.join(wanted)}", stats) if wanted else {}
+
+    def uid(self) -> int:
+        """``id -u`` on the host, run once per transport (an SFTP server cannot say who we are)."""
+        if self._uid is None:
+            done = self.run(["id", "-u"], retry_safe=True)
+            text = done.stdout.strip()
+            if done.returncode != 0 or not text.isdigit():
+                raise TransportError(f"cannot learn the remote user id: 'id -u' exited {done.returncode} "
+                                     f"printing {text!r} {done.stderr.strip()!r}", host=self.host)
+            self._uid = int(text)
+        return self._uid
 
     def listdir(self, path: str) -> list[str] | None:
         """The names in directory ``path`` over the shared SFTP channel; None when it is missing."""

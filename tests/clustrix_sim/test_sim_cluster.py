@@ -221,3 +221,18 @@ time.sleep(120)
     while any(pid_alive(p) for p in (controller, toolserver, job)):
         assert time.monotonic() < deadline, "the orphaned cluster kept running"
         time.sleep(0.05)
+
+
+def test_a_cluster_starts_under_a_tmpdir_too_deep_for_a_unix_socket(tmp_path, monkeypatch):
+    import tempfile
+
+    deep = tmp_path / ("d" * 60) / ("e" * 60)
+    deep.mkdir(parents=True)
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    with SimCluster(nodes=1, cores_per_node=1, ssh=False) as cluster:
+        root = cluster.root
+        assert root is not None and len(cluster.socket_path.encode()) <= 107
+        done = cluster.run(["sinfo", "--noheader", "--format=%D"])
+        assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
+    assert not os.path.exists(root)  # the fallback root is removed like any other

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
+from e2e_env import JOB_ENV, code_under_test_sim
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class SSHLogin:
             "key_file": self.key_file, "known_hosts": self.known_hosts, "use_ssh_config": False,
             "remote_dir": os.path.join(self.home, "jobs"), "python": sys.executable,
             "poll_interval_s": 0.05, "poll_max_interval_s": 0.3, "command_timeout_s": 30.0,
+            "env": dict(JOB_ENV),
         }
         data.update(overrides)
         return data
@@ -66,9 +68,7 @@ def ssh_login(tmp_path_factory) -> Iterator[SSHLogin]:
 @pytest.fixture(scope="session")
 def slurm_cluster() -> Iterator[object]:
     """One simulated SLURM cluster over SSH for the session (60 sim seconds per real second)."""
-    from clustrix_sim.cluster import SimCluster
-
-    sim = SimCluster(scheduler="slurm", ssh=True, nodes=2, cores_per_node=4, mem_per_node="8G", time_scale=60)
+    sim = code_under_test_sim()(scheduler="slurm", ssh=True, nodes=2, cores_per_node=4, mem_per_node="8G", time_scale=60)
     sim.start()
     try:
         yield sim
@@ -94,10 +94,8 @@ def any_cluster(request, tmp_path_factory) -> Iterator[object]:
     if request.param == "slurm":
         yield request.getfixturevalue("slurm_cluster")
         return
-    from clustrix_sim.cluster import SimCluster
-
-    sim = SimCluster(scheduler=request.param, ssh=True, nodes=2, cores_per_node=4, mem_per_node="8G",
-                     time_scale=60)
+    sim = code_under_test_sim()(scheduler=request.param, ssh=True, nodes=2, cores_per_node=4, mem_per_node="8G",
+                                time_scale=60)
     sim.start()
     try:
         yield sim

@@ -9,6 +9,7 @@ import sys
 
 import cloudpickle
 import pytest
+from e2e_env import JOB_ENV
 
 from clustrix.backends.remote.backend import RemoteBackend
 from clustrix.config.profile import Profile
@@ -49,7 +50,7 @@ def backend(ssh_login, tmp_path):
 
 
 def test_list_result_logs_status(backend):
-    spec = JobSpec(name="cli", python=sys.executable)
+    spec = JobSpec(name="cli", python=sys.executable, env=JOB_ENV)
     fut = backend.submit(Call(shout, (7,), {}), spec)
     bad = backend.submit(Call(fail, (1,), {}), spec)
     fut.result(timeout=DEADLINE_S)
@@ -78,7 +79,7 @@ def test_list_result_logs_status(backend):
 
 
 def test_cancel_from_another_process(backend):
-    fut = backend.submit(Call(sleepy, (60,), {}), JobSpec(name="cli", python=sys.executable))
+    fut = backend.submit(Call(sleepy, (60,), {}), JobSpec(name="cli", python=sys.executable, env=JOB_ENV))
     out = cli("cancel", fut.job_id)
     assert out.returncode == 0, out.stderr
     assert "cancelled" in out.stdout
@@ -122,13 +123,14 @@ def test_array_tasks_in_the_schedulers_own_notation(slurm, tmp_path):
         assert [f.result(timeout=DEADLINE_S) for f in futs] == [{"x": 0}, {"x": 1}, {"x": 2}]
         base = futs[0].job_id.split("[")[0]
         task = f"{base}_1"  # SLURM's notation for array task 1
+        own = ("--ledger", profile.ledger)  # a simulator keeps its jobs in its own ledger
 
-        res = cli("result", task, "--json", "--timeout", str(DEADLINE_S))
+        res = cli(*own, "result", task, "--json", "--timeout", str(DEADLINE_S))
         assert res.returncode == 0, res.stderr
         assert json.loads(res.stdout) == {"x": 1}
-        assert cli("logs", task).stdout == "out 1\n"
-        assert cli("logs", task, "--task", "2").returncode != 0  # the id and --task disagree
-        st = cli("status", task, "--no-refresh")
+        assert cli(*own, "logs", task).stdout == "out 1\n"
+        assert cli(*own, "logs", task, "--task", "2").returncode != 0  # the id and --task disagree
+        st = cli(*own, "status", task, "--no-refresh")
         assert st.returncode == 0 and f"task:      1 ({task}): COMPLETED" in st.stdout, st.stdout + st.stderr
         assert "profile sim-cli]" in st.stdout
     finally:
@@ -151,3 +153,18 @@ def test_a_profile_with_its_own_ledger_keeps_its_jobs_out_of_the_users(ssh_login
     assert [json.loads(r)["job_id"] for r in session.stdout.splitlines()] == [fut.job_id]
     res = cli("--ledger", str(own), "result", fut.job_id, "--json")
     assert json.loads(res.stdout) == {"x": 5}
+
+
+def test_simulator_jobs_stay_out_of_the_users_ledger(slurm, tmp_path):
+    profile = Profile.from_mapping(slurm.profile(name="sim-own", remote_dir=str(tmp_path / "jobs")))
+    assert profile.ledger is not None and profile.ledger.startswith(slurm.root)
+    b = RemoteBackend(profile)
+    try:
+        fut = b.submit(Call(shout, (4,), {}), JobSpec(name="cli", python=sys.executable))
+        fut.result(timeout=DEADLINE_S)
+    finally:
+        b.shutdown(wait=False)
+    users = cli("list", "--all", "--json")
+    assert fut.job_id not in {json.loads(r)["job_id"] for r in users.stdout.splitlines()}
+    ours = cli("--ledger", profile.ledger, "list", "--all", "--json")
+    assert fut.job_id in {json.loads(r)["job_id"] for r in ours.stdout.splitlines()}

@@ -17,6 +17,7 @@ from dataclasses import replace
 
 import cloudpickle
 import pytest
+from e2e_env import JOB_ENV
 
 from clustrix.backends.ledger import Ledger
 from clustrix.backends.remote.backend import RemoteBackend
@@ -49,8 +50,8 @@ def array_id(task_job_id: str) -> str:
     return task_job_id.rsplit("[", 1)[0]
 
 
-def spec(name="e2e", **kw) -> JobSpec:
-    return JobSpec(name=name, python=sys.executable, **kw)
+def spec(name="e2e", env=(), **kw) -> JobSpec:
+    return JobSpec(name=name, python=sys.executable, env={**JOB_ENV, **dict(env)}, **kw)
 
 
 def triple(x):
@@ -94,7 +95,7 @@ def test_value_stdout_and_ledger(backend, cluster):
     # The result is noticed as soon as its file exists, possibly while the job script is still
     # finishing: the scheduler's final word comes a moment later.
     assert cluster.wait_job(engine_id(fut.job_id), timeout_s=DEADLINE_S).state == "COMPLETED"
-    entry = Ledger().find(fut.job_id)
+    entry = Ledger(backend.profile.ledger).find(fut.job_id)
     assert entry.state == "COMPLETED" and entry.backend == cluster.scheduler and entry.finished_at is not None
 
 
@@ -112,7 +113,7 @@ def test_array_is_one_job_with_results_in_order(backend, cluster):
     base = engine_id(futs[0].job_id)
     tasks = [r for r in cluster.jobs() if r.array_job_id == base]
     assert sorted(r.array_task_id for r in tasks) == [0, 1, 2]  # 10 items in chunks of 4
-    entry = Ledger().find(array_id(futs[0].job_id))
+    entry = Ledger(backend.profile.ledger).find(array_id(futs[0].job_id))
     script = open(os.path.join(entry.job_dir, "job.sh")).read()
     assert ARRAY_DIRECTIVE[cluster.scheduler] in script.splitlines()  # the %limit: max_array_parallel
 
@@ -126,7 +127,7 @@ def test_cancel_running_job(backend, cluster, tmp_path):
         fut.result(timeout=1)
     rec = cluster.wait_job(engine_id(fut.job_id), timeout_s=DEADLINE_S)
     assert rec.state.startswith("CANCELLED")
-    assert Ledger().find(fut.job_id).state == "CANCELLED"
+    assert Ledger(backend.profile.ledger).find(fut.job_id).state == "CANCELLED"
 
 
 def test_timeout_surfaces_as_job_timeout_error(backend):
@@ -149,8 +150,9 @@ def test_reattach_from_a_new_process(backend, tmp_path):
     backend.shutdown(wait=False)  # the client "dies" with both jobs queued or running
     code = textwrap.dedent(f"""
         from clustrix import attach
-        print(attach({fut.job_id!r}).result(timeout={DEADLINE_S}))
-        print(attach({array_id(arr[0].job_id)!r}).result(timeout={DEADLINE_S}))
+        ledger = {backend.profile.ledger!r}  # the simulator's own ledger
+        print(attach({fut.job_id!r}, ledger=ledger).result(timeout={DEADLINE_S}))
+        print(attach({array_id(arr[0].job_id)!r}, ledger=ledger).result(timeout={DEADLINE_S}))
     """)
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_S * 2)
     assert out.returncode == 0, out.stderr

@@ -18,6 +18,7 @@ from dataclasses import replace
 
 import cloudpickle
 import pytest
+from e2e_env import JOB_ENV
 
 from clustrix.backends.ledger import Ledger
 from clustrix.backends.remote.backend import RemoteBackend
@@ -45,8 +46,8 @@ def backend(slurm, tmp_path):
     b.shutdown(wait=False, cancel_futures=True)
 
 
-def spec(name="e2e", **kw) -> JobSpec:
-    return JobSpec(name=name, python=sys.executable, **kw)
+def spec(name="e2e", env=(), **kw) -> JobSpec:
+    return JobSpec(name=name, python=sys.executable, env={**JOB_ENV, **dict(env)}, **kw)
 
 
 def triple(x):
@@ -194,7 +195,7 @@ def test_job_purged_before_first_poll_resolves_from_its_files(slurm, tmp_path):
                             poll_sleep=lambda s: (gate.wait(DEADLINE_S), time.sleep(s)))
     try:
         fut = backend.submit(Call(triple, (7,), {}), spec())
-        sentinel = os.path.join(Ledger().find(fut.job_id).job_dir, "exit_code")
+        sentinel = os.path.join(Ledger(backend.profile.ledger).find(fut.job_id).job_dir, "exit_code")
         wait_for(lambda: os.path.exists(sentinel))
         wait_for(lambda: not [r for r in slurm.jobs() if r.job_id == int(fut.job_id) and r.visible_in_queue])
         assert not fut.done()

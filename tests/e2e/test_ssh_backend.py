@@ -14,6 +14,7 @@ import time
 
 import cloudpickle
 import pytest
+from e2e_env import JOB_ENV
 
 from clustrix.backends.ledger import Ledger
 from clustrix.backends.remote.backend import RemoteBackend
@@ -41,8 +42,8 @@ def backend(request, ssh_login, tmp_path):
     b.shutdown(wait=False, cancel_futures=True)
 
 
-def spec(name: str = "e2e", **kw) -> JobSpec:
-    return JobSpec(name=name, python=sys.executable, **kw)
+def spec(name: str = "e2e", env=(), **kw) -> JobSpec:
+    return JobSpec(name=name, python=sys.executable, env={**JOB_ENV, **dict(env)}, **kw)
 
 
 def double_and_print(x):

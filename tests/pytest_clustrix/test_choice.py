@@ -23,7 +23,7 @@ def test_kinds(value, kind, scheduler, profile):
     assert c.uses_simulator == (kind == "sim")
 
 
-@pytest.mark.parametrize("bad", ["", "slurm", "slurm-simm", "lsf-sim", "profile:", "LOCAL", "slurm-docker"])
+@pytest.mark.parametrize("bad", ["", "slurm", "slurm-simm", "lsf-sim", "profile:", "LOCAL", "lsf-docker"])
 def test_bad_values_name_value_origin_and_valid_ones(bad):
     with pytest.raises(ValueError) as info:
         choice.parse(bad, "$CLUSTRIX_BACKEND")

@@ -43,10 +43,11 @@ from clustrix.backends.base import ArrayItem, cancel_each, check_items
 from clustrix.backends.local.debug import DebugBackend, capture_thread_output, run_in_this_thread
 from clustrix.backends.local.fork_client import ForkedProcess, ForkServer
 from clustrix.backends.local.fork_client import supported as fork_server_supported
-from clustrix.backends.local.job import LocalJob, describe_exit, log_tail
+from clustrix.backends.local.job import LocalJob, describe_exit, log_tail, signal_group
 from clustrix.config.profile import Profile
 from clustrix.errors import ForkServerError, JobFailedError, JobTimeoutError, PayloadError
 from clustrix.futures import JobFuture
+from clustrix.payload.binding import JobBinding, new_binding
 from clustrix.payload.codec import (
     Call,
     atomic_write,
@@ -105,10 +106,10 @@ class LocalBackend:
         """Queue one call; it starts when one of the ``max_workers`` slots is free."""
         if not isinstance(call, Call):
             raise TypeError(f"submit needs a clustrix.payload.codec.Call, got {type(call).__name__}")
-        job_id, job_dir = self._new_job_dir()
+        job_id, job_dir, binding = self._new_job_dir()
         if not self.threads_mode:
-            self._stage(job_dir, lambda: dump_call(call, self._key, sys_path=self._sys_path()))
-        job = LocalJob(self._kill, job_id, job_dir, None, spec, call if self.threads_mode else None)
+            self._stage(job_dir, lambda sys_path: dump_call(call, self._key, sys_path=sys_path, binding=binding))
+        job = LocalJob(self._kill, job_id, job_dir, None, spec, call if self.threads_mode else None, binding)
         self._enqueue([job], job_dir)
         return job.future
 
@@ -123,38 +124,37 @@ class LocalBackend:
         pairs = check_items(items)
         if not pairs:
             return []
-        job_id, job_dir = self._new_job_dir()
+        job_id, job_dir, binding = self._new_job_dir()
+        chunks = [[p] for p in pairs]
         if not self.threads_mode:
-            self._stage(job_dir, lambda: dump_array(fn, [[p] for p in pairs], self._key, sys_path=self._sys_path()))
+            self._stage(job_dir, lambda sys_path: dump_array(fn, chunks, self._key, sys_path=sys_path, binding=binding))
         jobs = [
-            LocalJob(self._kill, f"{job_id}_{i}", job_dir, i, spec, Call(fn, a, kw) if self.threads_mode else None)
+            LocalJob(self._kill, f"{job_id}_{i}", job_dir, i, spec, Call(fn, a, kw) if self.threads_mode else None, binding)
             for i, (a, kw) in enumerate(pairs)
         ]
         self._enqueue(jobs, job_dir)
         return [j.future for j in jobs]
 
-    def _new_job_dir(self) -> tuple[str, str]:
+    def _new_job_dir(self) -> tuple[str, str, JobBinding]:
+        """A fresh job id and private directory, and what the job's results must be bound to."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot submit to a LocalBackend after shutdown()")
             job_id = f"local-{next(self._ids)}"
         job_dir = os.path.join(self._jobs_dir, job_id)
         os.mkdir(job_dir, 0o700)
-        return job_id, job_dir
+        return job_id, job_dir, new_binding(job_dir)
 
-    def _stage(self, job_dir: str, make_blob: Callable[[], bytes]) -> None:
+    def _stage(self, job_dir: str, make_blob: Callable[[list[str]], bytes]) -> None:
+        # Same machine: give the job this process's import path, so functions defined in test
+        # modules or in packages put on sys.path at run time unpickle by reference.
+        sys_path = [p for p in sys.path if p and os.path.isdir(p)]
         try:  # pickling errors surface here, in submit(), not later in result()
             # No fsync: the directory is temporary and only this machine reads it (see atomic_write).
-            atomic_write(os.path.join(job_dir, "call.pkl"), make_blob(), durable=False)
+            atomic_write(os.path.join(job_dir, "call.pkl"), make_blob(sys_path), durable=False)
         except BaseException:
             shutil.rmtree(job_dir, ignore_errors=True)
             raise
-
-    @staticmethod
-    def _sys_path() -> list[str]:
-        # Same machine: give the job this process's import path, so functions defined in test
-        # modules or in packages put on sys.path at run time unpickle by reference.
-        return [p for p in sys.path if p and os.path.isdir(p)]
 
     def _enqueue(self, jobs: list[LocalJob], job_dir: str) -> None:
         with self._lock:
@@ -289,7 +289,7 @@ class LocalBackend:
                 reason=describe_exit(code), exit_code=code, stderr_tail=job.final_err[-2000:]))
             return
         try:
-            envelope = load_result(blob, self._key)[0]
+            envelope = load_result(blob, self._key, expect=job.binding, task=job.task)[0]
         except PayloadError as exc:
             job.state = JobState.FAILED
             job.future.set_job_error(exc)
@@ -338,13 +338,13 @@ class LocalBackend:
 
     def _kill(self, proc: subprocess.Popen[bytes] | ForkedProcess) -> int:
         """SIGTERM the job's process group, SIGKILL it after the grace; return the exit code."""
-        _signal_group(proc, signal.SIGTERM)
+        signal_group(proc, signal.SIGTERM)
         try:
             proc.wait(timeout=self.kill_grace_s)
         except subprocess.TimeoutExpired:
             pass
         # stragglers (children that ignore SIGTERM); the group id is not reused while alive
-        _signal_group(proc, signal.SIGKILL)
+        signal_group(proc, signal.SIGKILL)
         try:
             return proc.wait(timeout=REAP_AFTER_SIGKILL_S)
         except subprocess.TimeoutExpired:
@@ -393,17 +393,6 @@ class LocalBackend:
         if server is not None:
             server.close()
         shutil.rmtree(self._base, ignore_errors=True)
-
-
-def _signal_group(proc: subprocess.Popen[bytes] | ForkedProcess, sig: int) -> None:
-    """Signal the call's process group (through the fork server for a forked call)."""
-    if isinstance(proc, ForkedProcess):
-        proc.signal_group(sig)
-        return
-    try:
-        os.killpg(proc.pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 @atexit.register

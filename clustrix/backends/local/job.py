@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from clustrix.backends.local.fork_client import ForkedProcess
 from clustrix.futures import JobFuture
+from clustrix.payload.binding import JobBinding
 from clustrix.payload.codec import Call
 from clustrix.spec import JobSpec
 from clustrix.states import JobState, JobStatus
@@ -45,8 +46,10 @@ class LocalJob:
     """
 
     def __init__(self, kill: Callable[[subprocess.Popen[bytes] | ForkedProcess], object], job_id: str,
-                 job_dir: str, task: int | None, spec: JobSpec, call: Call | None = None):
+                 job_dir: str, task: int | None, spec: JobSpec, call: Call | None = None,
+                 binding: JobBinding | None = None):
         self._kill = kill
+        self.binding = binding  # what its result must be bound to (processes mode)
         self.job_id = job_id
         self.job_dir = job_dir
         self.task = task
@@ -92,3 +95,14 @@ class LocalJob:
         if self.live_err is not None:
             return "".join(self.live_err)
         return self.final_err if self.state.is_terminal else log_tail(self._file("stderr", ".log"))
+
+
+def signal_group(proc: subprocess.Popen[bytes] | ForkedProcess, sig: int) -> None:
+    """Signal the call's process group (through the fork server for a forked call)."""
+    if isinstance(proc, ForkedProcess):
+        proc.signal_group(sig)
+        return
+    try:
+        os.killpg(proc.pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass

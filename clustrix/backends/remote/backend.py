@@ -27,13 +27,9 @@ from clustrix.backends.remote.ledger_recorder import LedgerRecorder, function_na
 from clustrix.backends.remote.staging import Stager
 from clustrix.backends.remote.submission import ItemHandle, Submission, TaskPhase
 from clustrix.config.profile import Profile
-from clustrix.errors import (
-    ClustrixError,
-    CommandError,
-    PayloadError,
-    TransportError,
-)
+from clustrix.errors import ClustrixError, CommandError, PayloadError, TransportError
 from clustrix.futures import JobFuture, status_for_exception
+from clustrix.payload.binding import JobBinding, new_binding
 from clustrix.payload.codec import Call, dump_array, dump_call, load_result
 from clustrix.polling.poller import Poller, PollerConfig
 from clustrix.polling.probe import ResultProbe, lister_for
@@ -98,9 +94,9 @@ class RemoteBackend:
     def submit(self, call: Call, spec: JobSpec) -> JobFuture:
         """Stage and submit one call as one job; the future resolves to its value."""
         self._check_open()
-        key = self.stager.key()
-        payload = dump_call(call, key)  # unpicklable arguments raise here, before any remote work
-        sub = self._start(spec, payload, key, plan=None, function=function_name(call.fn))
+        # Unpicklable arguments raise in dump_call, before any remote work.
+        sub = self._start(spec, lambda key, binding: dump_call(call, key, binding=binding), plan=None,
+                          function=function_name(call.fn))
         return sub.futures[0]
 
     def submit_array(self, fn: Callable[..., Any], items: Sequence[ArrayItem], spec: JobSpec,
@@ -116,11 +112,10 @@ class RemoteBackend:
         if not checked:
             return []
         plan = ArrayPlan.for_items(len(checked), chunk_size=chunk_size or self.profile.array_chunk_size)
-        key = self.stager.key()
-        payload = dump_array(fn, plan.chunks(checked), key)
         max_parallel = spec.array.max_parallel if spec.array is not None else None
         spec = replace(spec, array=ArraySpec(plan.n_tasks, max_parallel or self.profile.max_array_parallel))
-        sub = self._start(spec, payload, key, plan=plan, function=function_name(fn))
+        sub = self._start(spec, lambda key, binding: dump_array(fn, plan.chunks(checked), key, binding=binding),
+                          plan=plan, function=function_name(fn))
         return list(sub.futures)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -230,22 +225,28 @@ class RemoteBackend:
         paths = JobPaths(entry.job_dir, entry.key_file)
         plan = ArrayPlan(entry.n_items, entry.chunk_size) if entry.is_array else None
         keys = list(entry.task_ids) if entry.is_array else [entry.job_id]
-        sub = Submission.new(entry.job_id, paths, self.stager.key(), plan, keys, row=entry.row)
+        key = self.stager.key()
+        sub = Submission.new(entry.job_id, paths, key, self.stager.staged_binding(paths, key), plan, keys,
+                             row=entry.row)
         self._register(sub, function=entry.function, record=False)
         return list(sub.futures)
 
     # -- submission ----------------------------------------------------------------------------
 
-    def _start(self, spec: JobSpec, payload: bytes, key: bytes, *, plan: ArrayPlan | None,
-               function: str) -> Submission:
+    def _start(self, spec: JobSpec, make_payload: Callable[[bytes, JobBinding], bytes], *,
+               plan: ArrayPlan | None, function: str) -> Submission:
+        """Sign the payload for a fresh job dir, stage it, submit it, start watching it."""
+        key = self.stager.key()
         job_dir = self.stager.new_job_dir()
+        binding = new_binding(job_dir)  # what its results must carry (see clustrix.payload.binding)
+        payload = make_payload(key, binding)
         paths = JobPaths(job_dir, self.stager.remote_key_path)
         files: dict[str, bytes | str] = dict(self.launcher.render(spec, paths))
         files[paths.payload] = payload
         self.stager.stage(job_dir, files)
         job_id = self.launcher.submit(spec, paths)
         n_tasks = None if plan is None else plan.n_tasks
-        sub = Submission.new(job_id, paths, key, plan, self.launcher.task_keys(job_id, n_tasks))
+        sub = Submission.new(job_id, paths, key, binding, plan, self.launcher.task_keys(job_id, n_tasks))
         self._register(sub, function=function, record=True)
         return sub
 
@@ -302,7 +303,7 @@ class RemoteBackend:
                 sub.futures[item].set_job_error(decision.error)
             return
         try:
-            envelopes = load_result(decision.blob, sub.key)
+            envelopes = load_result(decision.blob, sub.key, expect=sub.binding, task=sub.file_task(task))
             if len(envelopes) != len(items):
                 raise PayloadError(f"result of job {sub.task_keys[task]} holds {len(envelopes)} items, "
                                    f"expected {len(items)}")

@@ -8,10 +8,12 @@ Both retry transient command failures through :func:`run_with_retry`.
 from __future__ import annotations
 
 import logging
+import posixpath
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
 
+from clustrix.backends.remote.tagged_submit import SUBMIT_ATTEMPTS, SUBMIT_BACKOFF_S, submit_tagged
 from clustrix.config.profile import Profile
 from clustrix.errors import CommandError, SubmissionError, TransportError
 from clustrix.polling.resolution import GracePolicy
@@ -23,8 +25,11 @@ from clustrix.transports.base import Transport
 
 log = logging.getLogger(__name__)
 
-SUBMIT_ATTEMPTS = 4
-SUBMIT_BACKOFF_S = (1.0, 3.0, 9.0)
+
+
+def job_tag(paths: JobPaths) -> str:
+    """The tag a submission carries: its job directory's name (unique per submission)."""
+    return posixpath.basename(paths.job_dir.rstrip("/"))
 
 
 class Launcher(Protocol):
@@ -75,6 +80,10 @@ class SchedulerLauncher:
         return {paths.script: self.module.render_script(spec, paths)}
 
     def submit(self, spec: JobSpec, paths: JobPaths) -> str:
+        tagged = self.module.TAGGED_SUBMIT
+        if tagged is not None:  # retried without twins: see clustrix.backends.remote.tagged_submit
+            return submit_tagged(self.transport, tagged, paths.script, job_tag(paths), self.module.parse_submit,
+                                 timeout_s=self.timeout_s, sleep=self._sleep, host=self.host)
         argv = self.module.submit_argv(paths.script)
         return self.module.parse_submit(run_with_retry(self.transport, argv, self.timeout_s, self._sleep,
                                                        host=self.host, error=SubmissionError))
@@ -102,14 +111,16 @@ def run_with_retry(transport: Transport, argv: list[str], timeout_s: float, slee
                    benign: Callable[[str], bool] | None = None) -> str:
     """Run ``argv``; retry transient failures with backoff; return stdout or raise ``error``.
 
-    Retrying a *submission* after an ambiguous failure ("Socket timed out", a dropped connection)
-    can submit the job twice if the first request did reach the controller. We retry anyway: the
-    alternative fails the user's call on every controller hiccup, which is far more common on busy
-    clusters than the duplicate. A duplicate is contained — it runs the same signed payload in the
-    same job directory and writes the same result atomically — and the job id we track is the one
-    the scheduler confirmed; the ledger keeps the job dir so a stray twin can be found. Only the
-    transient messages of :data:`clustrix.polling.scheduler_source.TRANSIENT_MARKERS` and transport errors
-    are retried, at most :data:`SUBMIT_ATTEMPTS` times.
+    For commands that are safe to repeat (cancel), and for submissions to schedulers that keep
+    no tag (``TAGGED_SUBMIT is None``: PBS, Torque, SGE): there, retrying after an ambiguous
+    failure ("Socket timed out", a dropped connection) can submit the job twice if the first
+    request reached the controller. We retry anyway: the alternative fails the user's call on
+    every controller hiccup. A duplicate is contained — it runs the same signed payload in the
+    same job directory and writes the same result atomically — and the ledger keeps the job dir
+    so a stray twin can be found. SLURM submissions never take this path
+    (:mod:`clustrix.backends.remote.tagged_submit`). Only the transient messages of
+    :data:`clustrix.polling.scheduler_source.TRANSIENT_MARKERS` and transport errors are
+    retried, at most :data:`SUBMIT_ATTEMPTS` times.
     """
     for attempt in range(SUBMIT_ATTEMPTS):
         last = attempt == SUBMIT_ATTEMPTS - 1

@@ -12,6 +12,12 @@ laptop with the same profile agrees with the first); if not, the local key (crea
 is uploaded together with that submission's files. The remote backend starts that read in the
 background as soon as it is created (:meth:`Stager.prefetch_key`), so it overlaps the caller's
 own work instead of delaying the first submission.
+
+A key someone else could have planted is never adopted: before reading it, the stager asks the
+host who we are (``id -u``) and runs ``lstat`` on the key and its directory (two more round trips, in
+the same background read); a key not owned by us, a symbolic link, one with group/other bits,
+or a directory others own or can write raises :class:`~clustrix.errors.KeyFileError` naming the
+path and the fix (:mod:`clustrix.payload.key_checks`). The job side checks its key the same way.
 """
 
 from __future__ import annotations
@@ -25,9 +31,14 @@ from datetime import date
 from typing import Protocol
 
 from clustrix.config.profile import Profile
-from clustrix.errors import ConfigError
+from clustrix.errors import ConfigError, KeyFileError, PayloadError
 from clustrix.paths import key_path
+from clustrix.payload.binding import JobBinding
+from clustrix.payload.codec import load_payload
+from clustrix.payload.key_checks import key_dir_problem, key_file_problem
 from clustrix.payload.keys import KEY_BYTES, ensure_key_file, write_key_file
+from clustrix.spec import JobPaths
+from clustrix.transports.base import FileStat
 
 REMOTE_KEY_NAME = ".clustrix-key"
 
@@ -39,8 +50,10 @@ class StagingTransport(Protocol):
 
     def put_files(self, files: Mapping[str, bytes], *, mode: int = 0o600) -> None: ...
     def get_files(self, paths: Sequence[str]) -> dict[str, bytes | None]: ...
+    def stat_files(self, paths: Sequence[str]) -> dict[str, FileStat | None]: ...
     def makedirs(self, path: str, mode: int = 0o700) -> None: ...
     def home(self) -> str: ...
+    def uid(self) -> int: ...
 
 
 def key_target(profile: Profile) -> str:
@@ -139,10 +152,12 @@ class Stager:
 
     def _load_key(self, local_path: str) -> bytes:
         remote_path = self.remote_key_path
+        remote_dir = self.remote_dir
         with self._lock:
             if self._key is not None:
                 return self._key
-            blob = self.transport.get_files([remote_path]).get(remote_path)
+            exists = self._check_remote_key(remote_dir, remote_path)
+            blob = self.transport.get_files([remote_path]).get(remote_path) if exists else None
             remote_key = _decode_key(blob) if blob is not None else None
             if remote_key is not None:
                 # Another client (or an earlier run) set the key: adopt it so its jobs verify.
@@ -152,6 +167,26 @@ class Stager:
                 # Missing (or garbage, which we replace): upload ours with the next staging.
                 self._key, self._key_uploaded = ensure_key_file(local_path), False
             return self._key
+
+    def _check_remote_key(self, remote_dir: str, remote_path: str) -> bool:
+        """Refuse a remote key (or key directory) someone other than us could have written.
+
+        Two round trips, once per stager: ``id -u`` and one ``lstat`` of both paths. A missing
+        directory is fine (staging creates it, 0700); a missing key too (we upload ours).
+        Returns whether the key exists.
+        """
+        uid = self.transport.uid()
+        stats = self.transport.stat_files([remote_dir, remote_path])
+        dir_st, key_st = stats.get(remote_dir), stats.get(remote_path)
+        problem = None
+        if key_st is not None:
+            problem = key_file_problem(remote_path, key_st, uid)
+        if problem is None and dir_st is not None:
+            problem = key_dir_problem(remote_dir, remote_path, dir_st, uid)
+        if problem is not None:
+            where = f" on {self.profile.host}" if self.profile.host else ""
+            raise KeyFileError(f"refusing the HMAC key{where}: {problem}", path=remote_path)
+        return key_st is not None
 
     def new_job_dir(self) -> str:
         """A fresh, unique job directory path (not created yet)."""
@@ -178,6 +213,19 @@ class Stager:
         if upload_key:
             with self._lock:
                 self._key_uploaded = True
+
+    def staged_binding(self, paths: JobPaths, key: bytes) -> JobBinding:
+        """The binding a recorded job was staged with, read back from its signed payload.
+
+        Reattaching (the ledger keeps no nonce) costs this one read.
+        """
+        blob = self.fetch([paths.payload]).get(paths.payload)
+        binding = None if blob is None else load_payload(blob, key).binding
+        if binding is None:
+            why = "is missing" if blob is None else "is not bound to its job (staged by an older clustrix)"
+            raise PayloadError(f"cannot reattach to the job in {paths.job_dir}: its payload {paths.payload} "
+                               f"{why}, so its results cannot be told from another job's")
+        return binding
 
     def fetch(self, paths: Sequence[str]) -> dict[str, bytes | None]:
         """Read remote files in one call; None for files that do not exist."""

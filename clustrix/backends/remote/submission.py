@@ -20,6 +20,7 @@ from typing import Protocol
 
 from clustrix.backends.array_plan import ArrayPlan
 from clustrix.futures import JobFuture
+from clustrix.payload.binding import JobBinding
 from clustrix.polling.resolution import Failed, ResultReady
 from clustrix.spec import JobPaths
 from clustrix.states import JobState, JobStatus
@@ -66,6 +67,8 @@ class Submission:
     job_id: str
     paths: JobPaths
     key: bytes
+    binding: JobBinding
+    """What its results must be bound to (see :mod:`clustrix.payload.binding`)."""
     plan: ArrayPlan | None
     tasks: list[TaskRecord]
     futures: list[JobFuture] = field(default_factory=list)
@@ -73,9 +76,9 @@ class Submission:
     """The ledger row, when the job is recorded."""
 
     @classmethod
-    def new(cls, job_id: str, paths: JobPaths, key: bytes, plan: ArrayPlan | None,
+    def new(cls, job_id: str, paths: JobPaths, key: bytes, binding: JobBinding, plan: ArrayPlan | None,
             task_keys: list[str], *, row: int | None = None) -> Submission:
-        return cls(job_id, paths, key, plan, [TaskRecord(k) for k in task_keys], row=row)
+        return cls(job_id, paths, key, binding, plan, [TaskRecord(k) for k in task_keys], row=row)
 
     @property
     def n_tasks(self) -> int:

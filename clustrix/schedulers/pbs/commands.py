@@ -46,6 +46,7 @@ from clustrix.schedulers.pbs.states import (
     flatten,
     status_from_attrs,
 )
+from clustrix.schedulers.rows import each_record
 from clustrix.schedulers.script import render_body
 from clustrix.spec import ArraySpec, JobPaths, JobSpec, format_hms
 from clustrix.states import JobId, JobStatus
@@ -234,13 +235,13 @@ def parse_status(stdout: str) -> dict[JobId, JobStatus]:
     jobs = data.get("Jobs", {})
     if not isinstance(jobs, dict):
         raise SchedulerOutputError("qstat -F json: 'Jobs' is not an object", text=stdout)
-    result: dict[JobId, JobStatus] = {}
-    for job_id, attrs in jobs.items():
+    def read(job_id: JobId, attrs: object) -> JobStatus:
         if not isinstance(attrs, dict):
-            raise SchedulerOutputError(f"qstat -F json: job {job_id} is not an object", text=stdout)
-        result[job_id] = status_from_attrs(job_id, flatten(attrs), states=PBS_PRO_STATES,
-                                           exec_codes=PBS_PRO_EXEC_CODES, exit_key="Exit_status")
-    return result
+            raise SchedulerOutputError(f"qstat -F json: job {job_id} is not an object", text=repr(attrs))
+        return status_from_attrs(job_id, flatten(attrs), states=PBS_PRO_STATES,
+                                 exec_codes=PBS_PRO_EXEC_CODES, exit_key="Exit_status")
+
+    return each_record(jobs.items(), read, lambda job_id, attrs: f'"{job_id}": {attrs!r}')
 
 
 def fallback_status_argv(ids: Sequence[JobId]) -> list[str]:
@@ -250,11 +251,18 @@ def fallback_status_argv(ids: Sequence[JobId]) -> list[str]:
 
 def parse_fallback_status(stdout: str) -> dict[JobId, JobStatus]:
     """Statuses from text ``qstat -x -f -t`` output (wrapped lines joined)."""
-    return {
-        job_id: status_from_attrs(job_id, attrs, states=PBS_PRO_STATES,
-                                  exec_codes=PBS_PRO_EXEC_CODES, exit_key="Exit_status")
-        for job_id, attrs in parse_qstat_full(stdout).items()
-    }
+    return each_record(
+        parse_qstat_full(stdout).items(),
+        lambda job_id, attrs: status_from_attrs(job_id, attrs, states=PBS_PRO_STATES,  # type: ignore[arg-type]
+                                                exec_codes=PBS_PRO_EXEC_CODES, exit_key="Exit_status"),
+        describe_record)
+
+
+def describe_record(job_id: JobId, attrs: object) -> str:
+    """A ``qstat -f`` record as an error message shows it: its header and its state lines."""
+    shown = {k: v for k, v in attrs.items() if k.lower() in ("job_state", "exit_status")} \
+        if isinstance(attrs, dict) else {}
+    return f"Job Id: {job_id} " + " ".join(f"{k} = {v}" for k, v in shown.items())
 
 
 def is_accounting_unavailable(stderr: str) -> bool:
@@ -337,3 +345,6 @@ FALLBACK_STATUS = FallbackStatus(argv=fallback_status_argv, parse=parse_fallback
                                  primary_unavailable=is_accounting_unavailable)
 """Text ``qstat -f`` where the server has no ``-F json`` (before PBS Pro 18)."""
 ACCOUNTING = None
+TAGGED_SUBMIT = None
+"""No tag survives into the batched status output without replacing the user's job name
+(``-N``), so an ambiguous submit failure is retried as before (see the launcher)."""

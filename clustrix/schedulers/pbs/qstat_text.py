@@ -14,17 +14,25 @@ The layout (OpenPBS ``prt_attr``; Torque uses the same writer with a 77-column l
 * each attribute is four spaces, ``name[.resource]``, `` = ``, the value;
 * a long value is wrapped after a comma or even **mid-token**, and each continuation line starts
   with one TAB. The writer inserted only ``\\n\\t``, so joining the continuation text directly to
-  the previous line restores the value byte for byte;
-* a newline inside a value is printed raw (``Variable_List`` of a job submitted with ``-V`` when
-  an exported variable holds one, e.g. a bash function): a line that is none of the above
-  continues the previous value after a ``\\n``.
+  the previous line restores the value byte for byte.
+
+Real output bends these rules, and the parser follows it rather than refusing the whole batch:
+a value may hold **raw newlines** (``Variable_List`` of a job submitted with ``-V`` from a shell
+that exported functions: ``BASH_FUNC_module%%=() {  eval ...`` then ``}`` on a line of its own),
+so a line that is neither a header, an attribute nor a TAB continuation continues the last value
+after a newline; and such a value may hold **blank lines**, so a blank line does not end a
+record — the next ``Job Id:`` does. Text before the first record belongs to no job and is
+skipped with a warning.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 
 from clustrix.errors import SchedulerOutputError
+
+log = logging.getLogger(__name__)
 
 _JOB_RE = re.compile(r"^Job Id:\s*(\S+)\s*$")
 _ATTR_RE = re.compile(r"^ +([A-Za-z_][\w.\-]*) =(?: (.*))?$")
@@ -33,40 +41,36 @@ _ATTR_RE = re.compile(r"^ +([A-Za-z_][\w.\-]*) =(?: (.*))?$")
 def parse_qstat_full(text: str) -> dict[str, dict[str, str]]:
     """Every job record of ``qstat -f`` output as ``{job_id: {attribute: value}}``.
 
-    Attribute names keep their resource suffix (``resources_used.walltime``). Raises
-    :class:`SchedulerOutputError` for a line outside any attribute that is neither a ``Job Id:``
-    header nor blank.
+    Attribute names keep their resource suffix (``resources_used.walltime``). Never raises for
+    one odd line (see the module docstring); only output that is not text at all.
     """
     if not isinstance(text, str):
         raise SchedulerOutputError("qstat -f output is not text", text=repr(text))
     jobs: dict[str, dict[str, str]] = {}
     current: dict[str, str] | None = None
     last_key: str | None = None
-    for number, line in enumerate(text.splitlines(), start=1):
+    blanks = 0  # blank lines seen since the last line of the current record
+    for number, line in enumerate(text.split("\n"), start=1):
         line = line.rstrip("\r")
-        if line.startswith("\t") and current is not None and last_key is not None:
-            current[last_key] += line[1:]  # a continuation, possibly empty
-            continue
         if not line.strip():
-            current, last_key = None, None
+            blanks += 1
             continue
-        if line.startswith("\t"):
-            raise SchedulerOutputError(
-                f"qstat -f line {number}: continuation line outside an attribute", text=text)
         header = _JOB_RE.match(line)
         if header:
-            current = jobs.setdefault(header.group(1), {})
-            last_key = None
+            current, last_key, blanks = jobs.setdefault(header.group(1), {}), None, 0
+            continue
+        if current is None:
+            log.warning("qstat -f line %d belongs to no job record; skipped: %r", number, line)
             continue
         attr = _ATTR_RE.match(line)
-        if attr and current is not None:
+        if attr and not line.startswith("\t"):
             last_key = attr.group(1)
             current[last_key] = attr.group(2) or ""
-            continue
-        if current is not None and last_key is not None:
-            current[last_key] += "\n" + line  # a raw newline inside a value (qsub -V exports it)
-            continue
-        raise SchedulerOutputError(
-            f"qstat -f line {number} is not 'Job Id: ...', an attribute or a continuation",
-            text=text)
+        elif last_key is None:
+            log.warning("qstat -f line %d precedes any attribute of its record; skipped: %r", number, line)
+        elif line.startswith("\t") and not blanks:
+            current[last_key] += line[1:]  # the writer's wrap: joined byte for byte
+        else:  # a raw newline (and maybe blank lines) inside the value
+            current[last_key] += "\n" * (1 + blanks) + (line[1:] if line.startswith("\t") else line)
+        blanks = 0
     return jobs

@@ -18,6 +18,7 @@ from clustrix.schedulers.sge.commands import (
     PARALLEL_ENVIRONMENT,
     SHELL,
     STATUS_FLAGS,
+    TAGGED_SUBMIT,
     TASK_VAR,
     TIME_GRANULARITY_S,
     accounting_argv,
@@ -39,6 +40,7 @@ from clustrix.schedulers.sge.commands import (
 __all__ = [
     "ACCOUNTING",
     "FALLBACK_STATUS",
+    "TAGGED_SUBMIT",
     "GPU_RESOURCE",
     "MAX_EXPANDED_TASKS",
     "MAX_JOB_NAME_LEN",

@@ -29,6 +29,7 @@ Script decisions (SGE 6.2 ``parse_job_cull.c``/``parse_qsub.c``):
 
 from __future__ import annotations
 
+import logging
 import math
 import posixpath
 import re
@@ -42,6 +43,8 @@ from clustrix.schedulers.script import render_body
 from clustrix.schedulers.sge.states import status_from_accounting, status_from_code
 from clustrix.spec import ArraySpec, JobPaths, JobSpec, format_hms
 from clustrix.states import JobId, JobStatus
+
+log = logging.getLogger(__name__)
 
 NAME = "sge"
 TIME_GRANULARITY_S = 1
@@ -220,16 +223,19 @@ def parse_status(stdout: str) -> dict[JobId, JobStatus]:
             continue
         fields = {_local(child.tag): (child.text or "").strip() for child in job}
         number, code = fields.get("JB_job_number", ""), fields.get("state", "")
-        if not number.isdigit() or not code:
-            raise SchedulerOutputError("qstat -xml: a job_list lacks JB_job_number or state",
-                                       text=stdout)
-        status = status_from_code(number, code)
-        tasks = fields.get("tasks", "")
-        if tasks:
-            for task in expand_tasks(tasks):
-                result[f"{number}.{task}"] = status
-        else:
-            result[number] = status
+        if not number.isdigit():
+            # Nobody's record: its job is "missing" this round, for the poller's rules to handle.
+            log.warning("qstat -xml: skipping a job_list without a job number: %r", fields)
+            continue
+        row = f"job_list {fields!r}"
+        try:
+            keys = [f"{number}.{t}" for t in expand_tasks(fields["tasks"])] if fields.get("tasks") else [number]
+        except SchedulerOutputError as exc:
+            log.warning("qstat -xml: skipping job %s, whose task range cannot be read (%s)", number, exc)
+            continue
+        status = (status_from_code(number, code) if code
+                  else JobStatus.unreadable(row, "qstat -xml: the job_list has no state"))
+        result.update(dict.fromkeys(keys, status))
     return result
 
 
@@ -280,3 +286,6 @@ def parse_accounting(stdout: str) -> dict[JobId, JobStatus]:
 FALLBACK_STATUS = None
 ACCOUNTING = Accounting(argv=accounting_argv, parse=parse_accounting)
 """``qstat`` forgets a job the moment it ends; ``qacct -j`` tells how it ended."""
+TAGGED_SUBMIT = None
+"""No tag survives into the batched status output without replacing the user's job name
+(``-N``), so an ambiguous submit failure is retried as before (see the launcher)."""

@@ -27,6 +27,13 @@ from clustrix.schedulers.slurm.commands import (
     submit_argv,
     task_ids,
 )
+from clustrix.schedulers.slurm.lookup import (
+    LOOKUP_FORMAT,
+    TAGGED_SUBMIT,
+    lookup_argv,
+    parse_lookup,
+    tagged_submit_argv,
+)
 from clustrix.schedulers.slurm.script import (
     filename_pattern,
     log_paths,
@@ -38,18 +45,22 @@ from clustrix.schedulers.slurm.script import (
 __all__ = [
     "ACCOUNTING",
     "FALLBACK_STATUS",
+    "LOOKUP_FORMAT",
     "MAX_EXPANDED_TASKS",
     "NAME",
     "TIME_GRANULARITY_S",
     "SACCT_FIELDS",
     "SQUEUE_FORMAT",
+    "TAGGED_SUBMIT",
     "cancel_argv",
     "fallback_status_argv",
     "filename_pattern",
     "is_accounting_unavailable",
     "is_unknown_job_error",
     "log_paths",
+    "lookup_argv",
     "parse_fallback_status",
+    "parse_lookup",
     "parse_status",
     "parse_submit",
     "quote_directive_value",
@@ -57,5 +68,6 @@ __all__ = [
     "slurm_time",
     "status_argv",
     "submit_argv",
+    "tagged_submit_argv",
     "task_ids",
 ]

@@ -14,8 +14,9 @@ The batch script is rendered in :mod:`clustrix.schedulers.slurm.script`.
 
 from __future__ import annotations
 
+import logging
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from clustrix.errors import ResourceError, SchedulerOutputError
 from clustrix.schedulers.contract import FallbackStatus
@@ -26,6 +27,8 @@ from clustrix.states import ACTIVE, JobId, JobStatus
 NAME = "slurm"
 TIME_GRANULARITY_S = 60
 """SLURM stores time limits in whole minutes (``--time=0:00:02`` is 1 minute)."""
+
+log = logging.getLogger(__name__)
 
 SACCT_FIELDS: tuple[str, ...] = ("JobID", "State", "ExitCode", "Reason")
 """The pinned ``sacct --format`` columns :func:`parse_status` reads, in order."""
@@ -168,25 +171,39 @@ def status_argv(ids: Sequence[JobId]) -> list[str]:
     ]
 
 
-def _split_rows(stdout: str, header: Sequence[str], command: str) -> Iterable[list[str]]:
-    """The ``|``-separated rows of a pinned format; blank lines and a header line are skipped."""
+def _split_rows(stdout: str, header: Sequence[str], command: str) -> list[tuple[str, list[str]]]:
+    """Each line of a pinned ``|``-separated format and its fields; blank and header lines skipped.
+
+    The last field (Reason) is free text that may itself hold ``|`` ("a ``|`` inside a reason"),
+    so a line is split into at most ``len(header)`` fields and the last one keeps the rest. A
+    line with too few fields is returned as it is: it is its own job's problem, not the batch's.
+    Output that is not this format at all (a fixed-width table, other columns, ``--parsable``'s
+    trailing ``|`` on every line) raises :class:`SchedulerOutputError`: then no row is readable.
+    """
     width = len(header)
     wanted = [h.upper() for h in header]
+    rows = []
     for line in stdout.split("\n"):
+        line = line.rstrip("\r")
         if not line.strip():
             continue
-        # Exactly the pinned --parsable2 form: tolerating --parsable's trailing '|' would misread
-        # a last value that itself ends in '|' (found by fuzzing against clustrix_sim).
-        fields = [f.strip() for f in line.split("|")]
-        if len(fields) != width:
-            raise SchedulerOutputError(
-                f"{command} row has {len(fields)} '|'-separated fields, expected {width} "
-                f"({'|'.join(header)}); was the output produced with the pinned format?",
-                text=line,
-            )
+        fields = [f.strip() for f in line.split("|", width - 1)]
         if [f.upper() for f in fields] == wanted:
             continue
-        yield fields
+        rows.append((line, fields))
+    if rows and not any(len(fields) == width for _, fields in rows):
+        widest = max(len(fields) for _, fields in rows)
+        raise SchedulerOutputError(
+            f"no {command} row has the {width} '|'-separated fields {'|'.join(header)} "
+            f"(the widest has {widest}, expected {width}); was the output produced with the pinned format?",
+            text=stdout)
+    if rows and all(line.rstrip().endswith("|") and line.count("|") >= width for line, _ in rows):
+        # --parsable ends every value with '|' (one '|' more than --parsable2 has); reasons
+        # that end in '|' on *every* line are not worth misreading that format for.
+        raise SchedulerOutputError(
+            f"every {command} row ends with '|', as --parsable prints them: expected {width} "
+            f"fields separated by '|' (--parsable2: {'|'.join(header)})", text=stdout)
+    return rows
 
 
 def _make_status(state_text: str, exit_text: str, reason_text: str) -> JobStatus:
@@ -201,24 +218,49 @@ def _make_status(state_text: str, exit_text: str, reason_text: str) -> JobStatus
     return JobStatus(state, raw=raw, reason="" if reason == "None" else reason, exit_code=exit_code)
 
 
-def _collect(rows: Iterable[tuple[str, JobStatus]]) -> dict[JobId, JobStatus]:
+def _read_rows(stdout: str, header: Sequence[str], command: str,
+               make: Callable[[list[str]], JobStatus]) -> Iterable[tuple[list[str], str | None, JobStatus]]:
+    """``(keys, step, status)`` per row, row by row: a row that cannot be read becomes an
+    unreadable status of its own job (when its id can be read), never an error for the batch."""
+    budget = MAX_EXPANDED_TASKS
+    for line, fields in _split_rows(stdout, header, command):
+        try:
+            keys, step = _row_keys(fields[0], budget)
+        except SchedulerOutputError as exc:
+            # Not even the id: nobody's row. The jobs it might concern are "missing" this round,
+            # which the poller's missing-job rules handle.
+            log.warning("ignoring a %s row whose job id cannot be read (%s): %r", command, exc, line)
+            continue
+        budget -= len(keys)
+        try:
+            if len(fields) != len(header):
+                raise SchedulerOutputError(
+                    f"{command} row has {len(fields)} '|'-separated fields, expected {len(header)} "
+                    f"({'|'.join(header)})", text=line)
+            status = make(fields)
+        except SchedulerOutputError as exc:
+            status = JobStatus.unreadable(line, f"unreadable {command} row: {exc}")
+        yield keys, step, status
+
+
+def _collect(rows: Iterable[tuple[list[str], str | None, JobStatus]]) -> dict[JobId, JobStatus]:
     """Statuses by key: job rows win; a step row counts only when its job row is missing.
 
-    A later job row for the same key replaces an earlier one (the newest line is the newest news).
+    A later job row for the same key replaces an earlier one (the newest line is the newest
+    news), except that an unreadable row never replaces a readable one.
     """
     statuses: dict[JobId, JobStatus] = {}
     step_fallback: dict[JobId, tuple[bool, JobStatus]] = {}
-    budget = MAX_EXPANDED_TASKS
-    for job_id, status in rows:
-        keys, step = _row_keys(job_id, budget)
-        budget -= len(keys)
+    for keys, step, status in rows:
         if step is None:
             for key in keys:
-                statuses[key] = status
+                if not (status.problem and key in statuses and not statuses[key].problem):
+                    statuses[key] = status
             continue
         for key in keys:
             is_batch = step == "batch"
-            if key not in step_fallback or (is_batch and not step_fallback[key][0]):
+            held = step_fallback.get(key)
+            if held is None or (is_batch and not held[0]) or (held[1].problem and not status.problem):
                 step_fallback[key] = (is_batch, status)
     for key, (_, status) in step_fallback.items():
         statuses.setdefault(key, status)
@@ -231,14 +273,12 @@ def parse_status(stdout: str) -> dict[JobId, JobStatus]:
     Pending array rows (``123_[4-9%2]``) expand to one key per task (``123_4``..``123_9``). Step
     rows (``123.batch``) are ignored unless their job has no row of its own; then the ``batch``
     step stands in. ``exit_code`` is None while the job is pending or running. Empty output means
-    no job is known yet: ``{}``. A row that is not in the pinned format raises
-    :class:`SchedulerOutputError`.
+    no job is known yet: ``{}``. Parsing is row by row: a row that cannot be read yields
+    :meth:`JobStatus.unreadable` for its own job (see :attr:`JobStatus.problem`); only a row
+    whose job id cannot be read is skipped (with a warning).
     """
-    rows = (
-        (job_id, _make_status(state, exit_code, reason))
-        for job_id, state, exit_code, reason in _split_rows(stdout, SACCT_FIELDS, "sacct")
-    )
-    return _collect(rows)
+    return _collect(_read_rows(stdout, SACCT_FIELDS, "sacct",
+                               lambda f: _make_status(f[1], f[2], f[3])))
 
 
 # --- fallback when accounting is disabled -----------------------------------------------------------
@@ -258,12 +298,11 @@ def fallback_status_argv(ids: Sequence[JobId]) -> list[str]:
 
 
 def parse_fallback_status(stdout: str) -> dict[JobId, JobStatus]:
-    """Parse :func:`fallback_status_argv` output. squeue has no exit codes: ``exit_code`` is None."""
-    rows = (
-        (job_id, _make_status(state, "", reason))
-        for job_id, state, reason in _split_rows(stdout, _SQUEUE_HEADER, "squeue")
-    )
-    return _collect(rows)
+    """Parse :func:`fallback_status_argv` output (row by row, like :func:`parse_status`).
+
+    squeue has no exit codes: ``exit_code`` is None.
+    """
+    return _collect(_read_rows(stdout, _SQUEUE_HEADER, "squeue", lambda f: _make_status(f[1], "", f[2])))
 
 
 def is_accounting_unavailable(stderr: str) -> bool:

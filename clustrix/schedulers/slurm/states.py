@@ -105,14 +105,17 @@ def map_state(word: str) -> JobState:
     return JobState.UNKNOWN
 
 
-_EXIT_RE = re.compile(r"([0-9]{1,10}):([0-9]{1,10})")
+# Step rows of jobs killed before they ran carry negative codes (``-2:0``; slurmd's "no exit
+# code yet"); the sign is kept.
+_EXIT_RE = re.compile(r"(-?[0-9]{1,10}):([0-9]{1,10})")
 
 
 def parse_exit_code(text: str) -> int | None:
     """``sacct`` ExitCode ``code:signal`` as one shell-style number.
 
     ``0:0`` -> 0, ``1:0`` -> 1, ``0:15`` -> 143 (128 + signal, as a shell reports a killed child);
-    a signal wins over a code. Empty text (steps, some pending rows) -> None.
+    a signal wins over a code; ``-2:0`` (a step row) -> -2. Empty text (steps, some pending
+    rows) -> None.
     """
     text = text.strip()
     if not text:

@@ -13,6 +13,7 @@ from clustrix.schedulers.torque.commands import (
     NAME,
     SHELL,
     STATUS_FLAGS,
+    TAGGED_SUBMIT,
     TASK_VAR,
     TIME_GRANULARITY_S,
     cancel_argv,
@@ -29,6 +30,7 @@ from clustrix.schedulers.torque.commands import (
 __all__ = [
     "ACCOUNTING",
     "FALLBACK_STATUS",
+    "TAGGED_SUBMIT",
     "NAME",
     "TIME_GRANULARITY_S",
     "SHELL",

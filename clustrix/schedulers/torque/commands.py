@@ -28,6 +28,7 @@ from collections.abc import Sequence
 from clustrix.schedulers.pbs import commands as pbs
 from clustrix.schedulers.pbs.qstat_text import parse_qstat_full
 from clustrix.schedulers.pbs.states import TORQUE_EXEC_CODES, TORQUE_STATES, status_from_attrs
+from clustrix.schedulers.rows import each_record
 from clustrix.schedulers.script import render_body
 from clustrix.spec import JobPaths, JobSpec, format_hms
 from clustrix.states import JobId, JobStatus
@@ -109,8 +110,11 @@ def status_argv(ids: Sequence[JobId]) -> list[str]:
 def parse_status(stdout: str) -> dict[JobId, JobStatus]:
     """Statuses from text ``qstat -f`` output (continuation lines joined); a finished job is
     ``job_state = C`` with its ``exit_status``."""
-    return {
-        job_id: status_from_attrs(job_id, attrs, states=TORQUE_STATES,
-                                  exec_codes=TORQUE_EXEC_CODES, exit_key="exit_status")
-        for job_id, attrs in parse_qstat_full(stdout).items()
-    }
+    return each_record(
+        parse_qstat_full(stdout).items(),
+        lambda job_id, attrs: status_from_attrs(job_id, attrs, states=TORQUE_STATES,  # type: ignore[arg-type]
+                                                exec_codes=TORQUE_EXEC_CODES, exit_key="exit_status"),
+        pbs.describe_record)
+TAGGED_SUBMIT = None
+"""No tag survives into the batched status output without replacing the user's job name
+(``-N``), so an ambiguous submit failure is retried as before (see the launcher)."""

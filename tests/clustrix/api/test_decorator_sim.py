@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+import clustrix
 from clustrix import config as cfg
 from clustrix.api.decorator import cluster, shutdown_executors
 from clustrix.api.executor import IN_JOB_ENV, ClusterExecutor
@@ -38,8 +39,11 @@ def nested() -> tuple[int, int, str | None]:
 def sim_profile(tmp_path_factory: pytest.TempPathFactory):
     from clustrix_sim.cluster import SimCluster
 
+    # The job imports the clustrix under test, not whichever one the interpreter has installed
+    # (the simulated login node's environment is clean).
+    root = os.path.dirname(os.path.dirname(os.path.abspath(clustrix.__file__)))
     with SimCluster(nodes=2, ssh=True) as sim:
-        yield sim.profile()
+        yield {**sim.profile(), "env": {"PYTHONPATH": root}}
 
 
 @pytest.fixture(autouse=True)
@@ -72,7 +76,7 @@ def test_decorator_on_simulated_slurm(sim_profile) -> None:
         # The ledger names the user's function, not the executor's wrapper around it.
         from clustrix.backends.ledger import Ledger
 
-        assert Ledger().find(fut.job_id).function.endswith("test_decorator_sim.square")
+        assert Ledger(profile.ledger).find(fut.job_id).function.endswith("test_decorator_sim.square")
         outer, inner, flag = nested()
     # The nested decorated call ran inside the same job, not as a job submitted from a node.
     assert outer == inner != os.getpid()

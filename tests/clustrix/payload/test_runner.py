@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from clustrix.errors import PayloadError
+from clustrix.errors import JobExitError, PayloadError
 from clustrix.payload.codec import Call, dump_array, dump_call, load_result, write_key_file
 from clustrix.payload.runner import EXIT_KEY, EXIT_OK, EXIT_PAYLOAD, EXIT_USAGE
 
@@ -133,8 +133,9 @@ def test_sys_exit_is_a_result_but_os_exit_leaves_none(job):
     job_dir, key_file, key = job
     stage(job_dir, dump_call(Call(exits, ("sys",)), key))
     assert run(job_dir, key_file).returncode == EXIT_OK
-    with pytest.raises(SystemExit):
+    with pytest.raises(JobExitError) as info:  # a SystemExit here would end the caller
         result(job_dir, key)[0].unwrap()
+    assert isinstance(info.value.__cause__, SystemExit)
     (job_dir / "result.pkl").unlink()
     stage(job_dir, dump_call(Call(exits, ("os",)), key))
     assert run(job_dir, key_file).returncode == 7

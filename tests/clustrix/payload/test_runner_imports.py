@@ -17,10 +17,12 @@ import sys
 
 import pytest
 
+import clustrix
 from clustrix.payload.codec import Call, dump_array, dump_call, load_result, write_key_file
 from clustrix.payload.runner import EXIT_OK
 
 DEADLINE_S = 60
+CLUSTRIX_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(clustrix.__file__)))
 
 # Modules the runner's success path must not import (each costs milliseconds, some tens).
 HEAVY = {
@@ -44,10 +46,13 @@ def imported_modules(stderr: str) -> set[str]:
 
 
 def importtime(*argv: str, cwd: str | None = None) -> subprocess.CompletedProcess[str]:
-    # No PYTHONPATH: nothing but the installed clustrix, as in a batch job. No in-job flag either
-    # (a test checks that JobEntry sets it).
+    # PYTHONPATH is only the clustrix under test, as in a batch job where it is installed: not
+    # the caller's PYTHONPATH, and not whatever clustrix the interpreter has installed (in a
+    # checkout other than the installed one that would test another tree's runner). No in-job
+    # flag either (a test checks that JobEntry sets it).
     drop = ("PYTHONPATH", "PYTHONPROFILEIMPORTTIME", "CLUSTRIX_IN_JOB")
     env = {k: v for k, v in os.environ.items() if k not in drop}
+    env["PYTHONPATH"] = CLUSTRIX_ROOT
     return subprocess.run([sys.executable, "-X", "importtime", *argv], capture_output=True, text=True,
                           timeout=DEADLINE_S, cwd=cwd, env=env)
 

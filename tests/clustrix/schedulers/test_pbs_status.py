@@ -114,31 +114,35 @@ def test_unknown_state_letter_is_unknown_with_a_warning(caplog):
     assert "'Z'" in caplog.text
 
 
-@pytest.mark.parametrize("text", [
-    "not json at all",
-    "{",
-    '{"Jobs": []}',
-    '{"Jobs": {"1.s": []}}',
-    '{"Jobs": {"1.s": {"job_state": 5}}}',
-    '{"Jobs": {"1.s": {}}}',
-    '{"Jobs": {"1.s": {"job_state": "F", "Exit_status": "abc"}}}',
-    '{"Jobs": {"1.s": {"job_state": "F", "Exit_status": 1.5}}}',
-    '{"Jobs": {"1.s": {"job_state": "F", "Exit_status": true}}}',
-    "[1, 2]",
-])
-def test_malformed_output_raises_scheduler_output_error(text):
+@pytest.mark.parametrize("text", ["not json at all", "{", '{"Jobs": []}', "[1, 2]"])
+def test_output_that_is_not_qstat_json_raises_scheduler_output_error(text):
     with pytest.raises(SchedulerOutputError):
         pbs.parse_status(text)
+
+
+@pytest.mark.parametrize("record", [
+    "[]", '{"job_state": 5}', "{}", '{"job_state": "F", "Exit_status": "abc"}',
+    '{"job_state": "F", "Exit_status": 1.5}', '{"job_state": "F", "Exit_status": true}',
+])
+def test_one_unreadable_job_record_concerns_that_job_only(record):
+    got = pbs.parse_status('{"Jobs": {"1.s": ' + record + ', "2.s": {"job_state": "R"}}}')
+    assert (got["2.s"].state, got["2.s"].raw, got["2.s"].problem) == (JobState.RUNNING, "R", "")
+    assert got["1.s"].state is JobState.UNKNOWN and "1.s" in got["1.s"].problem
 
 
 @pytest.mark.parametrize("text", [
     "garbage before any job\n",
     "\tcontinuation without an attribute\n",
-    "Job Id: 1.s\nthis is not an attribute\n",
 ])
-def test_malformed_text_raises_scheduler_output_error(text):
-    with pytest.raises(SchedulerOutputError):
-        pbs.parse_fallback_status(text)
+def test_text_outside_any_record_is_nobodys(text):
+    got = pbs.parse_fallback_status(text + "Job Id: 2.s\n    job_state = R\n")
+    assert list(got) == ["2.s"] and (got["2.s"].state, got["2.s"].problem) == (JobState.RUNNING, "")
+
+
+def test_a_record_without_a_state_concerns_that_job_only():
+    got = pbs.parse_fallback_status("Job Id: 1.s\n    Job_Name = x\n\nJob Id: 2.s\n    job_state = R\n")
+    assert (got["2.s"].state, got["2.s"].problem) == (JobState.RUNNING, "")
+    assert got["1.s"].state is JobState.UNKNOWN and "Job Id: 1.s" in got["1.s"].problem
 
 
 # --- exit status semantics -------------------------------------------------------------------

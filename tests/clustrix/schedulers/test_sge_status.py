@@ -100,17 +100,32 @@ def test_no_jobs(text):
     "<job_info>",
     "plain qstat text\n",
     '<!DOCTYPE x [<!ENTITY a "aaaa">]><job_info>&a;</job_info>',
-    "<job_info><job_list><state>r</state></job_list></job_info>",
-    "<job_info><job_list><JB_job_number>x</JB_job_number><state>r</state></job_list></job_info>",
-    "<job_info><job_list><JB_job_number>1</JB_job_number><state></state></job_list></job_info>",
-    "<j><job_list><JB_job_number>1</JB_job_number><state>qw</state><tasks>a-b</tasks></job_list></j>",
-    "<j><job_list><JB_job_number>1</JB_job_number><state>qw</state><tasks>5-2:1</tasks></job_list></j>",
-    "<j><job_list><JB_job_number>1</JB_job_number><state>qw</state><tasks>1-9999999:1</tasks>"
-    "</job_list></j>",
 ])
 def test_malformed_xml_raises_scheduler_output_error(text):
     with pytest.raises(SchedulerOutputError):
         sge.parse_status(text)
+
+
+GOOD_JOB = "<job_list><JB_job_number>7</JB_job_number><state>r</state></job_list>"
+
+
+@pytest.mark.parametrize("bad", [
+    "<job_list><state>r</state></job_list>",
+    "<job_list><JB_job_number>x</JB_job_number><state>r</state></job_list>",
+    "<job_list><JB_job_number>1</JB_job_number><state>qw</state><tasks>a-b</tasks></job_list>",
+    "<job_list><JB_job_number>1</JB_job_number><state>qw</state><tasks>5-2:1</tasks></job_list>",
+    "<job_list><JB_job_number>1</JB_job_number><state>qw</state><tasks>1-9999999:1</tasks></job_list>",
+])
+def test_a_job_element_without_a_readable_id_is_skipped_alone(bad):
+    assert sge.parse_status(f"<job_info>{bad}{GOOD_JOB}</job_info>") == {"7": sge.parse_status(
+        f"<job_info>{GOOD_JOB}</job_info>")["7"]}
+
+
+def test_a_job_element_without_a_state_concerns_that_job_only():
+    got = sge.parse_status("<job_info><job_list><JB_job_number>1</JB_job_number><state></state>"
+                           f"</job_list>{GOOD_JOB}</job_info>")
+    assert got["7"].state is JobState.RUNNING
+    assert got["1"].state is JobState.UNKNOWN and "no state" in got["1"].problem
 
 
 @pytest.mark.parametrize(("stderr", "unknown"), [

@@ -142,3 +142,32 @@ def expected_torque_state(letter: str, code: int) -> JobState:
     if code in (256 + 9, 256 + 15):
         return S.CANCELLED
     return S.FAILED
+
+
+# --- real-world shapes (aiida-core #7395, openpbs #738): functions exported with qsub -V ---------
+
+
+def test_raw_newlines_and_blank_lines_inside_a_value_are_kept_and_harm_no_job():
+    from clustrix.schedulers.pbs.qstat_text import parse_qstat_full
+
+    text = (Path(__file__).parents[2] / "data" / "torque" / "qstat_f_function_env.txt").read_text()
+    records = parse_qstat_full(text)
+    env = records["41.torque-srv"]["Variable_List"]
+    assert env.startswith("PBS_O_QUEUE=batch,PBS_O_HOME=/home/alice,BASH_FUNC_module%%=() {  eval")
+    assert '"$@"\n\n},PBS_O_WORKDIR=/home/alice' in env  # the blank line inside the value is kept
+    assert records["41.torque-srv"]["queue"] == "batch"  # the record goes on after the blank line
+    got = torque.parse_status(text)
+    assert (got["41.torque-srv"].state, got["41.torque-srv"].problem) == (JobState.RUNNING, "")
+    assert got["42.torque-srv"].state is JobState.COMPLETED and got["42.torque-srv"].exit_code == 0
+    bad = got["43.torque-srv"]  # exit_status = lots: its own problem, nobody else's
+    assert bad.state is JobState.UNKNOWN and "43.torque-srv" in bad.problem and "lots" in bad.problem
+
+
+@given(st.lists(st.sampled_from(["}", "", "  echo hi", "\tfoo", "x=1;y=2", "fi };"]), max_size=6))
+def test_property_any_function_body_stays_inside_its_value(body):
+    value_lines = ["PBS_O_HOME=/h,BASH_FUNC_f%%=() {", *body, "},PBS_O_WORKDIR=/w"]
+    text = ("Job Id: 1.s\n    job_state = R\n    Variable_List = " + "\n".join(value_lines)
+            + "\n    queue = batch\n\nJob Id: 2.s\n    job_state = Q\n")
+    got = torque.parse_status(text)
+    assert {k: (v.state, v.problem) for k, v in got.items()} == {
+        "1.s": (JobState.RUNNING, ""), "2.s": (JobState.PENDING, "")}

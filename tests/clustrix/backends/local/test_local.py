@@ -357,7 +357,7 @@ def test_a_process_that_survives_sigkill_does_not_hang_the_kill(monkeypatch):
             raise subprocess.TimeoutExpired("stuck", timeout)
 
     monkeypatch.setattr(local_backend, "REAP_AFTER_SIGKILL_S", 0.01)
-    monkeypatch.setattr(local_backend, "_signal_group", lambda proc, sig: None)
+    monkeypatch.setattr(local_backend, "signal_group", lambda proc, sig: None)
     backend = LocalBackend(kill_grace_s=0.01)
     try:
         assert backend._kill(StuckInTheKernel()) == -signal.SIGKILL

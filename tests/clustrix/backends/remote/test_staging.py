@@ -36,6 +36,14 @@ class CountingTransport(LocalTransport):
         self.calls.append("makedirs")
         return super().makedirs(path, mode)
 
+    def stat_files(self, paths):
+        self.calls.append("stat_files")
+        return super().stat_files(paths)
+
+    def uid(self):
+        self.calls.append("uid")
+        return super().uid()
+
     def home(self):
         self.calls.append("home")
         return self._home
@@ -58,7 +66,8 @@ def test_first_submission_is_three_round_trips_then_two(tmp_path, data_dir):
     job_dir = stager.new_job_dir()
     assert re.fullmatch(re.escape(str(tmp_path / "home" / "jobs")) + r"/20250102-[0-9a-f]{32}", job_dir)
     stager.stage(job_dir, {f"{job_dir}/job.sh": "#!/bin/sh\n", f"{job_dir}/call.pkl": b"\x00payload"})
-    assert t.calls == ["home", "get_files", "makedirs", "put_files"]
+    # The key agreement (id -u, lstat of key and dir; no key yet, so no read) happens once.
+    assert t.calls == ["home", "uid", "stat_files", "makedirs", "put_files"]
     assert stat.S_IMODE(os.stat(job_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(f"{job_dir}/call.pkl").st_mode) == 0o600
     remote_key = tmp_path / "home" / "jobs" / REMOTE_KEY_NAME
@@ -73,19 +82,19 @@ def test_first_submission_is_three_round_trips_then_two(tmp_path, data_dir):
 def test_prefetched_key_leaves_the_first_submission_two_round_trips(tmp_path, data_dir):
     t, stager = _stager(tmp_path)
     stager.prefetch_key().join(10)
-    assert t.calls == ["home", "get_files"]
+    assert t.calls == ["home", "uid", "stat_files"]
     assert list((data_dir / "keys").iterdir())  # the local copy was made with the data dir of then
     job_dir = stager.new_job_dir()
     stager.stage(job_dir, {f"{job_dir}/job.sh": "x"})
-    assert t.calls == ["home", "get_files", "makedirs", "put_files"]
+    assert t.calls == ["home", "uid", "stat_files", "makedirs", "put_files"]
     assert read_key_file(str(tmp_path / "home" / "jobs" / REMOTE_KEY_NAME)) == stager.key()
 
 
 def test_failed_prefetch_is_retried_by_the_first_submission(tmp_path, data_dir):
     t, stager = _stager(tmp_path)
-    t.get_files = lambda paths: (_ for _ in ()).throw(OSError("link down"))
+    t.stat_files = lambda paths: (_ for _ in ()).throw(OSError("link down"))
     stager.prefetch_key().join(10)
-    del t.get_files  # the link is back
+    del t.stat_files  # the link is back
     assert len(stager.key()) == 32
 
 
@@ -95,6 +104,7 @@ def test_existing_remote_key_is_adopted_and_cached_locally(tmp_path, data_dir):
     jobs = tmp_path / "home" / "jobs"
     jobs.mkdir(parents=True)
     (jobs / REMOTE_KEY_NAME).write_bytes(key.hex().encode() + b"\n")
+    (jobs / REMOTE_KEY_NAME).chmod(0o600)
     assert stager.key() == key
     local_keys = list((data_dir / "keys").iterdir())
     assert len(local_keys) == 1 and read_key_file(str(local_keys[0])) == key
