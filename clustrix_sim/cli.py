@@ -1,7 +1,7 @@
 """``clustrix-sim``: run a simulated cluster in the foreground and connect to it.
 
     clustrix-sim up --docker --scheduler slurm|sge   # the real scheduler in a container
-    clustrix-sim up [--scheduler slurm] [--nodes N] [--cores-per-node C] [--mem-per-node 16G]
+    clustrix-sim up [--scheduler slurm|pbs|torque] [--nodes N] [--cores-per-node C] [--mem-per-node 16G]
                     [--gpus-per-node G] [--time-scale X] [--state-dir DIR] [--no-ssh]
     eval "$(clustrix-sim env)"       # sbatch/squeue/... on PATH, talking to it
     clustrix-sim status              # nodes and jobs
@@ -87,6 +87,7 @@ def cmd_up(args: argparse.Namespace) -> int:
         raise SystemExit(f"clustrix-sim up: {exc}") from None
     if args.time_scale <= 0:
         raise SystemExit(f"clustrix-sim up: --time-scale must be positive, got {args.time_scale}")
+    server, _queue = frontends.site_defaults(args.scheduler)
     import getpass
 
     from clustrix_sim.cluster import default_partitions
@@ -95,7 +96,7 @@ def cmd_up(args: argparse.Namespace) -> int:
     for node in nodes:
         node.partitions = [partitions[0].name]
     config = ClusterConfig(flavor=args.scheduler, cluster_name=args.cluster_name, time_scale=args.time_scale,
-                           min_job_age_s=args.min_job_age, user=getpass.getuser(), nodes=nodes,
+                           min_job_age_s=args.min_job_age, user=getpass.getuser(), nodes=nodes, server=server,
                            partitions=partitions)
     resumed = os.path.exists(os.path.join(state_dir, "cluster.db"))
     try:

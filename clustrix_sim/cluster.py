@@ -68,12 +68,12 @@ class SSHInfo:
 
 
 def default_partitions(node_names: list[str], scheduler: str = "slurm") -> list[PartitionRecord]:
-    """One default partition over every node: ``normal``, or the queue the front end's tool table
-    names as ``DEFAULT_QUEUE`` (Grid Engine's ``all.q``, which accepts jobs no node can hold)."""
-    queue = getattr(frontends.tool_table(scheduler), "DEFAULT_QUEUE", None)
-    if queue:
-        return [PartitionRecord(name=queue, nodes=list(node_names), default=True, accept_unsatisfiable=True)]
-    return [PartitionRecord(name="normal", nodes=list(node_names), default=True)]
+    """One default partition over every node, named as the front end's ``DEFAULT_QUEUE`` (SLURM:
+    ``normal``; PBS: ``workq``; Grid Engine's ``all.q`` also accepts jobs no node can hold, as the
+    front end's ``QUEUE_ACCEPTS_UNSATISFIABLE`` says)."""
+    _server, queue = frontends.site_defaults(scheduler)
+    accepts = bool(getattr(frontends.tool_table(scheduler), "QUEUE_ACCEPTS_UNSATISFIABLE", False))
+    return [PartitionRecord(name=queue, nodes=list(node_names), default=True, accept_unsatisfiable=accepts)]
 
 
 class SimCluster:
@@ -86,7 +86,7 @@ class SimCluster:
                  user: str | None = None, cluster_name: str = "simcluster", min_job_age_s: float = 300.0,
                  keep: bool = False, max_array_size: int = 1001, kill_wait_s: float = 30.0,
                  first_job_id: int = 1, default_account: str = "", prolog_flags: str = "",
-                 mem_default: str = "share") -> None:
+                 mem_default: str = "share", accounting: bool = True) -> None:
         if scheduler not in frontends.installed():
             raise ValueError(f"scheduler {scheduler!r} is not simulated yet; use one of "
                              f"{', '.join(map(repr, frontends.installed()))}")
@@ -94,6 +94,7 @@ class SimCluster:
             raise ValueError(f"time_scale must be a positive number (sim seconds per real second), got {time_scale!r}")
         node_records = make_nodes(nodes, cores_per_node, parse_mem_mb(mem_per_node), gpus_per_node)
         names = [n.name for n in node_records]
+        server, queue = frontends.site_defaults(scheduler)
         parts = [p if isinstance(p, PartitionRecord) else PartitionRecord.from_dict(dict(p))
                  for p in partitions] if partitions is not None else default_partitions(names, scheduler)
         for part in parts:
@@ -107,7 +108,7 @@ class SimCluster:
                                     min_job_age_s=float(min_job_age_s), kill_wait_s=float(kill_wait_s),
                                     max_array_size=max_array_size, first_job_id=first_job_id, user=self.user,
                                     default_account=default_account, prolog_flags=prolog_flags,
-                                    mem_default=mem_default,
+                                    mem_default=mem_default, server=server, accounting=accounting,
                                     nodes=node_records, partitions=parts)
         self.scheduler = scheduler
         self.ssh_enabled = ssh

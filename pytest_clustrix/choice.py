@@ -16,7 +16,6 @@ Grammar of a backend value::
 
 from __future__ import annotations
 
-import importlib.util
 import os
 from dataclasses import dataclass
 
@@ -26,7 +25,7 @@ OPTION = "--clustrix-backend"
 DEFAULT = "local"
 
 PLAIN = ("local", "debug")
-SIM_SCHEDULERS = ("slurm", "pbs", "sge")
+SIM_SCHEDULERS = ("slurm", "pbs", "torque", "sge")
 MODES: tuple[str, ...] = ("sim", "docker")
 REAL_DOCKER_SCHEDULERS = ("slurm", "sge")
 
@@ -66,15 +65,12 @@ class BackendChoice:
 
 def available_sim_schedulers() -> tuple[str, ...]:
     """Schedulers whose simulator front end is installed (checked without importing it)."""
-    found = []
-    for name in SIM_SCHEDULERS:
-        try:
-            spec = importlib.util.find_spec(f"clustrix_sim.{name}.tools")
-        except ModuleNotFoundError:
-            spec = None
-        if spec is not None:
-            found.append(name)
-    return tuple(found)
+    try:  # stdlib only: it looks for the front ends' folders on disk (torque lives in pbs/)
+        from clustrix_sim import frontends
+    except ImportError:
+        return ()
+    installed = frontends.installed()
+    return tuple(name for name in SIM_SCHEDULERS if name in installed)
 
 
 def available_schedulers(mode: str) -> tuple[str, ...]:

@@ -26,7 +26,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("clustrix", "clustrix: where @cluster calls run")
     group.addoption(
         _choice.OPTION, dest="clustrix_backend", default=None, metavar="BACKEND",
-        help="run @cluster calls on BACKEND: local (default), debug, slurm-sim, or profile:NAME. "
+        help="run @cluster calls on BACKEND: local (default), debug, slurm-sim, pbs-sim, torque-sim, or "
+             "profile:NAME. "
              f"Also ${_choice.ENV_VAR} or the ini key {_choice.INI_KEY}.",
     )
     group.addoption("--clustrix-sim-nodes", dest="clustrix_sim_nodes", type=int, default=2, metavar="N",

@@ -22,7 +22,8 @@ Operations (params -> result):
 - ``signal`` ``{"targets": [{"job_id": int, "task": int | None}], "signal": int | None,
   "uid": int}`` -> ``{"results": [{"job_id", "task", "status": "ok" | "invalid_job_id" |
   "already_done"}]}``. ``signal`` None means cancel (SIGKILL semantics, job becomes CANCELLED).
-  ``task`` None targets the whole job (all tasks of an array).
+  ``task`` None targets the whole job (all tasks of an array). ``"hard": true`` cancels with
+  SIGKILL at once instead of SIGTERM, then SIGKILL after KillWait (``qdel -W force``).
 - ``hold`` / ``release`` / ``requeue`` ``{"job_ids": [int]}`` -> ``{"results": [...]}`` as above.
 - ``nodes`` ``{}`` -> ``{"nodes": [NodeRecord dict]}``; ``partitions`` ``{}`` ->
   ``{"partitions": [PartitionRecord dict]}``.

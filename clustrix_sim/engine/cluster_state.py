@@ -112,7 +112,7 @@ class ClusterState:
         self.cfg = config
         self.created = time.time()
         self.next_id = config.first_job_id
-        self.accounting_enabled = True
+        self.accounting_enabled = bool(config.accounting)
         self.nodes = {n.name: n for n in config.nodes}
         self.parts = {p.name: p for p in config.partitions}
         self.store.set_meta("config", self.cfg.to_dict())

@@ -58,6 +58,7 @@ class JobControl:
         if signum is not None and not 1 <= signum < signal.NSIG:
             raise bad_request(f"signal must be 1..{signal.NSIG - 1}, got {signum}")
         cancel = signum is None or signum == signal.SIGKILL
+        hard = bool(params.get("hard", False))  # cancel with SIGKILL at once (qdel -W force)
         results = []
         for job_id, task in self._target_list(params):
             recs = self.state.targets(job_id, task)
@@ -67,7 +68,7 @@ class JobControl:
                 status = "already_done"
             elif cancel:
                 for rec in recs:
-                    self._cancel(rec, uid)
+                    self._cancel(rec, uid, hard=hard)
                 status = "ok"
             else:
                 live = [r for r in recs if r.state in (RUNNING, COMPLETING)]
@@ -79,7 +80,7 @@ class JobControl:
             results.append({"job_id": job_id, "task": task, "status": status})
         return {"results": results}
 
-    def _cancel(self, rec: JobRecord, uid: int | None) -> None:
+    def _cancel(self, rec: JobRecord, uid: int | None, *, hard: bool = False) -> None:
         if rec.state == PENDING:  # the pending reason stays (squeue, scontrol show it after)
             rec.cancelled_by_uid = uid
             self.state.finalize(rec, CANCELLED, reason=rec.reason, end=self.state.now())
@@ -87,7 +88,7 @@ class JobControl:
         info = self.lifecycle.running.get(rec.job_id)
         if info is not None and info.ending is None:
             info.cancel_uid = uid
-            self.lifecycle.begin_kill(rec, info, CANCELLED, hard=rec.request.kill_at_once)
+            self.lifecycle.begin_kill(rec, info, CANCELLED, hard=hard or rec.request.kill_at_once)
 
     def hold(self, params: dict[str, Any]) -> dict[str, Any]:
         return self._per_target(params, self._hold_one)

@@ -93,6 +93,10 @@ def parse_signal_option(text: str | None) -> tuple[int, float, str] | None:
         return None
 
 
+def _no_files(record: JobRecord) -> dict[str, str]:
+    return {}
+
+
 class JobLifecycle:
     """Starts jobs and sees each one through to its end (see the module docstring)."""
 
@@ -128,6 +132,8 @@ class JobLifecycle:
             env.update(frontend.job_env(rec, state.cfg.cluster_name))
             if env.get("TMPDIR"):  # a front end that names a per-job TMPDIR gets it made (SGE's execd)
                 os.makedirs(env["TMPDIR"], mode=0o700, exist_ok=True)
+            for var, text in getattr(frontend, "job_files", _no_files)(rec).items():
+                env[var] = processes.write_job_file(state.spool_dir, rec.job_id, var, text)
             popen = processes.spawn(job_id=rec.job_id, script=req.script, script_args=list(req.script_args),
                                     spool_dir=state.spool_dir, work_dir=req.work_dir, env=env,
                                     stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,

@@ -245,6 +245,9 @@ class ClusterConfig:
     ``mem_default`` what a job that asks for no memory gets: ``"share"`` the node's memory share
     for its CPUs (DefMemPerCPU=RealMemory/CPUs), ``"node"`` the whole node (CR_Core_Memory with
     no DefMemPerCPU, real Slurm's default: such a job waits for Resources behind any other).
+    ``accounting`` is whether finished jobs are kept
+    for queries at creation (SLURM's accounting storage, PBS's ``job_history_enable``); the
+    ``disable_accounting``/``enable_accounting`` faults switch it later.
     """
 
     flavor: str = "slurm"
@@ -259,6 +262,7 @@ class ClusterConfig:
     mem_default: str = "share"
     user: str = ""
     server: str = "slurmctld"
+    accounting: bool = True
     nodes: list[NodeRecord] = field(default_factory=list)
     partitions: list[PartitionRecord] = field(default_factory=list)
 

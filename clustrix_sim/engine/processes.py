@@ -177,6 +177,17 @@ def write_script(path: str, text: str, mode: int = 0o700) -> None:
     os.replace(tmp, path)
 
 
+def write_job_file(spool_dir: str, job_id: int, name: str, text: str) -> str:
+    """Write a file a starting job is told about (PBS's ``$PBS_NODEFILE``) into its spool
+    directory; returns its path."""
+    job_dir = os.path.join(spool_dir, f"job{job_id}")
+    os.makedirs(job_dir, mode=0o700, exist_ok=True)
+    path = os.path.join(job_dir, name.lower())
+    with open(path, "w") as fh:
+        fh.write(text)
+    return path
+
+
 def spawn(*, job_id: int, script: str, script_args: list[str], spool_dir: str, work_dir: str,
           env: dict[str, str], stdout_path: str, stderr_path: str, append: bool,
           shell: str | None = None, vmem_limit_mb: int | None = None) -> subprocess.Popen:

@@ -9,9 +9,11 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 
-__all__ = ["DEFAULT_QUEUE", "TOOLS", "UNREACHABLE"]
+__all__ = ["DEFAULT_QUEUE", "QUEUE_ACCEPTS_UNSATISFIABLE", "TOOLS", "UNREACHABLE"]
 
 DEFAULT_QUEUE = "all.q"
+QUEUE_ACCEPTS_UNSATISFIABLE = True
+"""Real all.q takes a job no host can run and leaves it waiting (qw) forever."""
 """The queue a cluster of this scheduler gets when none is configured (SimCluster reads it)."""
 
 _MODULES = {"qsub": "qsub", "qstat": "qstat", "qdel": "qdel", "qhold": "qhold", "qrls": "qrls",

@@ -8,9 +8,11 @@ records. Nothing here imports clustrix, so a parser is checked against an indepe
 The one package of the simulator that imports Hypothesis. Modules: ``slurm_records`` (job
 records, names, reasons), ``slurm_values`` (job ids, durations), ``slurm_outputs`` (sacct, squeue,
 sbatch output), ``sge_outputs`` (qstat table and -xml, qacct -j, qsub; rendered by
-``clustrix_sim.sge``); PBS strategies will sit beside them. May import: Hypothesis,
-:mod:`clustrix_sim.engine.model` and a front end's formatting code (``clustrix_sim.slurm``,
-``clustrix_sim.sge``).
+``clustrix_sim.sge``), ``pbs_records`` and ``pbs_outputs`` (PBS Pro and Torque ``qstat``/``qsub``
+output, rendered by ``clustrix_sim.pbs``). Grid Engine's and PBS's ``qstat``/``qsub`` strategies
+are exported with their scheduler's prefix (``sge_qstat_outputs``, ``pbs_qstat_outputs``...).
+May import: Hypothesis, :mod:`clustrix_sim.engine.model` and a front end's formatting code
+(``clustrix_sim.slurm``, ``clustrix_sim.sge``, ``clustrix_sim.pbs``).
 
 Every strategy takes keyword-only arguments and yields a small frozen object with ``text`` and
 ``truth`` (``text, truth = result`` unpacks it):
@@ -24,10 +26,14 @@ strategy                    yields              ``truth``
 :func:`slurm_job_ids`       :class:`SlurmJobId`    the job ids the text stands for
 :func:`slurm_time_strings`  :class:`SlurmTime`     seconds, or None for ``UNLIMITED`` & co.
 :func:`job_records`         ``tuple[JobRecord, ...]``  (the records themselves)
-:func:`qstat_outputs`       :class:`QstatOutput`   ``{"123" or "123.4": state letters}``
+:func:`sge_qstat_outputs`   :class:`SgeQstatOutput` ``{"123" or "123.4": state letters}``
 :func:`qacct_outputs`       :class:`QacctOutput`   ``{"123" or "123.4": QacctTruth}``
-:func:`qsub_submissions`    :class:`QsubSubmission`  the job number (``str``)
+:func:`sge_qsub_submissions` :class:`SgeQsubSubmission`  the job number (``str``)
 :func:`sge_job_records`     ``tuple[JobRecord, ...]``  Grid Engine jobs (arrays: 1-based tasks)
+:func:`pbs_qstat_outputs`   :class:`PbsQstatOutput` ``{printed job id: QstatTruth}`` (PBS/Torque)
+:func:`qsub_submissions`    :class:`QsubSubmission`  the job id (``123.srv``, ``123[].srv``)
+:func:`pbs_job_ids`         :class:`PbsJobId`      ``(seq, index, server)``
+:func:`pbs_job_records`     ``tuple[JobRecord, ...]``  a PBS server's jobs and arrays
 ==========================  ==================  ===============================================
 
 Example::
@@ -55,17 +61,31 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "(or 'pip install clustrix[test]')"
     ) from exc
 
-from clustrix_sim.strategies.sge_outputs import (  # noqa: E402 - after the Hypothesis check
+from clustrix_sim.strategies.pbs_outputs import (  # noqa: E402 - after the Hypothesis check
+    PbsJobId,
+    pbs_job_ids,
+)
+from clustrix_sim.strategies.pbs_outputs import QstatOutput as PbsQstatOutput  # noqa: E402
+from clustrix_sim.strategies.pbs_outputs import QstatTruth as PbsQstatTruth  # noqa: E402
+from clustrix_sim.strategies.pbs_outputs import QsubSubmission as PbsQsubSubmission  # noqa: E402
+from clustrix_sim.strategies.pbs_outputs import qstat_outputs as pbs_qstat_outputs  # noqa: E402
+from clustrix_sim.strategies.pbs_outputs import qsub_submissions as pbs_qsub_submissions  # noqa: E402
+from clustrix_sim.strategies.pbs_records import (  # noqa: E402
+    PBS_ENGINE_STATES,
+    pbs_job_records,
+    pbs_variable_values,
+)
+from clustrix_sim.strategies.sge_outputs import (  # noqa: E402
     QacctOutput,
     QacctTruth,
-    QstatOutput,
-    QsubSubmission,
     qacct_outputs,
-    qstat_outputs,
-    qsub_submissions,
     sge_job_names,
     sge_job_records,
 )
+from clustrix_sim.strategies.sge_outputs import QstatOutput as SgeQstatOutput  # noqa: E402
+from clustrix_sim.strategies.sge_outputs import QsubSubmission as SgeQsubSubmission  # noqa: E402
+from clustrix_sim.strategies.sge_outputs import qstat_outputs as sge_qstat_outputs  # noqa: E402
+from clustrix_sim.strategies.sge_outputs import qsub_submissions as sge_qsub_submissions  # noqa: E402
 from clustrix_sim.strategies.slurm_outputs import (  # noqa: E402
     SacctOutput,
     SacctRowTruth,
@@ -94,20 +114,20 @@ from clustrix_sim.strategies.slurm_values import (  # noqa: E402
 
 __all__ = [
     "ALL_STATES",
+    "MAX_JOB_ID",
+    "PBS_ENGINE_STATES",
+    "PENDING_REASONS",
+    "PbsJobId",
+    "PbsQstatOutput",
+    "PbsQstatTruth",
+    "PbsQsubSubmission",
     "QacctOutput",
     "QacctTruth",
-    "QstatOutput",
-    "QsubSubmission",
-    "qacct_outputs",
-    "qstat_outputs",
-    "qsub_submissions",
-    "sge_job_names",
-    "sge_job_records",
-    "MAX_JOB_ID",
-    "PENDING_REASONS",
     "SacctOutput",
     "SacctRowTruth",
     "SbatchSubmission",
+    "SgeQstatOutput",
+    "SgeQsubSubmission",
     "SlurmJobId",
     "SlurmTime",
     "SqueueOutput",
@@ -116,8 +136,18 @@ __all__ = [
     "job_names",
     "job_reasons",
     "job_records",
+    "pbs_job_ids",
+    "pbs_job_records",
+    "pbs_qstat_outputs",
+    "pbs_qsub_submissions",
+    "pbs_variable_values",
+    "qacct_outputs",
     "sacct_outputs",
     "sbatch_submissions",
+    "sge_job_names",
+    "sge_job_records",
+    "sge_qstat_outputs",
+    "sge_qsub_submissions",
     "slurm_job_ids",
     "slurm_time_strings",
     "squeue_outputs",

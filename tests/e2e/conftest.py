@@ -100,3 +100,23 @@ def slurm(slurm_cluster) -> Iterator[object]:
     for node in slurm_cluster.config.nodes:
         faults.resume_node(node.name)
 
+
+@pytest.fixture(scope="session", params=["pbs", "torque"])
+def any_cluster(request, tmp_path_factory) -> Iterator[object]:
+    """A simulated PBS Pro, then Torque, cluster (SLURM and SGE: ``test_scheduler_backends.py``)."""
+    sim = code_under_test_sim()(scheduler=request.param, ssh=True, nodes=2, cores_per_node=4, mem_per_node="8G",
+                                time_scale=60)
+    sim.start()
+    try:
+        yield sim
+    finally:
+        sim.stop()
+
+
+@pytest.fixture
+def cluster(any_cluster) -> Iterator[object]:
+    """``any_cluster`` with every fault this test injected undone afterwards."""
+    yield any_cluster
+    any_cluster.faults.clear()
+    any_cluster.faults.enable_accounting()
+    any_cluster.faults.set_min_job_age(300)

@@ -1,5 +1,9 @@
 """The SLURM backend end to end: the simulated cluster's sbatch/squeue/sacct/scancel over real SSH.
 
+What every scheduler must do (values, exceptions, arrays, cancel, walltime and memory kills,
+reattach) is in ``test_scheduler_backends.py``, run on SLURM, PBS Pro and Torque; this file keeps
+SLURM's own paths.
+
 Faults come from the simulator (``sim.faults``): rejected submissions, failing status commands,
 dropped SSH connections, accounting switched off, finished jobs purged, a failing node.
 """
@@ -7,9 +11,7 @@ dropped SSH connections, accounting switched off, finished jobs purged, a failin
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
-import textwrap
 import threading
 import time
 from dataclasses import replace
@@ -22,14 +24,11 @@ from clustrix.backends.ledger import Ledger
 from clustrix.backends.remote.backend import RemoteBackend
 from clustrix.config.profile import Profile
 from clustrix.errors import (
-    JobCancelledError,
     JobNodeFailError,
-    JobOutOfMemoryError,
-    JobTimeoutError,
     SubmissionError,
 )
 from clustrix.payload.codec import Call
-from clustrix.spec import JobSpec, Resources
+from clustrix.spec import JobSpec
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 DEADLINE_S = 90
@@ -56,26 +55,10 @@ def triple(x):
     return 3 * x
 
 
-class Oops(Exception):
-    pass
-
-
-def raise_oops():
-    raise Oops("remote oops")
-
-
 def touch_and_sleep(path, seconds):
     open(path, "w").close()
     time.sleep(seconds)
     return "slept"
-
-
-def hog_memory(mb):
-    block = bytearray(mb * 1024 * 1024)
-    for i in range(0, len(block), 4096):
-        block[i] = 1
-    time.sleep(30)
-    return len(block)
 
 
 def getenv(name):
@@ -122,65 +105,7 @@ def wait_for(predicate, timeout_s=DEADLINE_S):
         time.sleep(0.02)
 
 
-# -- results ----------------------------------------------------------------------------------------
-
-
-def test_value_stdout_and_ledger(backend, slurm):
-    fut = backend.submit(Call(triple, (14,), {}), spec())
-    assert fut.result(timeout=DEADLINE_S) == 42
-    assert fut.stdout() == "tripling 14\n"
-    # The result is noticed as soon as its file exists, possibly while the job script is still
-    # finishing: the scheduler's final word comes a moment later.
-    assert slurm.wait_job(int(fut.job_id), timeout_s=DEADLINE_S).state == "COMPLETED"
-    entry = Ledger(backend.profile.ledger).find(fut.job_id)
-    assert entry.state == "COMPLETED" and entry.backend == "slurm" and entry.finished_at is not None
-
-
-def test_exception_type_preserved(backend):
-    fut = backend.submit(Call(raise_oops, (), {}), spec())
-    with pytest.raises(Oops, match="remote oops"):
-        fut.result(timeout=DEADLINE_S)
-
-
-def test_array_is_one_job_with_results_in_order(backend, slurm):
-    backend.profile = replace(backend.profile, array_chunk_size=4, max_array_parallel=3)
-    futs = backend.submit_array(triple, [((i,), {}) for i in range(10)], spec("arr"))
-    assert [f.result(timeout=DEADLINE_S) for f in futs] == [3 * i for i in range(10)]
-    assert futs[7].stdout() == "tripling 7\n"
-    base = int(futs[0].job_id.split("[")[0])
-    tasks = [r for r in slurm.jobs() if r.array_job_id == base]
-    assert sorted(r.array_task_id for r in tasks) == [0, 1, 2]  # 10 items in chunks of 4
-    entry = Ledger(backend.profile.ledger).find(str(base))
-    script = open(os.path.join(entry.job_dir, "job.sh")).read()
-    assert "--array=0-2%3" in script  # the %limit comes from max_array_parallel
-
-
 # -- terminal states ----------------------------------------------------------------------------------
-
-
-def test_cancel_running_job(backend, slurm, tmp_path):
-    marker = tmp_path / "started"
-    fut = backend.submit(Call(touch_and_sleep, (str(marker), 120), {}), spec())
-    wait_for(marker.exists)
-    assert fut.cancel() and fut.cancelled()
-    with pytest.raises(JobCancelledError):
-        fut.result(timeout=1)
-    rec = slurm.wait_job(int(fut.job_id), timeout_s=DEADLINE_S)
-    assert rec.state.startswith("CANCELLED")
-    assert Ledger(backend.profile.ledger).find(fut.job_id).state == "CANCELLED"
-
-
-def test_timeout_surfaces_as_job_timeout_error(backend):
-    fut = backend.submit(Call(time.sleep, (3600,), {}), spec(resources=Resources(time_s=60)))  # 1 s real
-    with pytest.raises(JobTimeoutError) as info:
-        fut.result(timeout=DEADLINE_S)
-    assert info.value.job_id == fut.job_id
-
-
-def test_out_of_memory_surfaces(backend):
-    fut = backend.submit(Call(hog_memory, (400,), {}), spec(resources=Resources(mem_mb=150)))
-    with pytest.raises(JobOutOfMemoryError):
-        fut.result(timeout=DEADLINE_S)
 
 
 def test_node_failure_surfaces(backend, slurm, tmp_path):
@@ -279,22 +204,6 @@ def test_job_purged_before_first_poll_resolves_from_its_files(slurm, tmp_path):
     finally:
         gate.set()
         backend.shutdown()
-
-
-def test_reattach_from_a_new_process(backend, slurm, tmp_path):
-    marker = tmp_path / "started"
-    fut = backend.submit(Call(touch_and_sleep, (str(marker), 1.5), {}), spec())
-    arr = backend.submit_array(triple, [((i,), {}) for i in range(4)], spec("arr"))
-    backend.shutdown(wait=False)  # the client "dies" with both jobs queued or running
-    code = textwrap.dedent(f"""
-        from clustrix import attach
-        ledger = {backend.profile.ledger!r}  # the simulator's own ledger
-        print(attach({fut.job_id!r}, ledger=ledger).result(timeout={DEADLINE_S}))
-        print(attach({arr[0].job_id.split('[')[0]!r}, ledger=ledger).result(timeout={DEADLINE_S}))
-    """)
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=DEADLINE_S * 2)
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[:2] == ["slept", "[0, 3, 6, 9]"]
 
 
 def test_shell_hostile_values_arrive_verbatim(slurm, tmp_path):

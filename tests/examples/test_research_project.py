@@ -1,4 +1,5 @@
-"""The example research project's own suite passes on the local backend, on slurm-sim and on sge-sim (where the SLURM-only test skips)."""
+"""The example research project's own suite passes on the local backend and on every simulator
+(tests marked for another scheduler skip)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import pytest
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "research_project"
 
 
-@pytest.mark.parametrize("backend,ran,skipped", [("local", 5, 1), ("slurm-sim", 5, 1), ("sge-sim", 4, 2)])
+@pytest.mark.parametrize("backend,ran,skipped", [("local", 5, 2), ("slurm-sim", 5, 2), ("pbs-sim", 5, 2),
+                                                  ("torque-sim", 5, 2), ("sge-sim", 4, 3)])
 def test_example_suite_passes(backend, ran, skipped, tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLUSTRIX_")}
     env.update(XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "config"),

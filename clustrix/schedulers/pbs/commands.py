@@ -279,8 +279,11 @@ _NUMBER_RE = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 def _repair_json(text: str) -> str:
     """Fix the invalid JSON real qstat versions print (openpbs #1255, #2541).
 
-    Outside strings, a bare token that is not a JSON number (``005`` from ``-v foo=005``) becomes
-    a string; inside strings, a backslash before a character JSON cannot escape is doubled.
+    Outside strings, a bare token that is not a JSON number (``005`` from ``-v foo=005``, ``inf``,
+    ``.5`` from ``-v foo=inf``: the writer prints whatever ``strtod`` reads) becomes a string; inside
+    strings, a backslash before a character JSON cannot escape is doubled, and ``\"`` right
+    before a line break (the writer escapes every newline inside a string) is a value that ended
+    with a backslash followed by its closing quote.
     """
     out: list[str] = []
     i, n = 0, len(text)
@@ -290,6 +293,11 @@ def _repair_json(text: str) -> str:
         if in_string:
             if c == "\\":
                 nxt = text[i + 1] if i + 1 < n else ""
+                if nxt == '"' and text[i + 2:i + 3] == "\n" or text[i + 1:i + 4] == '",\n':
+                    out.append('\\\\"')  # a literal backslash, then the closing quote
+                    in_string = False
+                    i += 2
+                    continue
                 out.append(c + nxt if nxt in _ESCAPES and nxt else "\\\\")
                 i += 2 if nxt in _ESCAPES and nxt else 1
                 continue
@@ -298,7 +306,12 @@ def _repair_json(text: str) -> str:
         elif c == '"':
             in_string = True
             out.append(c)
-        elif c == "-" or c.isdigit():
+        elif c.isalpha() and text.startswith(("true", "false", "null"), i):
+            word = next(w for w in ("true", "false", "null") if text.startswith(w, i))
+            out.append(word)
+            i += len(word)
+            continue
+        elif c in "-+." or c.isdigit() or c.isalpha():
             j = i
             while j < n and (text[j].isalnum() or text[j] in "+-."):
                 j += 1

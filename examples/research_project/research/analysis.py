@@ -1,7 +1,7 @@
 """Cluster-decorated analysis functions.
 
 Each function runs as a batch job when a cluster profile is active, and on this machine
-otherwise. The test suite runs them unchanged on ``--clustrix-backend=local`` or ``slurm-sim``.
+otherwise. The test suite runs them unchanged on ``--clustrix-backend=local``, ``slurm-sim``, ``pbs-sim`` or ``torque-sim``.
 """
 
 from __future__ import annotations
@@ -33,4 +33,5 @@ def summarize(values: list[float]) -> dict[str, float]:
 @cluster(time="00:05:00")
 def where_am_i() -> dict[str, str | None]:
     """Where the job ran: its scheduler job id (None off-cluster) and process id."""
-    return {"job_id": os.environ.get("SLURM_JOB_ID"), "pid": str(os.getpid())}
+    job_id = os.environ.get("SLURM_JOB_ID") or os.environ.get("PBS_JOBID")  # PBS: "123.server"
+    return {"job_id": job_id, "pid": str(os.getpid())}

@@ -37,6 +37,14 @@ def test_runs_as_a_slurm_job(sim_cluster):
     assert sim_cluster.wait_job(int(job_id), timeout_s=60).state == "COMPLETED"
 
 
+@pytest.mark.clustrix(backends=["pbs-sim", "torque-sim"])
+def test_runs_as_a_pbs_job(sim_cluster):
+    job_id = where_am_i()["job_id"]
+    seq, _, server = job_id.partition(".")  # PBS ids are "<seq>.<server>"
+    assert server == sim_cluster.config.server
+    assert sim_cluster.wait_job(int(seq), timeout_s=60).state == "COMPLETED"
+
+
 @pytest.mark.clustrix(backends=["local", "debug"])
 def test_runs_without_a_scheduler(clustrix_backend):
     assert where_am_i()["job_id"] is None

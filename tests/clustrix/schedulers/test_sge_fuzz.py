@@ -8,7 +8,9 @@ from hypothesis import given, settings
 
 from clustrix.schedulers import sge
 from clustrix.states import JobState as S
-from clustrix_sim.strategies import qacct_outputs, qstat_outputs, qsub_submissions
+from clustrix_sim.strategies import qacct_outputs
+from clustrix_sim.strategies import sge_qstat_outputs as qstat_outputs
+from clustrix_sim.strategies import sge_qsub_submissions as qsub_submissions
 
 FUZZ = settings(max_examples=150, deadline=None)
 LIVE = {"qw": S.PENDING, "hqw": S.PENDING, "r": S.RUNNING, "hr": S.RUNNING, "dr": S.CANCELLED, "s": S.RUNNING}

@@ -8,7 +8,9 @@ import xml.etree.ElementTree as ET
 
 from hypothesis import given, settings
 
-from clustrix_sim.strategies import qacct_outputs, qstat_outputs, qsub_submissions
+from clustrix_sim.strategies import qacct_outputs
+from clustrix_sim.strategies import sge_qstat_outputs as qstat_outputs
+from clustrix_sim.strategies import sge_qsub_submissions as qsub_submissions
 
 FUZZ = settings(max_examples=100, deadline=None)
 
