@@ -91,6 +91,18 @@ class InjectedFault(Exception):
         self.rc = rc
 
 
+def current_user() -> tuple[str, int]:
+    """The calling user's name and uid: who a tool acts for (the simulator runs everything as
+    the caller). Shared by every scheduler front end."""
+    uid = os.getuid()
+    try:
+        import pwd
+
+        return pwd.getpwuid(uid).pw_name, uid
+    except (ImportError, KeyError):
+        return os.environ.get("USER") or os.environ.get("LOGNAME") or str(uid), uid
+
+
 def socket_path() -> str:
     path = os.environ.get(SOCKET_ENV)
     if not path:

@@ -8,12 +8,12 @@ id), so the array's ``seq`` is its first record's id and a subjob is found by
 
 from __future__ import annotations
 
-import os
-import pwd
 import re
 import sys
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
+
+from clustrix_sim.controller.protocol import current_user  # noqa: F401 - the front end's modules import it from here
 
 if TYPE_CHECKING:
     from clustrix_sim.engine.model import JobRecord
@@ -74,12 +74,6 @@ def server_info(tool: str) -> dict:
     return call("info", tool)
 
 
-def current_user() -> tuple[str, int]:
-    uid = os.getuid()
-    try:
-        return pwd.getpwuid(uid).pw_name, uid
-    except KeyError:
-        return os.environ.get("USER", str(uid)), uid
 
 
 def load(tool: str, seqs: list[int] | None, *, history: bool) -> list[JobRecord]:

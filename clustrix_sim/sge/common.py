@@ -4,12 +4,12 @@ ranges, its priority and its dates)."""
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from clustrix_sim.controller.protocol import current_user  # noqa: F401 - the front end's modules import it from here
 from clustrix_sim.engine.model import JobRecord
 
 __all__ = ["SgeJob", "call", "current_user", "group_jobs", "load_records", "qstat_date", "range_text",
@@ -22,15 +22,6 @@ def err(text: str) -> None:
     sys.stderr.write(text if text.endswith("\n") else text + "\n")
 
 
-def current_user() -> tuple[str, int]:
-    """The calling user's name and uid (the simulator runs everything as the caller)."""
-    uid = os.getuid()
-    try:
-        import pwd
-
-        return pwd.getpwuid(uid).pw_name, uid
-    except (ImportError, KeyError):
-        return os.environ.get("USER") or os.environ.get("LOGNAME") or str(uid), uid
 
 
 def call(op: str, tool: str, params: dict | None = None):  # noqa: ANN201 - JSON value

@@ -10,6 +10,8 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
+from clustrix_sim.controller.protocol import current_user  # noqa: F401 - the front end's modules import it from here
+
 if TYPE_CHECKING:  # the model (and dataclasses) load only when a tool needs records
     from clustrix_sim.engine.model import JobRecord
 
@@ -85,15 +87,6 @@ def error_exit() -> int:
         return 1
 
 
-def current_user() -> tuple[str, int]:
-    """The calling user's name and uid (the simulator runs everything as the caller)."""
-    uid = os.getuid()
-    try:
-        import pwd
-
-        return pwd.getpwuid(uid).pw_name, uid
-    except (ImportError, KeyError):
-        return os.environ.get("USER") or os.environ.get("LOGNAME") or str(uid), uid
 
 
 def call(op: str, tool: str, params: dict | None = None):  # noqa: ANN201 - JSON value
