@@ -107,3 +107,30 @@ def test_configuration_examples_are_valid(block: snippets.Block, tmp_path: Path)
     path.write_text(block.code)
     conf = read_config_file(str(path))  # raises ConfigError naming every problem
     assert conf.profiles, f"{block.where}: no profile in the example"
+
+
+CI_BLOCKS = [b for b in BLOCKS if b.lang == "yaml" and b.code.startswith(("# .github/", "# .gitlab-ci"))]
+
+
+def _commands(node: object) -> list[str]:
+    """Every string under a ``run`` or ``script`` key of a CI file."""
+    found: list[str] = []
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key in ("run", "script"):
+                found += [value] if isinstance(value, str) else [v for v in value if isinstance(v, str)]
+            else:
+                found += _commands(value)
+    elif isinstance(node, list):
+        for value in node:
+            found += _commands(value)
+    return found
+
+
+def test_ci_recipes_parse_and_run_both_backends() -> None:
+    assert {b.code.split("\n", 1)[0] for b in CI_BLOCKS} == {"# .github/workflows/tests.yml", "# .gitlab-ci.yml"}
+    for block in CI_BLOCKS:
+        commands = " ".join(_commands(yaml.safe_load(block.code)))
+        for backend in ("slurm-sim", "slurm-docker"):
+            assert f"pytest --clustrix-backend={backend}" in commands, f"{block.where}: no {backend} run"
+        assert 'pip install -e ".[test]"' in commands, block.where
