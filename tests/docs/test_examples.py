@@ -71,6 +71,11 @@ def _run(block: snippets.Block, tmp_path: Path) -> subprocess.CompletedProcess[s
                           check=False)
 
 
+def _lines(text: str) -> list[str]:
+    """Text as a page shows it: trailing blanks of a line and of the whole are invisible there."""
+    return [line.rstrip() for line in text.rstrip().split("\n")]
+
+
 @pytest.mark.parametrize(("block", "expected"), RUNNABLE, ids=[b.where for b, _ in RUNNABLE])
 def test_example_runs(block: snippets.Block, expected: snippets.Block | None, tmp_path: Path) -> None:
     done = _run(block, tmp_path)
@@ -79,7 +84,7 @@ def test_example_runs(block: snippets.Block, expected: snippets.Block | None, tm
     if block.pytest_args is not None:
         assert " passed" in done.stdout, f"{block.where}: pytest ran no test:\n{done.stdout}"
     if expected is not None:
-        assert done.stdout.rstrip() == expected.code.rstrip(), (
+        assert _lines(done.stdout) == _lines(expected.code), (
             f"{block.where} printed something else than {expected.where} shows\n--- printed ---\n{done.stdout}")
 
 
