@@ -63,3 +63,13 @@ def test_a_broken_reference_fails_the_build(tmp_path: Path) -> None:
                           env=_env())
     assert done.returncode != 0
     assert "clustrix.errors.NoSuchError" in done.stderr
+
+
+def test_the_home_page_screenshot_is_kept_small() -> None:
+    """``docs/images/home.png``: the built home page rendered by headless Chromium (see the
+    README's docs command; regenerate with ``chromium --headless --no-sandbox
+    --screenshot=docs/images/home.png --window-size=1280,900 file://<site>/index.html``)."""
+    shot = snippets.DOCS / "images" / "home.png"
+    data = shot.read_bytes()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n"
+    assert len(data) < 300 * 1024
