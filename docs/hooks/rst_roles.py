@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import html
 import re
+from itertools import pairwise
 from typing import Any
 
 import griffe
@@ -73,7 +74,7 @@ def _table(lines: list[str]) -> list[str] | None:
             shift = start - nominal
             cuts.append(start)
         bounds = [spans[0][0], *cuts, len(line)]
-        return [line[a:b].strip().replace("|", "\\|") for a, b in zip(bounds, bounds[1:])]
+        return [line[a:b].strip().replace("|", "\\|") for a, b in pairwise(bounds)]
 
     header = cells(lines[1])
     body = [cells(line) for line in lines[closing[1] + 1:closing[2]] if line.strip()]

@@ -36,7 +36,7 @@ def test_strict_build_passes(tmp_path: Path) -> None:
     home = (site / "index.html").read_text(encoding="utf-8")
     assert "Clustrix" in home
     # The API pages were generated from the docstrings, not left empty.
-    api = (site / "api" / "clustrix" / "index.html").read_text(encoding="utf-8")
+    api = (site / "api" / "api" / "index.html").read_text(encoding="utf-8")
     assert 'id="clustrix.api.executor.ClusterExecutor"' in api
     errors = (site / "api" / "errors" / "index.html").read_text(encoding="utf-8")
     assert 'id="clustrix.errors.JobLostError"' in errors

@@ -13,10 +13,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import docs_snippets as snippets
 import pytest
 import yaml
-
-import docs_snippets as snippets
 
 BLOCKS = snippets.all_blocks()
 RUNNABLE = snippets.runnable(BLOCKS)
