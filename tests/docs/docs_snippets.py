@@ -11,7 +11,8 @@ A python block preceded by ``<!-- pytest: ARGS -->`` is a test module: it is sav
 A ``text`` block whose fence is preceded by ``<!-- expected-output -->`` is what the python
 block before it prints, compared exactly. A ``yaml`` block with a top-level ``profiles`` key is a
 clustrix configuration file and must load without a single problem. Python written under another
-fence name (``py``, ``python3``, ``pycon``...) would escape all this, so it is refused.
+fence name (``py``, ``python3``, ``pycon``...) or under none would escape all this, so both are
+refused.
 """
 
 from __future__ import annotations
@@ -115,6 +116,9 @@ def rule_violations(found: list[Block]) -> list[str]:
     """What breaks the rules in the module docstring, one line each (empty when all is well)."""
     problems = []
     for n, block in enumerate(found):
+        if not block.lang:
+            problems.append(f"{block.where}: a code fence without a language; name it (python runs, "
+                            "text/sh/yaml do not)")
         if block.lang in PYTHON_ALIASES:
             problems.append(f"{block.where}: fence '{block.lang}': write 'python' so the block runs "
                             "(or mark it <!-- not-run: REASON -->)")
