@@ -1,0 +1,64 @@
+"""A :class:`~clustrix.gantt.model.Timeline` as PNG bytes, drawn with matplotlib (extra ``plot``).
+
+The same rows and segments as the SVG (:func:`clustrix.gantt.svg.segments`), drawn with
+``broken_barh`` on matplotlib's non-interactive Agg canvas into memory. matplotlib is optional:
+without it, :func:`render_png` raises :class:`PlotExtraMissing` naming the extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from clustrix.errors import ClustrixError
+from clustrix.gantt.model import Timeline
+from clustrix.gantt.svg import PHASE_COLOURS, PHASE_NAMES, segments, state_colour, summary_lines
+
+INSTALL_HINT = "pip install 'clustrix[plot]'"
+
+
+class PlotExtraMissing(ClustrixError, ImportError):
+    """PNG output needs matplotlib, which the ``plot`` extra installs."""
+
+
+def _matplotlib() -> object:
+    try:
+        matplotlib = importlib.import_module("matplotlib")
+    except ImportError as exc:
+        raise PlotExtraMissing(f"PNG timelines need matplotlib, which is not installed ({exc}); install the "
+                               f"'plot' extra: {INSTALL_HINT}, or write --format html or svg") from None
+    matplotlib.use("Agg")  # no display, no GUI toolkit: render into memory
+    return importlib.import_module("matplotlib.pyplot")
+
+
+def render_png(timeline: Timeline, *, dpi: int = 110) -> bytes:
+    """The picture as PNG bytes (raises :class:`PlotExtraMissing` without matplotlib)."""
+    plt = _matplotlib()
+    from io import BytesIO  # noqa: PLC0415 - only this path needs it
+
+    from matplotlib.patches import Patch  # type: ignore[import-not-found]
+
+    tasks = timeline.tasks
+    origin = timeline.origin_s or 0.0
+    end = timeline.end_s or origin
+    footer = summary_lines(timeline, timeline.totals())
+    height_in = 1.6 + 0.18 * max(len(tasks), 4) + 0.22 * len(footer)
+    fig, ax = plt.subplots(figsize=(12, min(height_in, 60)), dpi=dpi)  # type: ignore[attr-defined]
+    for i, bar in enumerate(tasks):
+        for phase, a, b in segments(bar, end):
+            colour = state_colour(bar.state) if phase == "run" else PHASE_COLOURS[phase]
+            ax.broken_barh([(a - origin, max(b - a, 1e-3))], (i - 0.4, 0.8), facecolors=colour)
+    ax.set_yticks(range(len(tasks)))
+    ax.set_yticklabels([b.label for b in tasks], fontsize=max(4, min(9, 400 // max(len(tasks), 1))))
+    ax.invert_yaxis()
+    ax.set_xlabel("seconds" + (f" from {timeline.origin_label}" if timeline.origin_label else ""))
+    ax.set_title(timeline.title)
+    ax.grid(axis="x", color="#eceff1")
+    handles = [Patch(color=PHASE_COLOURS[p], label=PHASE_NAMES[p]) for p in ("submit", "queue", "fetch")]
+    handles += [Patch(color=state_colour(s), label=f"run: {s}") for s in dict.fromkeys(b.state for b in tasks)]
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=4, fontsize=8)
+    fig.text(0.01, 0.005, "\n".join(footer), fontsize=8, va="bottom", family="monospace")
+    fig.subplots_adjust(left=0.14, right=0.98, top=0.95, bottom=0.12 + 0.02 * len(footer))
+    buffer = BytesIO()
+    fig.savefig(buffer, format="png")
+    plt.close(fig)  # type: ignore[attr-defined]
+    return buffer.getvalue()
