@@ -53,11 +53,14 @@ def render_png(timeline: Timeline, *, dpi: int = 110) -> bytes:
     ax.set_xlabel("seconds" + (f" from {timeline.origin_label}" if timeline.origin_label else ""))
     ax.set_title(timeline.title)
     ax.grid(axis="x", color="#eceff1")
-    handles = [Patch(color=PHASE_COLOURS[p], label=PHASE_NAMES[p]) for p in ("submit", "queue", "fetch")]
+    used = {phase for bar in tasks for phase, _, _ in segments(bar, end)}
+    handles = [Patch(color=PHASE_COLOURS[p], label=PHASE_NAMES[p])
+               for p in ("submit", "queue", "fetch", "client") if p in used]
     handles += [Patch(color=state_colour(s), label=f"run: {s}") for s in dict.fromkeys(b.state for b in tasks)]
-    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=4, fontsize=8)
+    ax.set_axisbelow(True)
+    ax.legend(handles=handles, loc="upper center", bbox_to_anchor=(0.5, -0.09), ncol=4, fontsize=8)
     fig.text(0.01, 0.005, "\n".join(footer), fontsize=8, va="bottom", family="monospace")
-    fig.subplots_adjust(left=0.14, right=0.98, top=0.95, bottom=0.12 + 0.02 * len(footer))
+    fig.subplots_adjust(left=0.14, right=0.98, top=0.95, bottom=0.16 + 0.02 * len(footer))
     buffer = BytesIO()
     fig.savefig(buffer, format="png")
     plt.close(fig)  # type: ignore[attr-defined]
