@@ -8,7 +8,15 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from clustrix.gantt import TaskBar, Timeline
-from clustrix.gantt.svg import LABEL_W, PHASE_COLOURS, RIGHT_PAD, STATE_COLOURS, WIDTH, render_svg, row_height
+from clustrix.gantt.svg import (
+    LABEL_W,
+    PHASE_COLOURS,
+    RIGHT_PAD,
+    STATE_COLOURS,
+    WIDTH,
+    render_svg,
+    row_height,
+)
 
 NS = "{http://www.w3.org/2000/svg}"
 A = TaskBar("9_0", "COMPLETED", group="#1", prepared_s=100.0, submitted_s=101.0, queued_s=100.5,
