@@ -11,7 +11,8 @@ a map) with up to six instants, all epoch seconds on the *client's* clock:
 
 Any of them may be None (no accounting, a task that never started, a ledger written before the
 client recorded its own times). From them come four spans: *submit overhead* (prepared ->
-queued, or -> submitted when the scheduler's time is missing), *queue wait* (queued -> started),
+submitted: pickling, staging and the submit command, all on the client's clock), *queue wait*
+(queued -> started),
 *run* (started -> ended) and *fetch lag* (ended -> fetched): was it the queue, the jobs, or the
 client? Pure: values in, values out (rendering is :mod:`clustrix.gantt.svg` / ``html``).
 """
@@ -57,8 +58,8 @@ class TaskBar:
 
     @property
     def submit_overhead_s(self) -> float | None:
-        """Client began -> scheduler queued it (or -> submit returned when that is unknown)."""
-        return _span(self.prepared_s, self.queued_s if self.queued_s is not None else self.submitted_s)
+        """Client began -> its submit command returned (both on the client's clock, so exact)."""
+        return _span(self.prepared_s, self.submitted_s)
 
     @property
     def queue_wait_s(self) -> float | None:

@@ -1,8 +1,9 @@
 """A :class:`~clustrix.gantt.model.Timeline` as one self-contained SVG document (a string).
 
 One row per task, one ``<g class="task state-<state>">`` each, holding up to four ``<rect>``
-segments on a shared time axis: ``submit`` (client began -> scheduler queued it), ``queue``
-(queued -> started), ``run`` (started -> ended, coloured by the task's state) and ``fetch``
+segments on a shared time axis: ``submit`` (client began -> its submit command returned),
+``queue`` (queued -> started; drawn from the end of ``submit`` when the scheduler's whole-second
+queue time falls inside it), ``run`` (started -> ended, coloured by the task's state) and ``fetch``
 (ended -> the client had the result). A task whose scheduler times are unknown but whose client
 times are gets one ``client`` segment (submitted -> fetched: the whole wait, undivided). Each
 segment carries ``data-start-s``/``data-end-s`` (seconds from the axis origin) and a ``<title>``
@@ -41,7 +42,7 @@ STATE_COLOURS: dict[str, str] = {
 }
 """Run-segment colour per state; anything else is UNKNOWN's."""
 PHASE_COLOURS: dict[str, str] = {"submit": "#b39ddb", "queue": "#ffd54f", "fetch": "#4fc3f7", "client": "#cfd8dc"}
-PHASE_NAMES = {"submit": "submit overhead (client began -> queued)", "queue": "queue wait",
+PHASE_NAMES = {"submit": "submit overhead (client began -> submitted)", "queue": "queue wait",
                "fetch": "fetch lag (ended -> result fetched)", "client": "client wait (no scheduler times)"}
 
 
@@ -62,17 +63,20 @@ def row_height(n_tasks: int) -> float:
 def segments(bar: TaskBar, end_s: float) -> Iterator[tuple[str, float, float]]:
     """``(phase, start, end)`` in epoch seconds, in drawing order."""
     began = bar.prepared_s if bar.prepared_s is not None else bar.submitted_s
-    queued_or_submitted = bar.queued_s if bar.queued_s is not None else bar.submitted_s
     if bar.queued_s is None and bar.started_s is None:
         # No scheduler times at all: the client's view is all there is.
         if began is not None and bar.fetched_s is not None:
             yield "client", began, bar.fetched_s
         return
-    if began is not None and queued_or_submitted is not None and queued_or_submitted > began:
-        yield "submit", began, queued_or_submitted
+    submit_end = None
+    if began is not None and bar.submitted_s is not None and bar.submitted_s > began:
+        submit_end = bar.submitted_s
+        yield "submit", began, submit_end
     if bar.queued_s is not None:
         queue_end = bar.started_s if bar.started_s is not None else (bar.ended_s or bar.fetched_s or end_s)
-        yield "queue", bar.queued_s, queue_end
+        queue_start = bar.queued_s if submit_end is None else max(bar.queued_s, min(submit_end, queue_end))
+        if queue_end > queue_start:
+            yield "queue", queue_start, queue_end
     if bar.started_s is not None:
         ended = bar.ended_s
         if ended is None:  # still running (or the end is unknown): up to the picture's edge

@@ -64,11 +64,15 @@ def cli(*args: str) -> subprocess.CompletedProcess[str]:
 
 def rows(svg_path) -> dict[str, tuple[str, set[str]]]:
     """Each task row of a timeline SVG: label -> (state, segment kinds drawn)."""
+    return {label: (state, kinds) for label, (state, kinds, _) in rows_with_tooltips(svg_path).items()}
+
+
+def rows_with_tooltips(svg_path) -> dict[str, tuple[str, set[str], str]]:
     out = {}
     for g in ET.parse(svg_path).getroot().iter(f"{NS}g"):
         if "task" in g.get("class", "").split():
             kinds = {r.get("class").split()[1] for r in g.iter(f"{NS}rect") if "seg" in r.get("class", "").split()}
-            out[g.get("data-task")] = (g.get("data-state"), kinds)
+            out[g.get("data-task")] = (g.get("data-state"), kinds, g.find(f"{NS}title").text)
     return out
 
 
@@ -82,13 +86,16 @@ def test_the_map_via_the_cli(ran_map, tmp_path):
     done = cli("--ledger", ledger, "timeline", map_id, "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert "5 tasks: 3 COMPLETED, 2 FAILED" in done.stdout
-    drawn = rows(out)
+    drawn = rows_with_tooltips(out)
     keys = futures[0].handle.sub.task_keys
     assert list(drawn) == keys
     assert [drawn[k][0] for k in keys] == EXPECTED
-    # The scheduler's accounting was read: every task has a queue and a run segment.
+    # The scheduler's accounting was read: every task was queued, started and ended by it
+    # (whole seconds: a queue wait inside the client's submit leaves no queue segment).
     for key in keys:
-        assert {"queue", "run"} <= drawn[key][1], (flavour, key, drawn[key])
+        state, kinds, tooltip = drawn[key]
+        assert "run" in kinds, (flavour, key, kinds)
+        assert all(f"{what} +" in tooltip for what in ("queued", "started", "ended")), (flavour, key, tooltip)
     svg_text = out.read_text()
     assert "disagrees" not in svg_text and "no accounting" not in svg_text
 

@@ -17,14 +17,15 @@ D = TaskBar("12", "COMPLETED", group="#2", prepared_s=102.0, submitted_s=102.5, 
 
 
 def test_spans_of_one_task():
-    assert (A.submit_overhead_s, A.queue_wait_s, A.run_s, A.fetch_lag_s) == (0.5, 9.5, 20.0, 1.0)
+    assert (A.submit_overhead_s, A.queue_wait_s, A.run_s, A.fetch_lag_s) == (1.0, 9.5, 20.0, 1.0)
     assert (C.queue_wait_s, C.run_s, C.fetch_lag_s) == (None, None, None)
     assert not A.failed and B.failed and C.failed
 
 
 def test_whole_second_accounting_never_makes_a_negative_span():
-    bar = TaskBar("1", "COMPLETED", ended_s=11.0, fetched_s=10.6, prepared_s=5.2, queued_s=5.0)
-    assert bar.fetch_lag_s == 0.0 and bar.submit_overhead_s == 0.0
+    bar = TaskBar("1", "COMPLETED", prepared_s=5.2, submitted_s=5.5, queued_s=5.0, started_s=5.0,
+                  ended_s=11.0, fetched_s=10.6)
+    assert (bar.fetch_lag_s, bar.submit_overhead_s, bar.queue_wait_s) == (0.0, pytest.approx(0.3), 0.0)
 
 
 def test_totals():
@@ -35,7 +36,7 @@ def test_totals():
     assert totals.makespan_s == 31.0  # 100 (first client instant) -> 131 (last result fetched)
     assert totals.queue_wait is not None and (totals.queue_wait.count, totals.queue_wait.total_s) == (3, 20.0)
     assert totals.run is not None and (totals.run.total_s, totals.run.max_s, totals.run.median_s) == (34.0, 20.0, 10.0)
-    # Submit overhead counts once per submission: #1 (0.5 s) and #2 (1.0 s).
+    # Submit overhead counts once per submission: #1 (1.0 s) and #2 (0.5 s).
     assert totals.submit_overhead is not None and totals.submit_overhead.total_s == 1.5
     assert totals.fetch_lag is not None and totals.fetch_lag.max_s == 2.0
     assert [b.label for b in totals.slowest] == ["9_0", "9_1", "12"]

@@ -61,8 +61,11 @@ def test_segments_are_proportional_to_the_timestamps():
     assert w(a["run"]) == pytest.approx(20 * SCALE, abs=0.01)
     assert w(b["run"]) == pytest.approx(10 * SCALE, abs=0.01)
     assert w(a["run"]) / w(b["run"]) == pytest.approx(2.0, rel=1e-3)
-    assert w(a["queue"]) == pytest.approx(9.5 * SCALE, abs=0.01)
-    assert w(a["submit"]) == pytest.approx(0.5 * SCALE, abs=0.01)
+    # Submit: client began (100) -> sbatch returned (101). The scheduler queued it at 100.5
+    # (inside the submit); the queue segment is drawn from 101, where the submit ends.
+    assert w(a["submit"]) == pytest.approx(1.0 * SCALE, abs=0.01)
+    assert w(a["queue"]) == pytest.approx(9.0 * SCALE, abs=0.01)
+    assert x(a["queue"]) == pytest.approx(x(a["submit"]) + w(a["submit"]), abs=0.01)
     assert w(a["fetch"]) == pytest.approx(1.0 * SCALE, abs=0.01)
     # Positions: time 0 is the earliest instant (100), at the chart's left edge.
     assert x(a["submit"]) == pytest.approx(LABEL_W, abs=0.01)
@@ -124,5 +127,5 @@ def test_where_the_time_went_bar_is_split_by_summed_spans():
     root = ET.fromstring(render_svg(Timeline("t", (A, B))))
     shares = {r.get("class").split()[1]: float(r.get("data-seconds")) for r in root.iter(f"{NS}rect")
               if "share" in r.get("class", "").split()}
-    # queue 9.5 + 9.5; run 20 + 10; client: submit 0.5 (once) + fetch 1 + 2
-    assert shares == {"queue-wait": 19.0, "run": 30.0, "client-overhead": 3.5}
+    # queue 9.5 + 9.5 (the scheduler's measure); run 20 + 10; client: submit 1.0 (once) + fetch 1 + 2
+    assert shares == {"queue-wait": 19.0, "run": 30.0, "client-overhead": 4.0}
