@@ -23,7 +23,7 @@ from typing import Any
 from clustrix.backends.ledger import Ledger, LedgerEntry
 from clustrix.backends.remote.backend import RemoteBackend
 from clustrix.backends.remote.submission import ItemHandle
-from clustrix.backends.timeline import SchedulerTimes, build_timeline, query_times
+from clustrix.backends.timeline import ClusterClock, SchedulerTimes, build_timeline, query_times
 from clustrix.errors import ClustrixError
 from clustrix.futures import JobFuture
 from clustrix.gantt import FORMATS, TaskBar, Timeline, Totals
@@ -103,18 +103,41 @@ def timeline_of_entries(entries: Sequence[LedgerEntry], ledger: Ledger, *, title
     if not entries:
         raise ClustrixError(f"no jobs to draw: the ledger at {ledger.path} has none that match; see "
                             "`clustrix jobs list --all` (local and debug backends record nothing there)")
-    groups: dict[int, list[LedgerEntry]] = {}
-    owners: dict[int, RemoteBackend] = {}
+    groups: dict[object, list[LedgerEntry]] = {}
+    owners: dict[object, RemoteBackend | None] = {}
+    unreachable: dict[object, str] = {}
     for entry in entries:
-        backend = (backends or {}).get(entry.row) or backend_for(entry, ledger)
+        if entry.backend not in schedulers.SCHEDULERS:  # plain ssh: nothing to ask its host
+            key: object = ("no scheduler", entry.backend)
+            groups.setdefault(key, []).append(entry)
+            owners[key] = None
+            continue
+        try:
+            backend = (backends or {}).get(entry.row) or backend_for(entry, ledger)
+        except ClustrixError as exc:  # a cluster that is gone still has its ledger rows
+            key = ("unreachable", entry.host, entry.port, entry.profile_name)
+            groups.setdefault(key, []).append(entry)
+            owners[key] = None
+            unreachable[key] = f"could not reach {entry.host or 'localhost'} for job {entry.job_id} ({exc})"
+            continue
         groups.setdefault(id(backend), []).append(entry)
         owners[id(backend)] = backend
     found: dict[int, SchedulerTimes] = {}
     sources = []
     for key, members in groups.items():
         backend = owners[key]
+        if backend is None:
+            times = query_times(members, None, None) if key not in unreachable else SchedulerTimes(
+                {}, ClusterClock(), (unreachable[key] + ": its tasks show the ledger's times only",))
+            found.update(dict.fromkeys((e.row for e in members), times))
+            sources.append(f"{members[0].backend} (the ledger)")
+            continue
         scheduler = schedulers.get(backend.profile.scheduler) if backend.profile.scheduler else None
-        times = query_times(members, backend.transport, scheduler)
+        try:
+            times = query_times(members, backend.transport, scheduler)
+        except ClustrixError as exc:
+            times = SchedulerTimes({}, ClusterClock(), (f"could not ask {backend.profile.host or 'localhost'} "
+                                                        f"({exc}): its tasks show the ledger's times only",))
         found.update(dict.fromkeys((e.row for e in members), times))
         where = backend.profile.host or "localhost"
         sources.append(f"{backend.profile.backend} on {where}"

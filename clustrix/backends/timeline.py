@@ -88,10 +88,13 @@ class SchedulerTimes:
     notes: tuple[str, ...] = ()
 
 
-def query_times(entries: Sequence[LedgerEntry], transport: Transport,
+def query_times(entries: Sequence[LedgerEntry], transport: Transport | None,
                 scheduler: SchedulerModule | None) -> SchedulerTimes:
-    """Run the scheduler's per-task times commands for ``entries`` (all on one cluster)."""
-    if scheduler is None or scheduler.TASK_TIMES is None:
+    """Run the scheduler's per-task times commands for ``entries`` (all on one cluster).
+
+    Without a scheduler (plain ssh) nothing is run: the result says so in its note.
+    """
+    if scheduler is None or scheduler.TASK_TIMES is None or transport is None:
         backend = entries[0].backend if entries else "this backend"
         return SchedulerTimes({}, ClusterClock(), (f"{backend} has no scheduler accounting: the bars show the "
                                                    "client's own timestamps only (began, submitted, result "
