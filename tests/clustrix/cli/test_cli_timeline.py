@@ -23,14 +23,14 @@ NS = "{http://www.w3.org/2000/svg}"
 def ledger_path(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     ledger = Ledger(path)
-    profile = {"name": "far", "backend": "ssh", "host": "127.0.0.1", "port": 9, "remote_dir": "/tmp/x",
+    profile = {"name": "far", "backend": "ssh", "host": "127.0.0.1", "port": 9, "remote_dir": "/scratch/x",
                "use_ssh_config": False}
     row = ledger.record(job_id="4242", backend="ssh", host="127.0.0.1", port=9, profile_name="far",
-                        profile=profile, job_dir="/tmp/x/j", key_file="/tmp/x/k", function="m.f",
+                        profile=profile, job_dir="/scratch/x/j", key_file="/scratch/x/k", function="m.f",
                         prepared_at=1000.0)
     ledger.set_state(row, "COMPLETED")
     arr = ledger.record(job_id="77", backend="ssh", host="127.0.0.1", port=9, profile_name="far",
-                        profile=profile, job_dir="/tmp/x/a", key_file="/tmp/x/k", function="m.g",
+                        profile=profile, job_dir="/scratch/x/a", key_file="/scratch/x/k", function="m.g",
                         task_ids=("77_0", "77_1"), n_items=2, prepared_at=1000.0)
     ledger.set_task_states(arr, {0: "COMPLETED", 1: "FAILED"})
     return str(path)
@@ -84,10 +84,10 @@ def test_png_without_matplotlib_names_the_extra(ledger_path, tmp_path, monkeypat
 def test_a_cluster_that_cannot_be_reached_still_draws_its_ledger_rows(tmp_path):
     path = tmp_path / "ledger.sqlite3"
     ledger = Ledger(path)
-    profile = {"name": "gone", "backend": "slurm", "host": "127.0.0.1", "port": 9, "remote_dir": "/tmp/x",
+    profile = {"name": "gone", "backend": "slurm", "host": "127.0.0.1", "port": 9, "remote_dir": "/scratch/x",
                "use_ssh_config": False, "connect_timeout_s": 5}
     row = ledger.record(job_id="12", backend="slurm", host="127.0.0.1", port=9, profile_name="gone",
-                        profile=profile, job_dir="/tmp/x/j", key_file="/tmp/x/k", function="m.f", prepared_at=1.0)
+                        profile=profile, job_dir="/scratch/x/j", key_file="/scratch/x/k", function="m.f", prepared_at=1.0)
     ledger.set_state(row, "COMPLETED")
     result = run("--ledger", str(path), "timeline", "-o", str(tmp_path / "t.svg"))
     assert result.exit_code == 0, result.output
