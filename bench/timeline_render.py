@@ -60,9 +60,9 @@ def main() -> int:
     args = parser.parse_args()
     renderers = [("csv (peer)", as_csv), ("svg", render_svg), ("html", render_html)]
     try:
-        from clustrix.gantt.png import render_png
-
         import matplotlib  # noqa: F401
+
+        from clustrix.gantt.png import render_png
 
         renderers.append(("png", render_png))
     except ImportError:
