@@ -160,37 +160,38 @@ def timeline(futures: Iterable[Future[Any]], *, title: str | None = None) -> Tim
     if not futs:
         raise ClustrixError("clustrix.timeline() needs job futures (from submit, submit_array or "
                             "ClusterFunction.submit); got none")
-    remote: dict[int, tuple[RemoteBackend, int]] = {}
+    by_ledger: dict[int, tuple[Ledger, dict[int, RemoteBackend]]] = {}
     others: list[JobFuture] = []
     for fut in futs:
         if not isinstance(fut, JobFuture):
             raise ClustrixError(f"clustrix.timeline() needs JobFuture objects, got {type(fut).__name__}; "
                                 "map() returns values, so submit the work with submit_array() to keep its futures")
         handle = fut.handle
-        if isinstance(handle, ItemHandle) and isinstance(handle.owner, RemoteBackend) \
-                and handle.sub.row is not None and handle.owner.ledger.ledger() is not None:
-            remote.setdefault(handle.sub.row, (handle.owner, handle.sub.row))
+        ledger = handle.owner.ledger.ledger() if isinstance(handle, ItemHandle) and \
+            isinstance(handle.owner, RemoteBackend) else None
+        if ledger is not None and handle.sub.row is not None:  # type: ignore[union-attr]
+            rows = by_ledger.setdefault(id(ledger), (ledger, {}))[1]
+            rows.setdefault(handle.sub.row, handle.owner)  # type: ignore[union-attr]
         else:
             others.append(fut)
     bars: list[TaskBar] = []
     notes: list[str] = []
-    source = ""
-    if remote:
-        backend = next(iter(remote.values()))[0]
-        ledger = backend.ledger.ledger()
-        assert ledger is not None
-        entries = [owner.ledger.ledger().by_row(row) for owner, row in remote.values()]  # type: ignore[union-attr]
-        report = timeline_of_entries(entries, ledger, title=title,
-                                     backends={row: owner for owner, row in remote.values()})
+    sources: list[str] = []
+    titles: list[str] = []
+    for ledger, rows in by_ledger.values():  # one ledger at a time: row numbers are per ledger
+        entries = [ledger.by_row(row) for row in rows]
+        report = timeline_of_entries(entries, ledger, title=title, backends=rows)
         bars += report.timeline.tasks
-        notes += report.timeline.notes
-        source = report.timeline.source
+        notes += [n for n in report.timeline.notes if n not in notes]
+        sources.append(report.timeline.source)
+        titles.append(report.timeline.title)
+    source = "; ".join(sources)
     if others:
         bars += [_bar_from_result(f) for f in others]
         notes.append(NO_SCHEDULER_NOTE)
         source = source or "the calls' own results"
     if title is None:
-        title = f"{len(futs)} futures"
+        title = titles[0] if len(titles) == 1 and not others else f"{len(futs)} futures"
     return TimelineReport(build_timeline_from_bars(bars, notes, title=title, source=source))
 
 
