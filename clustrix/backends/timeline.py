@@ -33,6 +33,8 @@ CLOCK_TOLERANCE_S = 3.0
 """How far a scheduler's queue time may fall outside the client's submit window before the
 cluster's clock counts as disagreeing (whole-second accounting, a slow submit command)."""
 COMMAND_TIMEOUT_S = 60.0
+NOT_IN_ACCOUNTING = "are not in the scheduler's accounting"
+"""Words of the note for tasks the scheduler did not report (yet): draw again later."""
 _EPOCH = datetime(1970, 1, 1)
 
 
@@ -86,6 +88,8 @@ class SchedulerTimes:
     by_task: dict[str, TaskTimes]
     clock: ClusterClock
     notes: tuple[str, ...] = ()
+    answered: bool = False
+    """True when at least one times command succeeded (a task missing from it is news)."""
 
 
 def query_times(entries: Sequence[LedgerEntry], transport: Transport | None,
@@ -108,6 +112,7 @@ def query_times(entries: Sequence[LedgerEntry], transport: Transport | None,
         notes.append(f"could not read the cluster's clock ({exc}); its times are taken as UTC on this "
                      "machine's clock")
     by_task: dict[str, TaskTimes] = {}
+    answered = False
     for argv in query.argvs([e.job_id for e in entries]):
         shown = " ".join(argv)
         try:
@@ -123,13 +128,14 @@ def query_times(entries: Sequence[LedgerEntry], transport: Transport | None,
             continue
         try:
             by_task.update(query.parse(done.stdout))
+            answered = True
         except ClustrixError as exc:
             notes.append(f"could not read the output of `{shown}` ({exc}); those tasks show the ledger's "
                          "times only")
     if by_task:
         notes.append("the scheduler's times are whole seconds: spans of a second or two are approximate "
                      "(a task that ran 0.3 s can show 0 s or 1 s)")
-    return SchedulerTimes(by_task, clock, tuple(notes))
+    return SchedulerTimes(by_task, clock, tuple(notes), answered)
 
 
 def _task_state(ledger_state: str, times: TaskTimes | None) -> tuple[str, str]:
@@ -164,6 +170,10 @@ def bars_for(entry: LedgerEntry, found: SchedulerTimes) -> tuple[list[TaskBar], 
                          f"{-shift:+.0f} s (a wrong clock, or a simulator whose time runs faster); its times are "
                          "shifted so that it was queued when the client submitted it, and its durations are "
                          "the scheduler's own")
+    missing = [k for k in keys if k not in found.by_task]
+    if found.answered and missing:
+        notes.append(f"job {entry.job_id}: {len(missing)} of {len(keys)} tasks {NOT_IN_ACCOUNTING} (it can lag "
+                     "its jobs by a few seconds, or have forgotten them): they show the ledger's times only")
     bars = []
     for i, key in enumerate(keys):
         times = found.by_task.get(key)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 
 import cloudpickle
@@ -19,6 +20,7 @@ from e2e_env import code_under_test_sim
 
 import clustrix
 from clustrix.api.executor import ClusterExecutor
+from clustrix.backends.timeline import NOT_IN_ACCOUNTING
 from clustrix.config.profile import Profile
 
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
@@ -53,6 +55,12 @@ def ran_map(request, tmp_path_factory):
             for fut in [*futures, single]:
                 fut.exception(timeout=DEADLINE_S)
             report = clustrix.timeline(futures)  # the Python door, while the backend is live
+            # Accounting may lag the jobs (qacct reads a file written after the job ends); the
+            # timeline says so in a note, and drawing again later fills the gap.
+            deadline = time.monotonic() + DEADLINE_S
+            while any(NOT_IN_ACCOUNTING in n for n in report.timeline.notes) and time.monotonic() < deadline:
+                time.sleep(0.5)
+                report = clustrix.timeline(futures)
         yield request.param, sim, profile.ledger, futures, report
     finally:
         sim.stop()

@@ -13,6 +13,7 @@ import pytest
 from clustrix import schedulers
 from clustrix.backends.ledger import Ledger
 from clustrix.backends.timeline import (
+    NOT_IN_ACCOUNTING,
     ClusterClock,
     SchedulerTimes,
     build_timeline,
@@ -137,3 +138,16 @@ def test_ledger_rows_from_before_schema_3_are_noted(tmp_path):
     es = [replace(e, prepared_at=None) for e in entries(tmp_path)]
     timeline = build_timeline(es, {e.row: SchedulerTimes({}, ClusterClock()) for e in es}, title="t")
     assert any("schema 3" in n for n in timeline.notes)
+
+
+def test_tasks_the_scheduler_did_not_report_yet_are_noted(tmp_path):
+    only_two = "\n".join(SACCT.splitlines()[:2]) + "\n"  # 1_0 and 1_1; 1_2, 1_3 and 5 missing
+    transport = Answers({"date": (0, "{now} +0100\n", ""), "sacct": (0, only_two, "")})
+    es = entries(tmp_path)
+    found = query_times(es, transport, schedulers.get("slurm"))
+    timeline = build_timeline(es, {e.row: found for e in es}, title="map")
+    lag = [n for n in timeline.notes if NOT_IN_ACCOUNTING in n]
+    assert lag == [f"job 1: 2 of 4 tasks {NOT_IN_ACCOUNTING} (it can lag its jobs by a few seconds, or have "
+                   "forgotten them): they show the ledger's times only",
+                   f"job 5: 1 of 1 tasks {NOT_IN_ACCOUNTING} (it can lag its jobs by a few seconds, or have "
+                   "forgotten them): they show the ledger's times only"]
