@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
          "SchedulerOutputError", "SubmissionError", "TransportError"], "clustrix.errors"),
     "JobFuture": "clustrix.futures",
     "attach": "clustrix.api.attach",
+    "timeline": "clustrix.api.timeline",
     "Profile": "clustrix.config.profile",
     "Resources": "clustrix.spec",
     "JobState": "clustrix.states",
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from clustrix.api.attach import attach
     from clustrix.api.decorator import ClusterFunction, cluster
     from clustrix.api.executor import ClusterExecutor, in_job
+    from clustrix.api.timeline import timeline
     from clustrix.config import (
         Config,
         configure,
@@ -139,6 +141,7 @@ __all__ = [
     "load_config",
     "reset_config",
     "resolve_profile",
+    "timeline",
     "use_profile",
 ]
 

@@ -7,7 +7,8 @@
 - :mod:`~clustrix.api.job_entry` — what a job actually calls, and the "inside a job" flag (kept
   tiny: every job imports it);
 - :mod:`~clustrix.api.attach` — reattach to a job recorded in the ledger;
-- :mod:`~clustrix.api.progress` — the tqdm bar of a map.
+- :mod:`~clustrix.api.progress` — the tqdm bar of a map;
+- :mod:`~clustrix.api.timeline` — ``clustrix.timeline(futures)``: where a map's time went.
 
 The top of the library: may import :mod:`clustrix.backends`, :mod:`clustrix.config`,
 :mod:`clustrix.payload` and the shared vocabulary (:mod:`clustrix.spec`, :mod:`clustrix.states`,

@@ -25,8 +25,11 @@ from typing import Any
 from clustrix.errors import ClustrixError
 from clustrix.paths import ledger_path
 
-SCHEMA_VERSION = 2
-"""2 added ``jobs.port`` (ids repeat across simulators on one host); older files are migrated."""
+SCHEMA_VERSION = 3
+"""2 added ``jobs.port`` (ids repeat across simulators on one host); 3 added the client's own
+timestamps for timelines: ``jobs.prepared_at`` (the client began the submission: before pickling
+and staging) and ``tasks.finished_at`` (the client had the task's result, or its final state).
+Older files are migrated in place: the new columns are NULL for rows written before."""
 _SECRET_MARKERS = ("password", "passphrase", "secret", "token", "private")
 
 _SCHEMA = """
@@ -49,7 +52,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     error TEXT,
     submitted_at REAL NOT NULL,
     updated_at REAL NOT NULL,
-    finished_at REAL
+    finished_at REAL,
+    prepared_at REAL
 );
 CREATE INDEX IF NOT EXISTS jobs_job_id ON jobs (job_id);
 CREATE TABLE IF NOT EXISTS tasks (
@@ -58,6 +62,7 @@ CREATE TABLE IF NOT EXISTS tasks (
     task_id TEXT NOT NULL,
     state TEXT NOT NULL,
     updated_at REAL NOT NULL,
+    finished_at REAL,
     PRIMARY KEY (job_row, task_index)
 );
 """
@@ -94,6 +99,10 @@ class LedgerEntry:
     finished_at: float | None
     task_ids: tuple[str, ...] = ()
     task_states: tuple[str, ...] = ()
+    prepared_at: float | None = None
+    """When the client began this submission (None in rows written before schema 3)."""
+    task_finished_at: tuple[float | None, ...] = ()
+    """Per task: when the client had its result or final state (None while open)."""
 
     @property
     def is_final(self) -> bool:
@@ -122,9 +131,7 @@ class Ledger:
         self._local = threading.local()
         db = self._connection()
         db.executescript(_SCHEMA)  # idempotent; executescript manages its own transaction
-        columns = {r["name"] for r in db.execute("PRAGMA table_info(jobs)")}
-        if "port" not in columns:  # a version-1 ledger: same rows, one column more
-            db.execute("ALTER TABLE jobs ADD COLUMN port INTEGER")
+        _migrate(db)
         with self._tx() as db:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('schema_version', ?)",
                        (str(SCHEMA_VERSION),))
@@ -181,21 +188,25 @@ class Ledger:
         n_items: int = 1,
         chunk_size: int = 1,
         state: str = "PENDING",
+        prepared_at: float | None = None,
     ) -> int:
         """Record a submission; returns its ledger row id.
 
         ``profile`` is the profile's mapping (secret-looking keys are dropped before storing);
-        ``profile_name`` its name, which ``--profile`` selects on.
+        ``profile_name`` its name, which ``--profile`` selects on. ``prepared_at`` is when the
+        client began the submission (epoch seconds); ``submitted_at`` is now, the submit
+        command having returned.
         """
         now = time.time()
         record = profile_record(profile)
         with self._tx() as db:
             cur = db.execute(
                 "INSERT INTO jobs (job_id, backend, host, port, profile_name, profile_json, job_dir, key_file,"
-                " function, is_array, n_items, chunk_size, state, submitted_at, updated_at)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " function, is_array, n_items, chunk_size, state, submitted_at, updated_at, prepared_at)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job_id, backend, host, port, profile_name, json.dumps(record), job_dir,
-                 key_file, function, int(bool(task_ids)), n_items, chunk_size, state, now, now),
+                 key_file, function, int(bool(task_ids)), n_items, chunk_size, state, now, now,
+                 prepared_at),
             )
             row = int(cur.lastrowid or 0)
             db.executemany(
@@ -215,11 +226,15 @@ class Ledger:
             )
 
     def set_task_states(self, row: int, states: Mapping[int, str]) -> None:
-        """Update the states of some array tasks of submission ``row``."""
+        """Update the states of some array tasks of submission ``row``; a task's first final
+        state also sets its ``finished_at``."""
         now = time.time()
         with self._tx() as db:
-            db.executemany("UPDATE tasks SET state = ?, updated_at = ? WHERE job_row = ? AND task_index = ?",
-                           [(s, now, row, i) for i, s in states.items()])
+            db.executemany(
+                "UPDATE tasks SET state = ?, updated_at = ?,"
+                " finished_at = CASE WHEN ? THEN COALESCE(finished_at, ?) ELSE NULL END"
+                " WHERE job_row = ? AND task_index = ?",
+                [(s, now, s in FINAL_STATES, now, row, i) for i, s in states.items()])
 
     def delete(self, row: int) -> None:
         with self._tx() as db:
@@ -320,7 +335,7 @@ class Ledger:
 
     @staticmethod
     def _entry(db: sqlite3.Connection, r: sqlite3.Row) -> LedgerEntry:
-        tasks = db.execute("SELECT task_id, state FROM tasks WHERE job_row = ? ORDER BY task_index",
+        tasks = db.execute("SELECT task_id, state, finished_at FROM tasks WHERE job_row = ? ORDER BY task_index",
                            (r["id"],)).fetchall()
         return LedgerEntry(
             row=r["id"], job_id=r["job_id"], backend=r["backend"], host=r["host"], port=r["port"],
@@ -330,7 +345,21 @@ class Ledger:
             chunk_size=r["chunk_size"], state=r["state"], error=r["error"],
             submitted_at=r["submitted_at"], updated_at=r["updated_at"], finished_at=r["finished_at"],
             task_ids=tuple(t["task_id"] for t in tasks), task_states=tuple(t["state"] for t in tasks),
+            prepared_at=r["prepared_at"], task_finished_at=tuple(t["finished_at"] for t in tasks),
         )
+
+
+_ADDED_COLUMNS = (("jobs", "port", "INTEGER"),         # version 2
+                  ("jobs", "prepared_at", "REAL"),     # version 3
+                  ("tasks", "finished_at", "REAL"))    # version 3
+"""Columns later versions added, in order: an older ledger gets them (NULL in its old rows)."""
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Bring an older ledger's tables up to :data:`SCHEMA_VERSION` (idempotent)."""
+    for table, column, kind in _ADDED_COLUMNS:
+        if column not in {r["name"] for r in db.execute(f"PRAGMA table_info({table})")}:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 def _like_prefix(text: str) -> str:

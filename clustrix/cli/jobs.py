@@ -1,4 +1,4 @@
-"""``clustrix jobs``: list, inspect, fetch results of, read logs of and cancel recorded jobs.
+"""``clustrix jobs``: list, inspect, fetch results of, read logs of, cancel and draw recorded jobs.
 
 Everything works after the submitting process has exited: the ledger holds each job's profile
 (without secrets), job directory and task ids, and the commands reconnect with that profile.
@@ -10,6 +10,7 @@ row N; ``--host`` / ``--profile`` pick one when the same id was seen on several 
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -226,3 +227,57 @@ def cancel(job_id: str, host: str | None, profile_name: str | None) -> None:
         raise click.ClickException(str(exc)) from exc
     ledger.set_state(e.row, "CANCELLED")
     click.echo(f"cancelled job {e.job_id}")
+
+
+@jobs.command()
+@click.argument("job_id", required=False)
+@click.option("--last", "last_n", type=click.IntRange(1), default=None,
+              help="The last N submissions instead of one JOB_ID (default: the latest one).")
+@click.option("--host", default=None, help="Only jobs on this host.")
+@click.option("--profile", "profile_name", default=None, help="Only jobs of this profile.")
+@click.option("-o", "--output", "output", type=click.Path(dir_okay=False), default=None,
+              help="Where to write it (default: clustrix-timeline.<format> here).")
+@click.option("--format", "fmt", type=click.Choice(["html", "svg", "png"]), default=None,
+              help="html: a self-contained page (picture and tables); svg: the picture alone; "
+                   "png: needs matplotlib (pip install 'clustrix[plot]'). Default: from --output, else html.")
+@click.option("--title", default=None, help="The picture's title.")
+def timeline(job_id: str | None, last_n: int | None, host: str | None, profile_name: str | None,
+             output: str | None, fmt: str | None, title: str | None) -> None:
+    """A Gantt picture of where a map's (or the last N jobs') time went.
+
+    One bar per scheduler task: submit overhead, queue wait, run (coloured by state), and the
+    time until this client had the result, from the ledger and the scheduler's accounting
+    (sacct, qstat -x, qstat -f, qacct -j). Prints the totals too. Jobs of the local and debug
+    backends are not in the ledger; draw those from their futures with clustrix.timeline().
+    """
+    from clustrix.api.timeline import timeline_of_entries
+    from clustrix.gantt.svg import summary_lines
+
+    if job_id is not None and last_n is not None:
+        raise click.UsageError("give a JOB_ID or --last N, not both")
+    ledger = _ledger()
+    if job_id is not None:
+        _, entry, task = _find(job_id, host, profile_name)
+        if task is not None:
+            raise click.UsageError(f"{job_id} is one task of array {entry.job_id}; draw the array by its id")
+        entries = [entry]
+    else:
+        wanted = last_n or 1
+        entries = [e for e in ledger.entries(limit=None)
+                   if (host is None or e.host == host) and (profile_name is None or e.profile_name == profile_name)]
+        entries = entries[:wanted]
+    if fmt is None:
+        suffix = os.path.splitext(output)[1].lstrip(".").lower() if output else ""
+        fmt = suffix if suffix in ("html", "svg", "png") else "html"
+    path = output or f"clustrix-timeline.{fmt}"
+    try:
+        report = timeline_of_entries(entries, ledger, title=title)
+        report.write(path, fmt)
+    except ClustrixError as exc:
+        raise click.ClickException(str(exc)) from exc
+    except OSError as exc:
+        raise click.ClickException(f"could not write {path}: {exc}") from exc
+    click.echo(f"wrote {path} ({fmt}): {len(report.timeline.tasks)} tasks of {len(entries)} "
+               f"job{'s' * (len(entries) != 1)}")
+    for line in summary_lines(report.timeline, report.totals()):
+        click.echo("  " + line)

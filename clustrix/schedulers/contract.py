@@ -2,7 +2,7 @@
 
 Consumers (the launcher, the status source) are typed against :class:`SchedulerModule` and call
 its members directly; optional abilities (a fallback status command, per-job accounting,
-finding a submission again by its tag) are explicit attributes that are ``None`` where a
+finding a submission again by its tag, per-task times for timelines) are explicit attributes that are ``None`` where a
 scheduler lacks them, so nobody probes modules with ``getattr``/``hasattr``. A test checks that
 every registered scheduler satisfies the protocol.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from clustrix.spec import ArraySpec, JobPaths, JobSpec
@@ -39,6 +40,42 @@ class Accounting:
 
     argv: Callable[[JobId], list[str]]
     parse: StatusParser
+
+
+@dataclass(frozen=True)
+class TaskTimes:
+    """When the scheduler saw one job or array task, and how it ended, as its accounting says.
+
+    Times are what the scheduler printed: a *naive* ``datetime`` is the cluster's local wall
+    clock (``sacct``, ``qstat``, ``qacct`` print local time without a zone), an aware one an
+    absolute instant (an epoch the scheduler printed). None where the scheduler has no value
+    yet (a pending job has no start). Whole seconds: no scheduler prints more.
+    """
+
+    status: JobStatus
+    queued: datetime | None
+    """When the job entered the queue (SLURM ``Submit``, PBS ``qtime``/``ctime``, SGE ``qsub_time``)."""
+    started: datetime | None
+    ended: datetime | None
+
+
+@dataclass(frozen=True)
+class TaskTimesQuery:
+    """Per-task submit/start/end times, for a timeline of where a map's time went.
+
+    ``argvs(ids)`` are the commands to run for these job ids: one for all of them where the
+    scheduler can batch (``sacct``, ``qstat``), one per job where it cannot (``qacct -j``).
+    ``parse`` reads one command's stdout into ``{task id: TaskTimes}`` keyed like
+    :meth:`SchedulerModule.task_ids` (and the job id itself for a single job).
+    ``is_unavailable(stderr)`` is True when a failed command means "no accounting here" or "the
+    scheduler forgot these jobs" rather than a broken command.
+    """
+
+    argvs: Callable[[Sequence[JobId]], list[list[str]]]
+    parse: Callable[[str], dict[JobId, TaskTimes]]
+    is_unavailable: Callable[[str], bool]
+    retention: str
+    """What this scheduler keeps and for how long, in words, for a timeline's notes."""
 
 
 def effective_time_s(time_s: int, granularity_s: int) -> int:
@@ -83,6 +120,8 @@ class SchedulerModule(Protocol):
     ACCOUNTING: Accounting | None
     TAGGED_SUBMIT: TaggedSubmit | None
     """None where the scheduler keeps no tag a status query shows (see :class:`TaggedSubmit`)."""
+    TASK_TIMES: TaskTimesQuery | None
+    """Per-task queue/start/end times (see :class:`TaskTimesQuery`); None where none exist."""
 
     def render_script(self, spec: JobSpec, paths: JobPaths) -> str:
         """The whole batch script: directives, then the body that runs the job."""

@@ -29,6 +29,7 @@ LAYERS = [
     "clustrix.payload",      # what travels to the job and back
     "clustrix.config",       # profiles
     "clustrix.spec",         # ...and the values everything speaks
+    "clustrix.gantt",        # timelines: pure model and rendering (data in, text out)
     "clustrix.states",
     "clustrix.paths",
     "clustrix.errors",

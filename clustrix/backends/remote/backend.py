@@ -236,6 +236,7 @@ class RemoteBackend:
     def _start(self, spec: JobSpec, make_payload: Callable[[bytes, JobBinding], bytes], *,
                plan: ArrayPlan | None, function: str) -> Submission:
         """Sign the payload for a fresh job dir, stage it, submit it, start watching it."""
+        prepared_at = time.time()  # the client's share of a timeline starts here (see clustrix.gantt)
         key = self.stager.key()
         job_dir = self.stager.new_job_dir()
         binding = new_binding(job_dir)  # what its results must carry (see clustrix.payload.binding)
@@ -247,17 +248,17 @@ class RemoteBackend:
         job_id = self.launcher.submit(spec, paths)
         n_tasks = None if plan is None else plan.n_tasks
         sub = Submission.new(job_id, paths, key, binding, plan, self.launcher.task_keys(job_id, n_tasks))
-        self._register(sub, function=function, record=True)
+        self._register(sub, function=function, record=True, prepared_at=prepared_at)
         return sub
 
-    def _register(self, sub: Submission, *, function: str, record: bool) -> None:
+    def _register(self, sub: Submission, *, function: str, record: bool, prepared_at: float | None = None) -> None:
         """Create the item futures, record the job in the ledger and start watching its tasks."""
         n_items = 1 if sub.plan is None else sub.plan.n_items
         for item in range(n_items):
             fid = sub.job_id if sub.plan is None else f"{sub.job_id}[{item}]"
             sub.futures.append(JobFuture(fid, ItemHandle(self, sub, item)))
         if record:
-            self.ledger.record(sub, function)
+            self.ledger.record(sub, function, prepared_at=prepared_at)
         self.launcher.track(sub.job_id, sub.paths, None if sub.plan is None else sub.plan.n_tasks)
         with self._lock:
             self._subs.append(sub)

@@ -39,8 +39,8 @@ class LedgerRecorder:
                 return None
         return self._ledger
 
-    def record(self, sub: Submission, function: str) -> None:
-        """Record a new submission; sets ``sub.row``."""
+    def record(self, sub: Submission, function: str, *, prepared_at: float | None = None) -> None:
+        """Record a new submission; sets ``sub.row``. ``prepared_at``: when the client began it."""
         ledger = self.ledger()
         if ledger is None:
             return
@@ -52,7 +52,7 @@ class LedgerRecorder:
                 key_file=sub.paths.key_file, function=function,
                 task_ids=sub.task_keys if sub.plan is not None else (),
                 n_items=1 if sub.plan is None else sub.plan.n_items,
-                chunk_size=1 if sub.plan is None else sub.plan.chunk_size)
+                chunk_size=1 if sub.plan is None else sub.plan.chunk_size, prepared_at=prepared_at)
         except Exception:  # noqa: BLE001 - never fail a submitted job over the ledger
             log.warning("could not record job %s in the ledger", sub.job_id, exc_info=True)
 

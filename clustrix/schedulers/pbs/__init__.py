@@ -17,6 +17,7 @@ from clustrix.schedulers.pbs.commands import (
     SHELL,
     STATUS_FLAGS,
     TAGGED_SUBMIT,
+    TASK_TIMES,
     TASK_VAR,
     TIME_GRANULARITY_S,
     cancel_argv,
@@ -31,6 +32,7 @@ from clustrix.schedulers.pbs.commands import (
     parse_fallback_status,
     parse_status,
     parse_submit,
+    parse_task_times,
     qos_comment,
     quote_value,
     render_script,
@@ -38,6 +40,7 @@ from clustrix.schedulers.pbs.commands import (
     status_argv,
     submit_argv,
     task_ids,
+    task_times_argvs,
 )
 
 __all__ = [
@@ -45,6 +48,7 @@ __all__ = [
     "ARRAY_INDEX_TOKEN",
     "FALLBACK_STATUS",
     "TAGGED_SUBMIT",
+    "TASK_TIMES",
     "FALLBACK_STATUS_FLAGS",
     "MAX_JOB_NAME_LEN",
     "NAME",
@@ -64,6 +68,7 @@ __all__ = [
     "parse_fallback_status",
     "parse_status",
     "parse_submit",
+    "parse_task_times",
     "qos_comment",
     "quote_value",
     "render_script",
@@ -71,4 +76,5 @@ __all__ = [
     "status_argv",
     "submit_argv",
     "task_ids",
+    "task_times_argvs",
 ]

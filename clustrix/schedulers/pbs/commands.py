@@ -38,7 +38,7 @@ import re
 from collections.abc import Sequence
 
 from clustrix.errors import ResourceError, SchedulerOutputError
-from clustrix.schedulers.contract import FallbackStatus
+from clustrix.schedulers.contract import FallbackStatus, TaskTimes, TaskTimesQuery
 from clustrix.schedulers.pbs.qstat_text import parse_qstat_full
 from clustrix.schedulers.pbs.states import (
     PBS_PRO_EXEC_CODES,
@@ -46,6 +46,7 @@ from clustrix.schedulers.pbs.states import (
     flatten,
     status_from_attrs,
 )
+from clustrix.schedulers.pbs.times import read_records, times_from_attrs
 from clustrix.schedulers.rows import each_record
 from clustrix.schedulers.script import render_body
 from clustrix.spec import ArraySpec, JobPaths, JobSpec, format_hms
@@ -348,3 +349,33 @@ ACCOUNTING = None
 TAGGED_SUBMIT = None
 """No tag survives into the batched status output without replacing the user's job name
 (``-N``), so an ambiguous submit failure is retried as before (see the launcher)."""
+
+
+# --- times, for timelines --------------------------------------------------------------------
+
+
+def task_times_argvs(ids: Sequence[JobId]) -> list[list[str]]:
+    """The status command itself: ``qstat -x -f -F json -t`` prints qtime/stime/obittime."""
+    return [status_argv(ids)]
+
+
+def parse_task_times(stdout: str) -> dict[JobId, TaskTimes]:
+    """``{job or subjob id: TaskTimes}`` from ``qstat -x -f -F json -t`` output."""
+    if not stdout.strip():
+        return {}
+    data = load_qstat_json(stdout)
+    jobs = data.get("Jobs", {}) if isinstance(data, dict) else None
+    if not isinstance(jobs, dict):
+        raise SchedulerOutputError("qstat -F json: no 'Jobs' object", text=stdout)
+    return read_records(
+        {job_id: flatten(attrs) if isinstance(attrs, dict) else attrs for job_id, attrs in jobs.items()},
+        lambda job_id, attrs: times_from_attrs(job_id, attrs, states=PBS_PRO_STATES,
+                                               exec_codes=PBS_PRO_EXEC_CODES, exit_key="Exit_status"))
+
+
+TASK_TIMES = TaskTimesQuery(
+    argvs=task_times_argvs, parse=parse_task_times,
+    is_unavailable=lambda stderr: is_unknown_job_error(stderr) or is_accounting_unavailable(stderr),
+    retention="qstat -x keeps finished jobs while the server's job_history_enable is on, for "
+              "job_history_duration (two weeks by default)")
+"""``qtime``/``stime``/``obittime`` per subjob, from the status command's own output."""

@@ -37,7 +37,8 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 
 from clustrix.errors import ResourceError, SchedulerOutputError
-from clustrix.schedulers.contract import Accounting
+from clustrix.schedulers.clock_text import ctime_local
+from clustrix.schedulers.contract import Accounting, TaskTimes, TaskTimesQuery
 from clustrix.schedulers.pbs import commands as pbs
 from clustrix.schedulers.script import render_body
 from clustrix.schedulers.sge.states import status_from_accounting, status_from_code
@@ -283,9 +284,42 @@ def parse_accounting(stdout: str) -> dict[JobId, JobStatus]:
     return result
 
 
+def task_times_argvs(ids: Sequence[JobId]) -> list[list[str]]:
+    """One ``qacct -j <job number>`` per job: qacct takes one job at a time."""
+    pbs.check_ids(ids, "qacct")
+    return [accounting_argv(job_id) for job_id in dict.fromkeys(_base(i) for i in ids)]
+
+
+def parse_task_times(stdout: str) -> dict[JobId, TaskTimes]:
+    """``{123 or 123.<task>: TaskTimes}`` from ``qacct -j`` (qsub_time, start_time, end_time).
+
+    Only finished tasks have a record (pending and running ones are in ``qstat``, without an
+    end); the last record of a task wins, as in :func:`parse_accounting`.
+    """
+    out: dict[JobId, TaskTimes] = {}
+    for record in parse_accounting_records(stdout):
+        number = record.get("jobnumber", "")
+        if not number.isdigit():
+            raise SchedulerOutputError("qacct record without a numeric jobnumber", text=stdout)
+        task = record.get("taskid", "undefined")
+        key = f"{number}.{task}" if task.isdigit() else number
+        try:
+            out[key] = TaskTimes(status_from_accounting(record), queued=ctime_local(record.get("qsub_time", "")),
+                                 started=ctime_local(record.get("start_time", "")),
+                                 ended=ctime_local(record.get("end_time", "")))
+        except SchedulerOutputError as exc:
+            out[key] = TaskTimes(JobStatus.unreadable(f"qacct record {record!r}", exc), None, None, None)
+    return out
+
+
 FALLBACK_STATUS = None
 ACCOUNTING = Accounting(argv=accounting_argv, parse=parse_accounting)
 """``qstat`` forgets a job the moment it ends; ``qacct -j`` tells how it ended."""
 TAGGED_SUBMIT = None
 """No tag survives into the batched status output without replacing the user's job name
 (``-N``), so an ambiguous submit failure is retried as before (see the launcher)."""
+TASK_TIMES = TaskTimesQuery(
+    argvs=task_times_argvs, parse=parse_task_times, is_unavailable=is_unknown_job_error,
+    retention="qacct reads the accounting file: every finished task, from a few seconds after it "
+              "ends until the file is rotated; pending and running tasks have no record")
+"""``qacct -j``: qsub_time/start_time/end_time per finished task."""

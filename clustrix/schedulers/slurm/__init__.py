@@ -1,5 +1,5 @@
 """SLURM: batch scripts for ``sbatch``, and parsers for ``sbatch --parsable``, ``sacct --parsable2``
-and ``squeue``.
+and ``squeue``; ``times`` reads per-task Submit/Start/End for timelines.
 
 This package is the scheduler module: it satisfies
 :class:`clustrix.schedulers.contract.SchedulerModule`, and the code lives in its submodules
@@ -41,6 +41,12 @@ from clustrix.schedulers.slurm.script import (
     render_script,
     slurm_time,
 )
+from clustrix.schedulers.slurm.times import (
+    TASK_TIMES,
+    TIMES_FIELDS,
+    parse_task_times,
+    task_times_argvs,
+)
 
 __all__ = [
     "ACCOUNTING",
@@ -52,6 +58,8 @@ __all__ = [
     "SACCT_FIELDS",
     "SQUEUE_FORMAT",
     "TAGGED_SUBMIT",
+    "TASK_TIMES",
+    "TIMES_FIELDS",
     "cancel_argv",
     "fallback_status_argv",
     "filename_pattern",
@@ -63,11 +71,13 @@ __all__ = [
     "parse_lookup",
     "parse_status",
     "parse_submit",
+    "parse_task_times",
     "quote_directive_value",
     "render_script",
     "slurm_time",
     "status_argv",
     "submit_argv",
     "tagged_submit_argv",
+    "task_times_argvs",
     "task_ids",
 ]

@@ -14,6 +14,7 @@ from clustrix.schedulers.torque.commands import (
     SHELL,
     STATUS_FLAGS,
     TAGGED_SUBMIT,
+    TASK_TIMES,
     TASK_VAR,
     TIME_GRANULARITY_S,
     cancel_argv,
@@ -21,16 +22,19 @@ from clustrix.schedulers.torque.commands import (
     log_paths,
     parse_status,
     parse_submit,
+    parse_task_times,
     render_script,
     status_argv,
     submit_argv,
     task_ids,
+    task_times_argvs,
 )
 
 __all__ = [
     "ACCOUNTING",
     "FALLBACK_STATUS",
     "TAGGED_SUBMIT",
+    "TASK_TIMES",
     "NAME",
     "TIME_GRANULARITY_S",
     "SHELL",
@@ -41,8 +45,10 @@ __all__ = [
     "log_paths",
     "parse_status",
     "parse_submit",
+    "parse_task_times",
     "render_script",
     "status_argv",
     "submit_argv",
     "task_ids",
+    "task_times_argvs",
 ]

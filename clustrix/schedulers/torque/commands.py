@@ -25,9 +25,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from clustrix.schedulers.contract import TaskTimes, TaskTimesQuery
 from clustrix.schedulers.pbs import commands as pbs
 from clustrix.schedulers.pbs.qstat_text import parse_qstat_full
 from clustrix.schedulers.pbs.states import TORQUE_EXEC_CODES, TORQUE_STATES, status_from_attrs
+from clustrix.schedulers.pbs.times import read_records, times_from_attrs
 from clustrix.schedulers.rows import each_record
 from clustrix.schedulers.script import render_body
 from clustrix.spec import JobPaths, JobSpec, format_hms
@@ -118,3 +120,26 @@ def parse_status(stdout: str) -> dict[JobId, JobStatus]:
 TAGGED_SUBMIT = None
 """No tag survives into the batched status output without replacing the user's job name
 (``-N``), so an ambiguous submit failure is retried as before (see the launcher)."""
+
+
+# --- times, for timelines --------------------------------------------------------------------
+
+
+def task_times_argvs(ids: Sequence[JobId]) -> list[list[str]]:
+    """The status command itself: ``qstat -f -t`` prints qtime/start_time/comp_time."""
+    return [status_argv(ids)]
+
+
+def parse_task_times(stdout: str) -> dict[JobId, TaskTimes]:
+    """``{job or subjob id: TaskTimes}`` from text ``qstat -f -t`` output."""
+    return read_records(
+        parse_qstat_full(stdout),
+        lambda job_id, attrs: times_from_attrs(job_id, attrs, states=TORQUE_STATES,
+                                               exec_codes=TORQUE_EXEC_CODES, exit_key="exit_status"))
+
+
+TASK_TIMES = TaskTimesQuery(
+    argvs=task_times_argvs, parse=parse_task_times, is_unavailable=is_unknown_job_error,
+    retention="Torque's qstat forgets a finished job once keep_completed seconds have passed "
+              "(often minutes); older jobs have no scheduler times")
+"""``qtime``/``start_time``/``comp_time`` per subjob, while qstat still shows the job."""

@@ -157,3 +157,56 @@ def test_a_version_1_ledger_gains_the_port_column(tmp_path):
     db.close()
     entry = Ledger(path).find("7")
     assert (entry.profile_name, entry.port, entry.state) == ("old", None, "COMPLETED")
+
+
+_VERSION_2_SCHEMA = """
+CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE jobs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, job_id TEXT NOT NULL, backend TEXT NOT NULL, host TEXT,
+    port INTEGER, profile_name TEXT NOT NULL, profile_json TEXT NOT NULL, job_dir TEXT NOT NULL,
+    key_file TEXT NOT NULL, function TEXT NOT NULL, is_array INTEGER NOT NULL DEFAULT 0,
+    n_items INTEGER NOT NULL DEFAULT 1, chunk_size INTEGER NOT NULL DEFAULT 1, state TEXT NOT NULL,
+    error TEXT, submitted_at REAL NOT NULL, updated_at REAL NOT NULL, finished_at REAL);
+CREATE INDEX jobs_job_id ON jobs (job_id);
+CREATE TABLE tasks (
+    job_row INTEGER NOT NULL REFERENCES jobs (id) ON DELETE CASCADE, task_index INTEGER NOT NULL,
+    task_id TEXT NOT NULL, state TEXT NOT NULL, updated_at REAL NOT NULL,
+    PRIMARY KEY (job_row, task_index));
+INSERT INTO meta VALUES ('schema_version', '2');
+INSERT INTO jobs (job_id, backend, host, port, profile_name, profile_json, job_dir, key_file, function,
+                  is_array, n_items, state, submitted_at, updated_at)
+    VALUES ('8', 'slurm', 'h', 22, 'old', '{}', '/d', '/k', 'm.f', 1, 2, 'RUNNING', 10, 10);
+INSERT INTO tasks VALUES (1, 0, '8_0', 'RUNNING', 10), (1, 1, '8_1', 'RUNNING', 10);
+"""
+
+
+def test_a_version_2_ledger_gains_the_timeline_columns(tmp_path):
+    import sqlite3
+
+    path = tmp_path / "v2.sqlite3"
+    db = sqlite3.connect(path)
+    db.executescript(_VERSION_2_SCHEMA)
+    db.close()
+    ledger = Ledger(path)
+    entry = ledger.find("8")
+    assert (entry.prepared_at, entry.task_finished_at, entry.task_ids) == (None, (None, None), ("8_0", "8_1"))
+    ledger.set_task_states(entry.row, {0: "COMPLETED", 1: "RUNNING"})
+    after = ledger.by_row(entry.row)
+    assert after.task_finished_at[0] is not None and after.task_finished_at[0] >= 10
+    assert after.task_finished_at[1] is None
+    version = sqlite3.connect(path).execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    assert version == (str(ledger_module.SCHEMA_VERSION),) == ("3",)
+    Ledger(path)  # opening a migrated ledger again changes nothing
+    assert ledger.by_row(entry.row).task_finished_at == after.task_finished_at
+
+
+def test_client_timestamps_are_recorded(tmp_path):
+    ledger = Ledger(tmp_path / "l.sqlite3")
+    row = ledger.record(job_id="5", backend="slurm", host=None, profile={}, job_dir="/d", key_file="/k",
+                        function="m.f", task_ids=("5_0", "5_1"), n_items=2, prepared_at=123.5)
+    entry = ledger.by_row(row)
+    assert entry.prepared_at == 123.5 and entry.submitted_at >= 123.5
+    ledger.set_task_states(row, {1: "FAILED"})
+    first = ledger.by_row(row).task_finished_at[1]
+    ledger.set_task_states(row, {1: "FAILED"})  # a repeated final state keeps the first time
+    assert first is not None and ledger.by_row(row).task_finished_at == (None, first)
