@@ -249,10 +249,9 @@ def check_pip_item(item: object) -> str:
     from packaging.requirements import InvalidRequirement, Requirement
 
     try:
-        Requirement(text)
+        return str(Requirement(text))  # normalized: equal requirements hash equal
     except InvalidRequirement as exc:
         raise ValueError(f"{text!r} is not a requirement pip understands: {str(exc).splitlines()[0]}") from None
-    return text
 
 
 def read_requirements_file(path: str) -> tuple[str, ...]:

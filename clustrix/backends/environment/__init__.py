@@ -20,6 +20,10 @@ it, never the other way round.
 
 from __future__ import annotations
 
-from clustrix.backends.environment.manager import EnvironmentManager, JobInterpreter, prepare_environment
+from clustrix.backends.environment.manager import (
+    EnvironmentManager,
+    JobInterpreter,
+    prepare_environment,
+)
 
 __all__ = ["EnvironmentManager", "JobInterpreter", "prepare_environment"]
