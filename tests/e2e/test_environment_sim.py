@@ -1,0 +1,44 @@
+"""``environment:`` on the simulated SLURM cluster over real SSH: jobs run in the venv clustrix built.
+
+The simulator's jobs run on this machine, whose interpreter has everything installed; the venv
+(made from that interpreter, without its site-packages) must still run the job, and only what the
+environment asked for is importable there.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import cloudpickle
+
+from clustrix import cluster
+from clustrix.api.executor import ClusterExecutor
+from clustrix.config.profile import Profile
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])
+DEADLINE_S = 120
+
+
+def where_am_i(x):
+    import importlib.util
+    import sys
+
+    import sortedcontainers
+
+    return (x, sys.prefix, sortedcontainers.__file__.startswith(sys.prefix),
+            importlib.util.find_spec("hypothesis") is None)
+
+
+def test_jobs_and_arrays_run_in_the_built_venv_and_a_second_session_reuses_it(slurm_cluster, tmp_path):
+    mapping = slurm_cluster.profile(name="sim-env", remote_dir=str(tmp_path / "jobs"),
+                                    environment={"pip": ["sortedcontainers"], "wheelhouse": True})
+    profile = Profile.from_mapping(mapping)
+    with ClusterExecutor(profile) as ex:
+        x, prefix, from_venv, isolated = ex.submit(where_am_i, 1).result(timeout=DEADLINE_S)
+        ready = ex.backend.environment.interpreter()
+        assert ready.built and prefix == f"{ready.env_dir}/venv" and from_venv and isolated
+        assert [r[0] for r in ex.map(where_am_i, range(4), timeout=DEADLINE_S)] == [0, 1, 2, 3]
+    remote = cluster(profile=mapping)(where_am_i)  # the decorator, a new backend: found, not built
+    assert remote(7)[:2] == (7, prefix)
+    with ClusterExecutor(profile) as ex:
+        assert not ex.backend.environment.interpreter().built
