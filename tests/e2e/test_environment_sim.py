@@ -42,3 +42,17 @@ def test_jobs_and_arrays_run_in_the_built_venv_and_a_second_session_reuses_it(sl
     assert remote(7)[:2] == (7, prefix)
     with ClusterExecutor(profile) as ex:
         assert not ex.backend.environment.interpreter().built
+
+
+def test_the_decorator_sets_an_environment_over_a_profile_without_one(slurm_cluster, tmp_path):
+    mapping = slurm_cluster.profile(name="sim-plain", remote_dir=str(tmp_path / "jobs"))
+
+    def plain_prefix():
+        import sys
+
+        return sys.prefix
+
+    assert cluster(profile=mapping)(plain_prefix)() == sys.prefix  # the profile's interpreter
+    remote = cluster(profile=mapping, environment={"pip": ["sortedcontainers"], "wheelhouse": True})(where_am_i)
+    x, prefix, from_venv, isolated = remote(3)
+    assert x == 3 and prefix.startswith(str(tmp_path / "jobs" / "envs")) and from_venv and isolated
