@@ -164,8 +164,8 @@ class ClusterFunction:
         profile = BUILTIN_PROFILES["debug"] if in_job() else resolve_profile(self.profile)
         if self.environment is not None and not in_job():
             # The decorator's environment replaces the profile's (its python, if it names one).
-            python = {"python": self.environment.python} if self.environment.python else {}
-            profile = replace(profile, environment=self.environment, **python)  # its own shared executor
+            python = self.environment.python or ("python3" if self.environment.conda else profile.python)
+            profile = replace(profile, environment=self.environment, python=python)  # its own shared executor
         ex = executor_for(profile)
         resources = build_resources(profile.resources, self.resource_overrides)
         spec = ex.spec_for(self.__wrapped__, resources=resources, name=self.job_name,

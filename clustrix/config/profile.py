@@ -102,6 +102,9 @@ class Profile:
             raise ConfigError(f"python {self.python!r} and environment.python {env.python!r} disagree; "
                               "give the interpreter in one place (environment.python)", source=where,
                               key="python")
+        if env is not None and env.conda and self.python != "python3":
+            raise ConfigError(f"python {self.python!r} and environment.conda {env.conda!r} disagree: jobs run "
+                              "the conda environment's python; remove python", source=where, key="python")
 
     def _check_types(self) -> None:
         # YAML happily yields ints, lists or None where a string belongs; say so here instead of

@@ -145,19 +145,20 @@ def installed(name: str) -> md.Distribution | None:
         return None
 
 
-def _must_repack(name: str, cache_dir: str) -> wh.Wheel:
+def _bootstrap(name: str, cache_dir: str) -> wh.Wheel:
+    """The wheel of this machine's ``name`` (pip, cloudpickle): repacked, else downloaded."""
     dist = installed(name)
-    wheel = None if dist is None else wh.repack(dist, cache_dir)
-    if wheel is None:
-        raise EnvironmentBuildError(f"cannot make a wheel of {name} from this machine's install (it must be "
-                                    "an installed pure-Python wheel); reinstall it with pip", item=name)
-    return wheel
+    if dist is None:
+        raise EnvironmentBuildError(f"{name} is not installed in this Python ({name} must be, to "
+                                    f"build a job environment): pip install {name}", item=name)
+    wheel = wh.repack(dist, cache_dir)
+    return wheel if wheel is not None else wh.pip_download_pure(name, dist.version, cache_dir)
 
 
 def plan_inputs(env: Environment, *, base_python: str, prelude: tuple[str, ...], cache_dir: str) -> PlanInputs:
     """Everything :func:`resolve` needs that does not depend on the remote interpreter."""
     reqs, paths = requirement_items(env)
-    roots = [wh.clustrix_wheel(cache_dir), _must_repack("cloudpickle", cache_dir)]
+    roots = [wh.clustrix_wheel(cache_dir), _bootstrap("cloudpickle", cache_dir)]
     roots += [wh.pip_wheel_local(p, cache_dir) for p in paths]
     extra = []
     if env.wheelhouse_dir:
@@ -166,7 +167,7 @@ def plan_inputs(env: Environment, *, base_python: str, prelude: tuple[str, ...],
                 path = os.path.join(env.wheelhouse_dir, filename)
                 name, version, _ = wh.wheel_metadata(path)
                 extra.append(wh.Wheel(path, name, version, wh.file_sha256(path)))
-    pip = _must_repack("pip", cache_dir)
+    pip = _bootstrap("pip", cache_dir)
     # Offline, unpinned requirements resolve to what is installed here: a local upgrade must
     # make a new venv, so those versions are part of the hash.
     local_versions = []

@@ -144,7 +144,8 @@ def repack(dist: md.Distribution, cache_dir: str) -> Wheel | None:
         return None
     name, version = dist.metadata["Name"], dist.version
     record = dist.read_text("RECORD") or ""
-    key = hashlib.sha256(f"{name}\0{version}\0{dist._path}\0{record}".encode()).hexdigest()[:20]  # type: ignore[attr-defined]
+    where = getattr(dist, "_path", "")  # PathDistribution's directory; part of the cache key only
+    key = hashlib.sha256(f"{name}\0{version}\0{where}\0{record}".encode()).hexdigest()[:20]
     out_dir = os.path.join(cache_dir, "repacked", key)
     target = os.path.join(out_dir, f"{_escaped(name)}-{version}-py3-none-any.whl")
     if os.path.isfile(target):
@@ -253,6 +254,22 @@ def pip_download(requirements: list[str], target_tags: list[str], python_version
             name, version, _ = wheel_metadata(path)
             wheels.append(Wheel(path, name, version, file_sha256(path)))
     return wheels
+
+
+def pip_download_pure(name: str, version: str, cache_dir: str) -> Wheel:
+    """The ``py3-none-any`` wheel of ``name==version`` from the index this machine's pip uses.
+
+    For the bootstrap wheels (pip, cloudpickle) when this machine's copy cannot be repacked.
+    """
+    out_dir = os.path.join(cache_dir, "bootstrap", f"{canonical(name)}-{version}")
+    found = [f for f in os.listdir(out_dir) if f.endswith(".whl")] if os.path.isdir(out_dir) else []
+    if not found:
+        os.makedirs(out_dir, exist_ok=True)
+        _run_pip([sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--no-input",
+                  "--no-deps", "--only-binary=:all:", "--dest", out_dir, f"{name}=={version}"], item=name)
+        found = [f for f in os.listdir(out_dir) if f.endswith(".whl")]
+    path = os.path.join(out_dir, found[0])
+    return Wheel(path, name, version, file_sha256(path))
 
 
 def _run_pip(argv: list[str], *, item: str) -> subprocess.CompletedProcess:

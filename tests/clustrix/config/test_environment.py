@@ -99,3 +99,8 @@ def test_build_timeout_and_wheelhouse_are_checked(tmp_path: Path):
     with pytest.raises(ConfigError, match="wheelhouse directory .* does not exist"):
         profile(pip=["x"], wheelhouse=str(tmp_path / "none"))
     assert profile(pip=["x"], wheelhouse=str(tmp_path)).environment.offline
+
+
+def test_conda_runs_its_own_python_so_a_profile_python_is_refused():
+    with pytest.raises(ConfigError, match="environment.conda 'lab' disagree"):
+        Profile.from_mapping({"backend": "slurm", "python": "/a/python", "environment": {"conda": "lab"}})

@@ -174,3 +174,27 @@ def test_python_alone_builds_nothing_and_modules_come_first(tmp_path: Path, cach
     ready = manager(profile, cache_dir, counting).interpreter()
     assert ready.python == "/opt/py/bin/python3" and ready.setup[0].startswith("module load python/3.11")
     assert counting.runs == []
+
+
+def python_without(tmp_path: Path, *modules: str) -> str:
+    """An interpreter whose ``modules`` cannot be imported (as Debian's without python3-venv lacks ensurepip)."""
+    blocked = tmp_path / "blocked"
+    for name in modules:
+        (blocked / name).mkdir(parents=True)
+        (blocked / name / "__init__.py").write_text(f"raise ImportError('{name} is not installed here')\n")
+    wrapper = tmp_path / "python-without"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={blocked} exec {sys.executable} "$@"\n')
+    wrapper.chmod(0o755)
+    return str(wrapper)
+
+
+def test_a_python_without_ensurepip_still_builds_the_venv(tmp_path: Path, cache_dir: str):
+    profile = make_profile(tmp_path, pip=["iniconfig"], python=python_without(tmp_path, "ensurepip"))
+    ready = manager(profile, cache_dir).interpreter()
+    assert ready.built and run_python(ready.python, "import iniconfig; print('ok')") == "ok"
+
+
+def test_a_python_without_venv_says_what_to_install(tmp_path: Path, cache_dir: str):
+    profile = make_profile(tmp_path, pip=["iniconfig"], python=python_without(tmp_path, "venv"))
+    with pytest.raises(EnvironmentBuildError, match=r"has no venv module; install it \(Debian/Ubuntu: apt-get install python3-venv\)"):
+        manager(profile, cache_dir).interpreter()
