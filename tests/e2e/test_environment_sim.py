@@ -56,3 +56,37 @@ def test_the_decorator_sets_an_environment_over_a_profile_without_one(slurm_clus
     remote = cluster(profile=mapping, environment={"pip": ["sortedcontainers"], "wheelhouse": True})(where_am_i)
     x, prefix, from_venv, isolated = remote(3)
     assert x == 3 and prefix.startswith(str(tmp_path / "jobs" / "envs")) and from_venv and isolated
+
+
+def test_many_concurrent_submissions_from_several_executors_build_once(slurm_cluster, tmp_path):
+    import threading
+    from pathlib import Path
+
+    mapping = slurm_cluster.profile(name="sim-many", remote_dir=str(tmp_path / "jobs"),
+                                    environment={"pip": ["sortedcontainers"], "wheelhouse": True})
+    executors = [ClusterExecutor(Profile.from_mapping(mapping)) for _ in range(4)]  # one backend each
+    results: list[object] = []
+    lock = threading.Lock()
+
+    def submit(ex, i):
+        try:
+            value = ex.submit(where_am_i, i).result(timeout=DEADLINE_S)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            value = exc
+        with lock:
+            results.append(value)
+
+    threads = [threading.Thread(target=submit, args=(executors[i % 4], i)) for i in range(32)]
+    try:
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=DEADLINE_S * 3)
+    finally:
+        for ex in executors:
+            ex.shutdown()
+    assert sorted(r[0] for r in results if isinstance(r, tuple)) == list(range(32)), results
+    prefixes = {r[1] for r in results}
+    assert len(prefixes) == 1
+    builds = Path(prefixes.pop()).parent / "builds"
+    assert len(builds.read_text().splitlines()) == 1
