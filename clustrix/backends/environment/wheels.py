@@ -140,20 +140,22 @@ def repack(dist: md.Distribution, cache_dir: str) -> Wheel | None:
 
     Cached under ``cache_dir`` by a digest of the distribution's ``RECORD`` and location.
     """
-    if not is_pure(dist) or not_portable_reason(dist) is not None or dist.files is None:
+    if not is_pure(dist) or not_portable_reason(dist) is not None:
         return None
     name, version = dist.metadata["Name"], dist.version
-    record = dist.read_text("RECORD") or ""
+    record = dist.read_text("RECORD")
+    if not record:
+        return None
     where = getattr(dist, "_path", "")  # PathDistribution's directory; part of the cache key only
     key = hashlib.sha256(f"{name}\0{version}\0{where}\0{record}".encode()).hexdigest()[:20]
     out_dir = os.path.join(cache_dir, "repacked", key)
     target = os.path.join(out_dir, f"{_escaped(name)}-{version}-py3-none-any.whl")
-    if os.path.isfile(target):
+    if os.path.isfile(target):  # before dist.files: parsing a long RECORD costs more than this
         return Wheel(target, name, version, file_sha256(target))
     skip_meta = {"RECORD", "INSTALLER", "REQUESTED", "direct_url.json", "WHEEL", "METADATA"}
     files: dict[str, bytes] = {}
     extra: dict[str, bytes] = {}
-    for entry in dist.files:
+    for entry in dist.files or ():
         rel = entry.as_posix()
         parts = rel.split("/")
         if rel.startswith("..") or "__pycache__" in parts or rel.endswith((".pyc", ".pyo")):
@@ -180,16 +182,16 @@ def clustrix_wheel(cache_dir: str) -> Wheel:
         version = md.version("clustrix")
     except md.PackageNotFoundError:
         version = "0"
-    files: dict[str, bytes] = {}
-    for path in sorted(package_dir.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts and path.suffix in (".py", ".typed"):
-            files["clustrix/" + path.relative_to(package_dir).as_posix()] = path.read_bytes()
-    key = hashlib.sha256(b"".join(k.encode() + b"\0" + hashlib.sha256(v).digest()
-                                  for k, v in sorted(files.items()))).hexdigest()[:20]
-    out_dir = os.path.join(cache_dir, "clustrix", key)
+    sources = [p for p in sorted(package_dir.rglob("*"))
+               if p.suffix in (".py", ".typed") and "__pycache__" not in p.parts and p.is_file()]
+    # Keyed by names, sizes and modification times: unchanged sources are not read again.
+    stats = [(p.relative_to(package_dir).as_posix(), p.stat()) for p in sources]
+    key = hashlib.sha256(repr([(n, s.st_size, s.st_mtime_ns) for n, s in stats]).encode()).hexdigest()[:20]
+    out_dir = os.path.join(cache_dir, "clustrix", f"{version}-{key}")
     target = os.path.join(out_dir, f"clustrix-{version}-py3-none-any.whl")
     if os.path.isfile(target):
         return Wheel(target, "clustrix", version, file_sha256(target))
+    files = {"clustrix/" + p.relative_to(package_dir).as_posix(): p.read_bytes() for p in sources}
     metadata = f"Metadata-Version: 2.1\nName: clustrix\nVersion: {version}\n".encode()
     return write_wheel(out_dir, "clustrix", version, files, metadata)
 
