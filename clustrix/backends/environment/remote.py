@@ -123,7 +123,7 @@ index=""
 roots=""
 for w in "$@"; do roots="$roots $dir/wheels/$w"; done
 # shellcheck disable=SC2086  (wheel names are [A-Za-z0-9_.+-], checked by the client)
-step "pip install" {EXIT_PIP} env PYTHONPATH="$dir/pip" PIP_CONFIG_FILE=/dev/null timeout "$(left)" "$dir/venv/bin/python" -m pip install --disable-pip-version-check --no-input --no-cache-dir $index --find-links "$dir/wheels" -r "$dir/wheels/requirements.txt" $roots
+step "pip install" {EXIT_PIP} env PYTHONPATH="$dir/pip" timeout "$(left)" "$dir/venv/bin/python" -m pip install --disable-pip-version-check --no-input --no-cache-dir $index --find-links "$dir/wheels" -r "$dir/wheels/requirements.txt" $roots
 step "checking the venv imports clustrix.runner and cloudpickle" {EXIT_CHECK} "$dir/venv/bin/python" -c "import clustrix.runner, cloudpickle"
 date +%s > "$ready.tmp" && mv -f "$ready.tmp" "$ready" || fail {EXIT_CHECK} "could not write $ready"
 echo "$(date +%s) $host $$" >> "$dir/builds"
