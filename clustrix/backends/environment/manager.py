@@ -175,11 +175,11 @@ class EnvironmentManager:
         summary = next((line for line in stderr.splitlines() if line.startswith("clustrix-env:")), f"exit {code}")
         summary = summary[len("clustrix-env:"):].strip()
         if code == rs.EXIT_TIMEOUT:
-            hint = "raise environment.build_timeout_s, or use wheelhouse: true so nothing is compiled there"
+            hint = "Raise environment.build_timeout_s, or use wheelhouse: true so nothing is compiled there"
         elif code == rs.EXIT_LOCK_WAIT:
-            hint = f"another build holds {env_dir}/lock; it is broken automatically once stale"
+            hint = f"Another build holds {env_dir}/lock; it is broken automatically once stale"
         else:
-            hint = "fix the item pip names, then submit again"
+            hint = "Fix the item pip names (or reach an index: wheelhouse: true), then submit again"
         item = _named_item(errors)
         pip_said = f"; pip: {' | '.join(errors)}" if errors else ""
         return EnvironmentBuildError(

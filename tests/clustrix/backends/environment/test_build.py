@@ -198,3 +198,17 @@ def test_a_python_without_venv_says_what_to_install(tmp_path: Path, cache_dir: s
     profile = make_profile(tmp_path, pip=["iniconfig"], python=python_without(tmp_path, "venv"))
     with pytest.raises(EnvironmentBuildError, match=r"has no venv module; install it \(Debian/Ubuntu: apt-get install python3-venv\)"):
         manager(profile, cache_dir).interpreter()
+
+
+def test_an_unreachable_index_fails_with_pips_error_tail(tmp_path: Path, cache_dir: str, monkeypatch):
+    # The cluster's pip (this machine's shell here) is pointed at a closed port, with no retries.
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("PIP_INDEX_URL", "http://127.0.0.1:9/simple")
+    monkeypatch.setenv("PIP_RETRIES", "0")
+    monkeypatch.setenv("PIP_TIMEOUT", "5")
+    profile = make_profile(tmp_path, pip=["iniconfig==2.3.1"], wheelhouse=False)
+    with pytest.raises(EnvironmentBuildError) as info:
+        manager(profile, cache_dir).interpreter()
+    err = info.value
+    assert err.item == "iniconfig==2.3.1"
+    assert "127.0.0.1" in err.log_tail and "pip install failed" in str(err)
