@@ -118,12 +118,11 @@ rm -rf "$dir/venv" "$dir/pip"
 "$base" -c 'import venv' >> "$log" 2>&1 || fail {EXIT_NO_VENV} "$base has no venv module; install it (Debian/Ubuntu: apt-get install python3-venv) or set environment.python to an interpreter that has one"
 step "creating the venv ($base -m venv)" {EXIT_NO_VENV} timeout "$(left)" "$base" -m venv --without-pip "$dir/venv"
 step "unpacking pip" {EXIT_PIP} "$base" -m zipfile -e "$dir/wheels/$pipwhl" "$dir/pip"
-index=""
-[ "$offline" = 1 ] && index="--no-index"
-roots=""
-for w in "$@"; do roots="$roots $dir/wheels/$w"; done
-# shellcheck disable=SC2086  (wheel names are [A-Za-z0-9_.+-], checked by the client)
-step "pip install" {EXIT_PIP} env PYTHONPATH="$dir/pip" timeout "$(left)" "$dir/venv/bin/python" -m pip install --disable-pip-version-check --no-input --no-cache-dir $index --find-links "$dir/wheels" -r "$dir/wheels/requirements.txt" $roots
+# The root wheels (the arguments left) as paths, kept as separate words whatever the paths hold.
+n=$#
+while [ "$n" -gt 0 ]; do set -- "$@" "$dir/wheels/$1"; shift; n=$((n - 1)); done
+[ "$offline" = 1 ] && set -- --no-index "$@"
+step "pip install" {EXIT_PIP} env PYTHONPATH="$dir/pip" timeout "$(left)" "$dir/venv/bin/python" -m pip install --disable-pip-version-check --no-input --no-cache-dir --find-links "$dir/wheels" -r "$dir/wheels/requirements.txt" "$@"
 step "checking the venv imports clustrix.runner and cloudpickle" {EXIT_CHECK} "$dir/venv/bin/python" -c "import clustrix.runner, cloudpickle"
 date +%s > "$ready.tmp" && mv -f "$ready.tmp" "$ready" || fail {EXIT_CHECK} "could not write $ready"
 echo "$(date +%s) $host $$" >> "$dir/builds"

@@ -162,7 +162,8 @@ def test_an_interpreter_that_does_not_run_is_named(tmp_path: Path, cache_dir: st
 def test_without_a_wheelhouse_local_wheels_still_install(tmp_path: Path, cache_dir: str):
     wheel = write_wheel(str(tmp_path / "dist"), "labtools", "0.1", {"labtools/__init__.py": b"ANSWER = 42\n"},
                         b"Metadata-Version: 2.1\nName: labtools\nVersion: 0.1\n")
-    profile = make_profile(tmp_path, pip=[wheel.path], wheelhouse=False)
+    spaced = tmp_path / "a remote dir"  # paths are values, never split by the shell
+    profile = make_profile(spaced, pip=[wheel.path], wheelhouse=False)
     ready = prepare_environment(LocalTransport(command_timeout_s=60), profile, profile.remote_dir, cache_dir=cache_dir)
     assert run_python(ready.python, "import labtools; print(labtools.ANSWER)") == "42"
 
