@@ -34,6 +34,9 @@ from clustrix.errors import ConfigError, ConfigErrors, did_you_mean
 DEFAULT_BUILD_TIMEOUT_S = 900.0
 """How long one venv build on the cluster may take (15 minutes) before it is abandoned."""
 
+PRELUDE_EXIT = 98
+"""Exit code of a job (or build) whose ``module load`` or ``conda activate`` failed."""
+
 PACKAGE_MARKERS = ("pyproject.toml", "setup.py", "setup.cfg")
 ARCHIVE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".tar.bz2", ".tgz")
 _MODULE_NAME = re.compile(r"^[A-Za-z0-9_.+/@:-]+$")
@@ -83,12 +86,12 @@ class Environment:
         lines: list[str] = []
         if self.modules:
             lines.append("module load " + " ".join(shlex.quote(m) for m in self.modules)
-                         + " || { echo 'clustrix: module load failed' >&2; exit 98; }")
+                         + f" || {{ echo 'clustrix: module load failed' >&2; exit {PRELUDE_EXIT}; }}")
         if self.conda:
             name = shlex.quote(self.conda)
             # A batch shell is not interactive: conda's shell functions must be loaded first.
             lines.append('if command -v conda >/dev/null 2>&1; then eval "$(conda shell.posix hook)"; fi')
-            lines.append(f"conda activate {name} || {{ echo 'clustrix: conda activate '{name}' failed' >&2; exit 98; }}")
+            lines.append(f"conda activate {name} || {{ echo 'clustrix: conda activate '{name}' failed' >&2; exit {PRELUDE_EXIT}; }}")
         return tuple(lines)
 
     def base_python(self, profile_python: str) -> str:
@@ -302,5 +305,5 @@ def environment_from_value(value: object, *, source: str) -> Environment | None:
     return Environment.from_mapping(value, source=source)
 
 
-__all__ = ["DEFAULT_BUILD_TIMEOUT_S", "Environment", "check_pip_item", "environment_from_value",
+__all__ = ["DEFAULT_BUILD_TIMEOUT_S", "PRELUDE_EXIT", "Environment", "check_pip_item", "environment_from_value",
            "looks_like_path", "read_requirements_file"]

@@ -135,6 +135,12 @@ class EnvironmentManager:
                                   timeout_s=self.profile.command_timeout_s, retry_safe=True)
         fields = rs.parse_lines(done.stdout)
         parts = fields.get("info", "").split()
+        if done.returncode == rs.EXIT_PRELUDE:
+            raise EnvironmentBuildError(
+                f"the environment's setup failed on {self._where()}: {done.stderr.strip()}; check "
+                f"environment.modules / environment.conda (ran: {' ; '.join(prelude)})",
+                item=self.profile.environment.conda or " ".join(self.profile.environment.modules) or None,
+                log_tail=done.stderr, host=self.transport.host)
         if done.returncode != 0 or len(parts) != 4:
             raise EnvironmentBuildError(
                 f"the environment's interpreter {base!r} does not run on {self._where()} "

@@ -23,9 +23,12 @@ from __future__ import annotations
 
 import shlex
 
+from clustrix.config.environment import PRELUDE_EXIT
+
 STALE_MARGIN_S = 120
 LOG_TAIL_BYTES = 6000
 
+EXIT_PRELUDE = PRELUDE_EXIT  # a module or conda environment failed (Environment.prelude)
 EXIT_NO_PYTHON = 90
 EXIT_NO_VENV = 91
 EXIT_PIP = 92

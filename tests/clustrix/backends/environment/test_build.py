@@ -213,3 +213,17 @@ def test_an_unreachable_index_fails_with_pips_error_tail(tmp_path: Path, cache_d
     err = info.value
     assert err.item == "iniconfig==2.3.1"
     assert "127.0.0.1" in err.log_tail and "pip install failed" in str(err)
+
+
+def test_modules_load_before_the_build_and_a_failing_one_is_named(tmp_path: Path, cache_dir: str, monkeypatch):
+    # `module` as Lmod and Environment Modules provide it to child shells: an exported function.
+    calls = tmp_path / "module-calls"
+    monkeypatch.setenv("BASH_FUNC_module%%", f'() {{  echo "$*" >> {calls}; [ "$2" != broken ] || {{ echo "Lmod has detected the following error: $2" >&2; return 1; }}\n}}')
+    good = make_profile(tmp_path / "good", pip=["iniconfig"], modules=["python/3.11"])
+    ready = manager(good, cache_dir).interpreter()
+    assert ready.built and ready.setup[0].startswith("module load python/3.11")
+    assert "load python/3.11" in calls.read_text()  # in the probe and in the build
+    bad = make_profile(tmp_path / "bad", pip=["iniconfig"], modules=["broken"])
+    with pytest.raises(EnvironmentBuildError, match="the environment's setup failed on this machine: .*broken") as info:
+        manager(bad, cache_dir).interpreter()
+    assert info.value.item == "broken"
