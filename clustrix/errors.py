@@ -13,6 +13,8 @@ user reading one message knows what failed and how to fix it::
     ├── StatusQueryError       a status round failed (wraps a CommandError or TransportError;
     │                          ``transient`` ones are retried longer)
     ├── ForkServerError        the local backend's fork server could not start a call
+    ├── EnvironmentBuildError  a job environment (venv on the cluster) could not be made ready,
+    │                          before any submission (names the item, carries the log's tail)
     ├── TransportError         the way to the cluster failed (names the host)
     │   ├── HostKeyError       unknown or changed SSH host key
     │   ├── AuthenticationError
@@ -194,6 +196,22 @@ class KeyFileError(PayloadError):
     def __init__(self, message: str, *, path: str | None = None):
         super().__init__(message)
         self.path = path
+
+
+class EnvironmentBuildError(ClustrixError):
+    """A job environment (``environment:`` of a profile) could not be made ready.
+
+    Raised before any job is submitted. ``item`` names the requirement, path or step at fault
+    when known; ``log_tail`` is the end of the build log (kept on the cluster at ``log_path``).
+    """
+
+    def __init__(self, message: str, *, item: str | None = None, log_tail: str = "",
+                 log_path: str | None = None, host: str | None = None):
+        super().__init__(message)
+        self.item = item
+        self.log_tail = log_tail
+        self.log_path = log_path
+        self.host = host
 
 
 class StatusQueryError(ClustrixError):

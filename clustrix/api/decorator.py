@@ -24,6 +24,7 @@ import functools
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from clustrix.api.executor import (
@@ -37,6 +38,7 @@ from clustrix.api.executor import (
 from clustrix.api.time_limits import warn_if_rounded
 from clustrix.backends.array_plan import check_chunk_size
 from clustrix.config import BUILTIN_PROFILES, ProfileLike, resolve_profile
+from clustrix.config.environment import Environment
 from clustrix.config.profile import Profile
 from clustrix.errors import ConfigError
 from clustrix.spec import RESOURCE_KEYS, Resources, env_pairs
@@ -44,7 +46,7 @@ from clustrix.spec import RESOURCE_KEYS, Resources, env_pairs
 if TYPE_CHECKING:
     from clustrix.futures import JobFuture
 
-OPTION_KEYS = ("profile", "setup", "env", "name")
+OPTION_KEYS = ("profile", "setup", "env", "name", "environment")
 VALID_ARGUMENTS = (*RESOURCE_KEYS, *OPTION_KEYS)
 MAX_SHARED_EXECUTORS = 8
 
@@ -114,6 +116,7 @@ class ClusterFunction:
         setup: Sequence[str] | str | None = None,
         env: Mapping[str, str] | None = None,
         name: str | None = None,
+        environment: Mapping[str, Any] | Environment | None = None,
     ):
         if not callable(fn):
             raise TypeError(f"@cluster decorates a callable, got {fn!r}")
@@ -138,6 +141,9 @@ class ClusterFunction:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise ConfigError(f"name must be a non-empty string, got {name!r}", key="name")
         self.job_name = sanitize_job_name(name) if name is not None else None
+        # Checked now (unknown keys, missing files, paths that are not packages), used at the call.
+        self.environment = None if environment is None else Environment.from_mapping(
+            environment, source=f"@cluster(environment=...) of {_qualname(fn)}")
 
     def __repr__(self) -> str:
         return f"<cluster function {_qualname(self.__wrapped__)}>"
@@ -149,12 +155,17 @@ class ClusterFunction:
         bound = functools.partial(self.__wrapped__, instance)
         functools.update_wrapper(bound, self.__wrapped__)
         return ClusterFunction(bound, resources=self.resource_overrides, profile=self.profile,
-                               setup=self.setup, env=self.env, name=self.job_name)
+                               setup=self.setup, env=self.env, name=self.job_name,
+                               environment=self.environment)
 
     # ------------------------------------------------------------------ plumbing
 
     def _executor_and_spec(self) -> tuple[ClusterExecutor, Any]:
         profile = BUILTIN_PROFILES["debug"] if in_job() else resolve_profile(self.profile)
+        if self.environment is not None and not in_job():
+            # The decorator's environment replaces the profile's (its python, if it names one).
+            python = self.environment.python or ("python3" if self.environment.conda else profile.python)
+            profile = replace(profile, environment=self.environment, python=python)  # its own shared executor
         ex = executor_for(profile)
         resources = build_resources(profile.resources, self.resource_overrides)
         spec = ex.spec_for(self.__wrapped__, resources=resources, name=self.job_name,
@@ -243,6 +254,7 @@ def cluster(
     setup: Sequence[str] | str | None = None,
     env: Mapping[str, str] | None = None,
     name: str | None = None,
+    environment: Mapping[str, Any] | None = None,
     **unknown: Any,
 ) -> Any:
     """Decorate a function so that calling it runs it as a batch job (see the module docstring).
@@ -251,7 +263,8 @@ def cluster(
     ``profile`` pins the function to a profile (a name, a Profile or a mapping); otherwise the
     active profile at call time is used. ``setup`` lines run before the function in the job,
     ``env`` variables are exported there, ``name`` is the job name (default: the function's
-    qualified name). Usable bare (``@cluster``) or with arguments (``@cluster(cores=4)``).
+    qualified name). ``environment`` replaces the profile's (``{pip: [...]}``, ``{conda: NAME}``...;
+    see :mod:`clustrix.config.environment`). Usable bare (``@cluster``) or with arguments (``@cluster(cores=4)``).
     """
     if unknown:
         bad = sorted(unknown)[0]
@@ -264,7 +277,8 @@ def cluster(
                  "extra_directives": extra_directives}
 
     def decorate(fn: Callable[..., Any]) -> ClusterFunction:
-        return ClusterFunction(fn, resources=resources, profile=profile, setup=setup, env=env, name=name)
+        return ClusterFunction(fn, resources=resources, profile=profile, setup=setup, env=env, name=name,
+                               environment=environment)
 
     if _fn is None:
         return decorate

@@ -26,6 +26,14 @@ def create_backend(profile: Profile) -> Backend:
     """
     if not isinstance(profile, Profile):
         raise TypeError(f"create_backend() needs a Profile, got {type(profile).__name__}")
+    if not profile.is_remote and profile.environment is not None:
+        import warnings
+
+        from clustrix.errors import ClustrixWarning
+
+        warnings.warn(f"profile {profile.name!r}: environment is not used by the {profile.backend!r} backend; "
+                      "its jobs run in this Python (pick a cluster backend for a job environment)",
+                      ClustrixWarning, stacklevel=3)
     if profile.backend == "local":
         from clustrix.backends.local.backend import LocalBackend
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any
 
+from clustrix.config.environment import Environment, environment_from_value
 from clustrix.errors import ConfigError, ConfigErrors, ResourceError, did_you_mean
 from clustrix.spec import RESOURCE_KEYS, Resources, env_pairs, format_hms
 
@@ -57,6 +58,10 @@ class Profile:
     local_mode: str = "processes"
     array_chunk_size: int | None = None
     max_array_parallel: int | None = None
+    environment: Environment | None = None
+    """The job's interpreter and what it has installed (:mod:`clustrix.config.environment`):
+    an existing ``python``, a ``conda`` environment, ``modules`` to load, or a venv clustrix builds
+    on the cluster from ``pip``/``requirements``/``replicate``. None: ``python`` as it is."""
     ledger: str | None = None
     """The job ledger this profile's jobs are recorded in (None: the user's own). Simulated and
     test clusters set their own, so test runs never fill the personal ledger with dead jobs."""
@@ -87,6 +92,19 @@ class Profile:
         setup = (self.setup,) if isinstance(self.setup, str) else tuple(self.setup)
         object.__setattr__(self, "setup", setup)
         object.__setattr__(self, "env", env_pairs(self.env) if not isinstance(self.env, tuple) else self.env)
+        self._check_environment()
+
+    def _check_environment(self) -> None:
+        where = f"profile {self.name!r}"
+        env = environment_from_value(self.environment, source=where)
+        object.__setattr__(self, "environment", env)
+        if env is not None and env.python and self.python not in ("python3", env.python):
+            raise ConfigError(f"python {self.python!r} and environment.python {env.python!r} disagree; "
+                              "give the interpreter in one place (environment.python)", source=where,
+                              key="python")
+        if env is not None and env.conda and self.python != "python3":
+            raise ConfigError(f"python {self.python!r} and environment.conda {env.conda!r} disagree: jobs run "
+                              "the conda environment's python; remove python", source=where, key="python")
 
     def _check_types(self) -> None:
         # YAML happily yields ints, lists or None where a string belongs; say so here instead of
@@ -166,6 +184,8 @@ class Profile:
             if not isinstance(values["env"], Mapping):
                 raise ConfigError("must be a mapping of NAME: value", source=source, key="env")
             values["env"] = env_pairs(values["env"])
+        if "environment" in values:  # its problems name this source and each bad item at once
+            values["environment"] = environment_from_value(values["environment"], source=source)
         try:
             values["resources"] = Resources.from_user(**resource_values)
             return cls(**values)
@@ -193,6 +213,8 @@ class Profile:
                 value = list(value)
             elif f.name == "env":
                 value = dict(value)
+            elif f.name == "environment":
+                value = None if value is None else value.to_mapping()
             out[f.name] = value
         res = self.resources
         out.update(

@@ -21,6 +21,7 @@ from typing import Any
 
 from clustrix.backends.array_plan import ArrayPlan, check_chunk_size
 from clustrix.backends.base import ArrayItem, check_items
+from clustrix.backends.environment import EnvironmentManager
 from clustrix.backends.ledger import Ledger, LedgerEntry
 from clustrix.backends.remote.launchers import Launcher, SchedulerLauncher
 from clustrix.backends.remote.ledger_recorder import LedgerRecorder, function_name
@@ -67,6 +68,8 @@ class RemoteBackend:
         self.transport = transport
         self.stager = Stager(transport, profile)
         self.stager.prefetch_key()  # the first submission's key read, overlapped (see staging)
+        # The profile's `environment`: made ready (a venv built on the cluster) at the first submission.
+        self.environment = EnvironmentManager(transport, profile, lambda: self.stager.remote_dir)
         if profile.scheduler is not None:
             from clustrix import schedulers
 
@@ -237,6 +240,7 @@ class RemoteBackend:
                plan: ArrayPlan | None, function: str) -> Submission:
         """Sign the payload for a fresh job dir, stage it, submit it, start watching it."""
         prepared_at = time.time()  # the client's share of a timeline starts here (see clustrix.gantt)
+        spec = self.environment.apply(spec)  # the job's interpreter; a bad environment fails here
         key = self.stager.key()
         job_dir = self.stager.new_job_dir()
         binding = new_binding(job_dir)  # what its results must carry (see clustrix.payload.binding)
