@@ -23,6 +23,7 @@ import difflib
 import functools
 import threading
 from collections import OrderedDict
+from dataclasses import replace
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -44,7 +45,7 @@ from clustrix.spec import RESOURCE_KEYS, Resources, env_pairs
 if TYPE_CHECKING:
     from clustrix.futures import JobFuture
 
-OPTION_KEYS = ("profile", "setup", "env", "name")
+OPTION_KEYS = ("profile", "setup", "env", "name", "ship_modules", "ship_local_code")
 VALID_ARGUMENTS = (*RESOURCE_KEYS, *OPTION_KEYS)
 MAX_SHARED_EXECUTORS = 8
 
@@ -114,6 +115,8 @@ class ClusterFunction:
         setup: Sequence[str] | str | None = None,
         env: Mapping[str, str] | None = None,
         name: str | None = None,
+        ship_modules: Sequence[str] | str | None = None,
+        ship_local_code: bool | None = None,
     ):
         if not callable(fn):
             raise TypeError(f"@cluster decorates a callable, got {fn!r}")
@@ -138,6 +141,7 @@ class ClusterFunction:
         if name is not None and (not isinstance(name, str) or not name.strip()):
             raise ConfigError(f"name must be a non-empty string, got {name!r}", key="name")
         self.job_name = sanitize_job_name(name) if name is not None else None
+        self.ship_modules, self.ship_local_code = _ship_options(ship_modules, ship_local_code)
 
     def __repr__(self) -> str:
         return f"<cluster function {_qualname(self.__wrapped__)}>"
@@ -149,17 +153,27 @@ class ClusterFunction:
         bound = functools.partial(self.__wrapped__, instance)
         functools.update_wrapper(bound, self.__wrapped__)
         return ClusterFunction(bound, resources=self.resource_overrides, profile=self.profile,
-                               setup=self.setup, env=self.env, name=self.job_name)
+                               setup=self.setup, env=self.env, name=self.job_name,
+                               ship_modules=self.ship_modules, ship_local_code=self.ship_local_code)
 
     # ------------------------------------------------------------------ plumbing
 
     def _executor_and_spec(self) -> tuple[ClusterExecutor, Any]:
-        profile = BUILTIN_PROFILES["debug"] if in_job() else resolve_profile(self.profile)
+        profile = BUILTIN_PROFILES["debug"] if in_job() else self._with_ship_options(resolve_profile(self.profile))
         ex = executor_for(profile)
         resources = build_resources(profile.resources, self.resource_overrides)
         spec = ex.spec_for(self.__wrapped__, resources=resources, name=self.job_name,
                             setup=self.setup, env=self.env)
         return ex, spec
+
+    def _with_ship_options(self, profile: Profile) -> Profile:
+        # The profile is the unit the shared executors are keyed by, so a function that ships
+        # differently gets its own (frozen, hashable) variant of the profile.
+        if not self.ship_modules and self.ship_local_code is None:
+            return profile
+        modules = tuple(dict.fromkeys((*profile.ship_modules, *self.ship_modules)))
+        local = profile.ship_local_code if self.ship_local_code is None else self.ship_local_code
+        return replace(profile, ship_modules=modules, ship_local_code=local)
 
     # ------------------------------------------------------------------ public API
 
@@ -221,6 +235,16 @@ class ClusterFunction:
         return self.__wrapped__(*args, **kwargs)
 
 
+def _ship_options(modules: Sequence[str] | str | None, local: bool | None) -> tuple[tuple[str, ...], bool | None]:
+    names = (modules,) if isinstance(modules, str) else tuple(modules or ())
+    if not all(isinstance(m, str) and m.strip() and all(p.isidentifier() for p in m.split(".")) for m in names):
+        raise ConfigError(f"ship_modules must be a list of module names (e.g. ['mylab']), got {modules!r}",
+                          key="ship_modules")
+    if local is not None and not isinstance(local, bool):
+        raise ConfigError(f"ship_local_code must be True or False, got {local!r}", key="ship_local_code")
+    return names, local
+
+
 def _qualname(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
@@ -243,6 +267,8 @@ def cluster(
     setup: Sequence[str] | str | None = None,
     env: Mapping[str, str] | None = None,
     name: str | None = None,
+    ship_modules: Sequence[str] | str | None = None,
+    ship_local_code: bool | None = None,
     **unknown: Any,
 ) -> Any:
     """Decorate a function so that calling it runs it as a batch job (see the module docstring).
@@ -251,7 +277,10 @@ def cluster(
     ``profile`` pins the function to a profile (a name, a Profile or a mapping); otherwise the
     active profile at call time is used. ``setup`` lines run before the function in the job,
     ``env`` variables are exported there, ``name`` is the job name (default: the function's
-    qualified name). Usable bare (``@cluster``) or with arguments (``@cluster(cores=4)``).
+    qualified name). ``ship_modules`` names modules of yours to ship with every call, and
+    ``ship_local_code=False`` stops shipping the local modules clustrix finds (None: the
+    profile's settings; see README "My code is in a package"). Usable bare (``@cluster``) or
+    with arguments (``@cluster(cores=4)``).
     """
     if unknown:
         bad = sorted(unknown)[0]
@@ -264,7 +293,8 @@ def cluster(
                  "extra_directives": extra_directives}
 
     def decorate(fn: Callable[..., Any]) -> ClusterFunction:
-        return ClusterFunction(fn, resources=resources, profile=profile, setup=setup, env=env, name=name)
+        return ClusterFunction(fn, resources=resources, profile=profile, setup=setup, env=env, name=name,
+                               ship_modules=ship_modules, ship_local_code=ship_local_code)
 
     if _fn is None:
         return decorate

@@ -1,0 +1,107 @@
+"""Before a job is staged: check the host's Python (once), and ship the user's local modules.
+
+:class:`RemotePrep` is called by :meth:`clustrix.backends.remote.staging.Stager.stage` with the
+job's files. From the payload's recorded needs (:mod:`clustrix.payload.pickle_refs`) it
+
+1. finds the user's own modules among them (:mod:`clustrix.payload.local_code`; all of them
+   unless the profile says ``ship_local_code: false``, plus ``ship_modules``), and zips each
+   (:mod:`clustrix.payload.code_archive`, cached while the files are unchanged);
+2. checks, once per session and (host, python), that the profile's Python can load the payload
+   (:mod:`clustrix.payload.compat`): a mismatch raises
+   :class:`~clustrix.errors.PreflightError` here, before anything is submitted;
+3. makes sure each archive is unpacked under ``<remote_dir>/.clustrix-code/`` on the host:
+   one ``lstat`` round trip for the versions this process has not confirmed yet, then one
+   command per missing version (the archive travels on its stdin and is unpacked atomically);
+4. returns the signed ``code.paths`` for the job directory, which the runner reads
+   (:mod:`clustrix.payload.code_paths`).
+
+A payload needing nothing local costs step 2 only, once per session. Files that are not a
+payload made by this client (none named ``call.pkl``, or another format) are left alone.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import threading
+from collections.abc import Mapping
+
+from clustrix.config.profile import Profile
+from clustrix.errors import PreflightError
+from clustrix.payload.code_archive import EXTRACT_SCRIPT, CodeArchive, build_archives
+from clustrix.payload.code_paths import CODE_FILE, CODE_ROOT, relative_code_dir, seal_code_paths
+from clustrix.payload.compat import Needs, ProbeTransport, check_remote_python, probe_command
+from clustrix.payload.local_code import local_modules
+from clustrix.payload.pickle_refs import PickleRefs, refs_of_payload
+from clustrix.transports.base import Transport
+
+PAYLOAD_NAME = "call.pkl"
+
+# Code versions known to be unpacked on a host, for the whole process: (host, remote_dir, dir name).
+_present: set[tuple[str | None, str, str]] = set()
+_present_lock = threading.Lock()
+
+
+def needs_of(refs: PickleRefs, *, ships_code: bool) -> Needs:
+    """What a payload with ``refs`` needs from the host's Python."""
+    uses_cloudpickle = refs.by_value or any(m.partition(".")[0] == "cloudpickle" for m in refs.modules)
+    return Needs(by_value=uses_cloudpickle, ships_code=ships_code)
+
+
+class RemotePrep:
+    """The staging hook for one transport and profile (see the module docstring). Thread-safe."""
+
+    def __init__(self, transport: Transport, profile: Profile):
+        self.transport = transport
+        self.profile = profile
+
+    def archives_for(self, refs: PickleRefs) -> list[CodeArchive]:
+        """The archives a payload with ``refs`` ships under this profile's settings."""
+        found = refs.modules if self.profile.ship_local_code else ()
+        modules = local_modules(found, always=self.profile.ship_modules)
+        return build_archives(modules) if modules else []
+
+    def files_for(self, job_dir: str, files: Mapping[str, bytes], key: bytes, remote_dir: str) -> dict[str, bytes]:
+        """Check and ship what the payload among ``files`` needs; the extra files for the job dir."""
+        payload = files.get(posixpath.join(job_dir, PAYLOAD_NAME))
+        refs = refs_of_payload(payload) if payload is not None else None
+        if refs is None:
+            return {}
+        archives = self.archives_for(refs)
+        p = self.profile
+        check_remote_python(self.transport, p.python, needs=needs_of(refs, ships_code=bool(archives)),
+                            env=p.env, setup=p.setup, timeout_s=p.command_timeout_s)
+        if not archives:
+            return {}
+        self.ensure_unpacked(archives, remote_dir)
+        relative = [relative_code_dir(a.dir_name) for a in archives]
+        return {posixpath.join(job_dir, CODE_FILE): seal_code_paths(relative, job_dir, key)}
+
+    def ensure_unpacked(self, archives: list[CodeArchive], remote_dir: str) -> None:
+        """Unpack every archive the host does not have yet under ``remote_dir/.clustrix-code``."""
+        host = self.transport.host
+        targets = {a.dir_name: posixpath.join(remote_dir, CODE_ROOT, a.dir_name) for a in archives}
+        with _present_lock:
+            unknown = [a for a in archives if (host, remote_dir, a.dir_name) not in _present]
+        if not unknown:
+            return
+        stats = self.transport.stat_files([targets[a.dir_name] for a in unknown])
+        for archive in unknown:
+            target = targets[archive.dir_name]
+            if stats.get(target) is None:
+                self._unpack(archive, target)
+            with _present_lock:
+                _present.add((host, remote_dir, archive.dir_name))
+
+    def _unpack(self, archive: CodeArchive, target: str) -> None:
+        p = self.profile
+        argv = probe_command(p.python, env=p.env, setup=p.setup, script=EXTRACT_SCRIPT,
+                             args=[target, archive.sha256])
+        transport: ProbeTransport = self.transport
+        done = transport.run(argv, stdin=archive.data, timeout_s=p.command_timeout_s)
+        if getattr(done, "returncode", 1) != 0:
+            where = f"{p.python} on {self.transport.host or 'this machine'}"
+            raise PreflightError(
+                f"shipping module {archive.module!r} ({archive.size_bytes / 1048576:.1f} MB, {archive.n_files} "
+                f"files) to {target} with {where} failed (exit status {getattr(done, 'returncode', '?')}): "
+                f"{(getattr(done, 'stderr', '') or '').strip()[-600:]}. Fix: check that remote_dir is "
+                "writable there, or install the module on the cluster and set ship_local_code: false")
