@@ -115,8 +115,13 @@ class RecordingPickler(cloudpickle.Pickler):
         self.refs = refs
 
     def reducer_override(self, obj: object) -> object:
-        result = super().reducer_override(obj)
         kind = type(obj)
+        if kind is types.FunctionType:
+            by_name = wrapped_reference(obj)  # type: ignore[arg-type]
+            if by_name is not None:
+                self.refs.modules.add(by_name[1][0])
+                return by_name
+        result = super().reducer_override(obj)
         if kind is types.CodeType:  # a function or class travelling by value brings its bytecode
             self.refs.by_value = True
             self.refs.modules.update(code_imports(obj))  # type: ignore[arg-type]
@@ -129,6 +134,41 @@ class RecordingPickler(cloudpickle.Pickler):
             if isinstance(module, str):
                 self.refs.modules.add(module)  # by reference: module and qualified name
         return result
+
+
+MAX_WRAP_DEPTH = 8
+
+
+def wrapped_reference(fn: types.FunctionType) -> tuple[object, tuple[str, str, int]] | None:
+    """``(load_wrapped, (module, qualname, depth))`` when ``fn`` is reachable by name only
+    through decorators (``module.qualname.__wrapped__...``), else None (cloudpickle decides).
+
+    See :mod:`clustrix.payload.wrapped`: without this, a function decorated in its own module
+    travels by value, cut off from its package's files.
+    """
+    module_name, qualname = getattr(fn, "__module__", None), getattr(fn, "__qualname__", "")
+    if not isinstance(module_name, str) or module_name in ("__main__", "__mp_main__") or "<" in qualname:
+        return None
+    module = sys.modules.get(module_name)
+    if module is None or _registered_by_value(module_name):
+        return None
+    try:
+        target: object = module
+        for part in qualname.split("."):
+            target = getattr(target, part)
+    except AttributeError:
+        return None
+    if target is fn:
+        return None  # plainly reachable: cloudpickle's ordinary reference
+    for depth in range(1, MAX_WRAP_DEPTH + 1):
+        target = getattr(target, "__wrapped__", None)
+        if target is None:
+            return None
+        if target is fn:
+            from clustrix.payload.wrapped import load_wrapped
+
+            return load_wrapped, (module_name, qualname, depth)
+    return None
 
 
 def dumps_recording(obj: object, refs: PickleRefs, protocol: int) -> bytes:

@@ -17,7 +17,7 @@ import pytest
 from e2e_env import JOB_ENV
 from shiplab_copy import shiplab_on_path
 
-from clustrix import cluster
+from clustrix import cluster, use_profile
 from clustrix.config.profile import Profile
 from clustrix.errors import PreflightError
 from clustrix.payload import compat
@@ -76,6 +76,17 @@ def test_a_function_from_a_local_package_runs_with_its_package_shipped(slurm, tm
     init.write_text('VERSION = "two"\n')
     assert remote(7)["version"] == "two"
     assert sorted(p.name.rsplit("-", 1)[0] for p in code_root.iterdir()) == ["shiphelpers", "shiplab", "shiplab"]
+
+
+def test_a_function_decorated_in_its_own_package_runs_as_package_code(slurm, tmp_path, shiplab):
+    from shiplab.analysis import decorated  # @cluster applied in shiplab/analysis.py
+
+    with use_profile(profile_for(slurm, tmp_path)):
+        doubled, first, file = decorated(21)
+    # Sent by reference to the original function, so its relative import and __file__ are the
+    # shipped package's, not the client's (by value, they would point at this machine's copy).
+    assert (doubled, first) == (42, "a")
+    assert file.startswith(str(tmp_path / "jobs" / ".clustrix-code") + os.sep), file
 
 
 def test_arrays_and_argument_classes_from_the_package(slurm, tmp_path, shiplab):

@@ -48,6 +48,17 @@ def test_by_value_code_is_flagged_with_the_modules_it_uses(shiplab):
     assert {"json", "xml.dom", "shiplab.analysis"} <= refs.modules  # a global, a body import, an argument's class
 
 
+def test_a_function_decorated_in_its_module_travels_by_reference_to_the_original(shiplab):
+    from shiplab.analysis import decorated
+
+    blob = dump_call(Call(decorated.__wrapped__, (1,)), KEY)
+    refs = refs_of_payload(blob)
+    assert refs is not None and not refs.by_value and "shiplab.analysis" in refs.modules
+    from clustrix.payload.codec import load_call
+
+    assert load_call(blob, KEY).fn is decorated.__wrapped__  # loaded by name, then unwrapped
+
+
 def test_payloads_of_other_makers_record_nothing():
     assert refs_of_payload(b"\x00payload") is None
     assert refs_of_payload(b"") is None
