@@ -241,19 +241,31 @@ def probe(transport: ProbeTransport, python: str, *, env: Sequence[tuple[str, st
 
 _cache: dict[tuple[object, ...], PythonInfo] = {}
 _cache_lock = threading.Lock()
+_key_locks: dict[tuple[object, ...], threading.Lock] = {}
 
 
 def remote_python(transport: ProbeTransport, python: str, *, env: Sequence[tuple[str, str]] = (),
                   setup: Sequence[str] = (), timeout_s: float = PREFLIGHT_TIMEOUT_S) -> PythonInfo:
-    """:func:`probe`, cached for the process per (host, python, env, setup)."""
+    """:func:`probe`, cached for the process per (host, python, env, setup).
+
+    Concurrent callers for the same key wait for one probe (a background prefetch and the first
+    submission, or 200 threads submitting at once) instead of each running it. A failed probe
+    is not cached: the next caller asks again.
+    """
     key = (transport.host, python, tuple(env), tuple(setup))
     with _cache_lock:
         hit = _cache.get(key)
+        key_lock = _key_locks.setdefault(key, threading.Lock())
     if hit is not None:
         return hit
-    info = probe(transport, python, env=env, setup=setup, timeout_s=timeout_s)
-    with _cache_lock:
-        _cache[key] = info
+    with key_lock:  # bounded: the probe itself has a deadline (timeout_s)
+        with _cache_lock:
+            hit = _cache.get(key)
+        if hit is not None:
+            return hit
+        info = probe(transport, python, env=env, setup=setup, timeout_s=timeout_s)
+        with _cache_lock:
+            _cache[key] = info
     return info
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import pytest
 from shiplab_copy import shiplab_on_path
 
-from clustrix import cluster, use_profile
+from clustrix import cluster
 from clustrix.config.profile import Profile
 from clustrix.errors import PreflightError
 from clustrix.payload import compat
@@ -61,14 +61,6 @@ def test_a_function_from_a_local_package_runs_on_real_slurm(slurm_docker, shipla
     assert sorted(name.rsplit("-", 1)[0] for name in listing) == ["shiphelpers", "shiplab"]
     # An array whose arguments are instances of the package's classes.
     assert cluster(profile=profile_of(slurm_docker))(norm).map([Point(-1), Point(2)]) == [1, 2]
-
-
-def test_a_function_decorated_in_its_own_package_runs_on_real_slurm(slurm_docker, shiplab):
-    from shiplab.analysis import decorated  # @cluster applied inside the package
-
-    with use_profile(profile_of(slurm_docker)):
-        doubled, first, file = decorated(21)
-    assert (doubled, first) == (42, "a") and file.startswith(f"{HOME}/clustrix-jobs/.clustrix-code/shiplab-")
 
 
 @pytest.fixture

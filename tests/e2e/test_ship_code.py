@@ -79,7 +79,7 @@ def test_a_function_from_a_local_package_runs_with_its_package_shipped(slurm, tm
 
 
 def test_a_function_decorated_in_its_own_package_runs_as_package_code(slurm, tmp_path, shiplab):
-    from shiplab.analysis import decorated  # @cluster applied in shiplab/analysis.py
+    from shiplab.jobs import decorated  # @cluster applied in shiplab/analysis.py
 
     with use_profile(profile_for(slurm, tmp_path)):
         doubled, first, file = decorated(21)

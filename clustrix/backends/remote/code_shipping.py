@@ -21,6 +21,7 @@ payload made by this client (none named ``call.pkl``, or another format) are lef
 
 from __future__ import annotations
 
+import logging
 import posixpath
 import threading
 from collections.abc import Mapping
@@ -29,12 +30,13 @@ from clustrix.config.profile import Profile
 from clustrix.errors import PreflightError
 from clustrix.payload.code_archive import EXTRACT_SCRIPT, CodeArchive, build_archives
 from clustrix.payload.code_paths import CODE_FILE, CODE_ROOT, relative_code_dir, seal_code_paths
-from clustrix.payload.compat import Needs, ProbeTransport, check_remote_python, probe_command
+from clustrix.payload.compat import Needs, ProbeTransport, check_remote_python, probe_command, remote_python
 from clustrix.payload.local_code import local_modules
 from clustrix.payload.pickle_refs import PickleRefs, refs_of_payload
 from clustrix.transports.base import Transport
 
 PAYLOAD_NAME = "call.pkl"
+log = logging.getLogger(__name__)
 
 # Code versions known to be unpacked on a host, for the whole process: (host, remote_dir, dir name).
 _present: set[tuple[str | None, str, str]] = set()
@@ -53,6 +55,18 @@ class RemotePrep:
     def __init__(self, transport: Transport, profile: Profile):
         self.transport = transport
         self.profile = profile
+
+    def prefetch(self) -> None:
+        """Ask the host's Python now (the backend's background start-up read; see staging).
+
+        Only fills the session's cache: the verdict, which depends on the payload, is given at
+        the first :meth:`files_for`. A failure is left for that call to raise.
+        """
+        p = self.profile
+        try:
+            remote_python(self.transport, p.python, env=p.env, setup=p.setup, timeout_s=p.command_timeout_s)
+        except Exception:  # noqa: BLE001 - re-raised by the first submission's own check
+            log.debug("preflight prefetch failed; the first submission retries it", exc_info=True)
 
     def archives_for(self, refs: PickleRefs) -> list[CodeArchive]:
         """The archives a payload with ``refs`` ships under this profile's settings."""

@@ -144,6 +144,7 @@ class Stager:
             except Exception:
                 log.debug("reading the remote key in the background failed; the first submission "
                           "will retry", exc_info=True)
+            self.prep.prefetch()  # the host's Python, asked once per session (see code_shipping)
 
         thread = threading.Thread(target=run, name="clustrix-key-prefetch", daemon=True)
         thread.start()

@@ -49,11 +49,11 @@ def test_by_value_code_is_flagged_with_the_modules_it_uses(shiplab):
 
 
 def test_a_function_decorated_in_its_module_travels_by_reference_to_the_original(shiplab):
-    from shiplab.analysis import decorated
+    from shiplab.jobs import decorated
 
     blob = dump_call(Call(decorated.__wrapped__, (1,)), KEY)
     refs = refs_of_payload(blob)
-    assert refs is not None and not refs.by_value and "shiplab.analysis" in refs.modules
+    assert refs is not None and not refs.by_value and "shiplab.jobs" in refs.modules
     from clustrix.payload.codec import load_call
 
     assert load_call(blob, KEY).fn is decorated.__wrapped__  # loaded by name, then unwrapped
@@ -116,7 +116,7 @@ def test_archives_hold_the_package_and_its_data_but_no_secrets_or_caches(shiplab
     archive = build_archive(local_module("shiplab"))
     names = zipfile.ZipFile(io.BytesIO(archive.data)).namelist()
     assert names == sorted(["shiplab/__init__.py", "shiplab/analysis.py", "shiplab/data/table.csv",
-                            "shiplab/env.py", "shiplab/util.py"])
+                            "shiplab/env.py", "shiplab/jobs.py", "shiplab/util.py"])
     assert archive.sha256 == hashlib.sha256(archive.data).hexdigest()
     assert archive.dir_name == f"shiplab-{archive.sha256[:24]}"
 

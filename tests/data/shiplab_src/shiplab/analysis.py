@@ -4,8 +4,6 @@ import os
 
 import shiphelpers
 
-from clustrix import cluster
-
 from . import VERSION
 
 
@@ -27,12 +25,3 @@ class Point:
 def norm(point):
     return abs(point.x)
 
-
-@cluster(memory="256M")
-def decorated(x):
-    """Decorated where it is defined: the module holds the wrapper, the job needs the original."""
-    from . import util
-
-    with open(os.path.join(os.path.dirname(__file__), "data", "table.csv")) as fh:
-        first = fh.read().split()[0]
-    return util.double(x), first, __file__
