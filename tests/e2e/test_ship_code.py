@@ -11,6 +11,7 @@ import os
 import stat
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,7 @@ from e2e_env import JOB_ENV
 from shiplab_copy import shiplab_on_path
 
 from clustrix import cluster, use_profile
+from clustrix.api.decorator import executor_for
 from clustrix.config.profile import Profile
 from clustrix.errors import PreflightError
 from clustrix.payload import compat
@@ -87,6 +89,27 @@ def test_a_function_decorated_in_its_own_package_runs_as_package_code(slurm, tmp
     # shipped package's, not the client's (by value, they would point at this machine's copy).
     assert (doubled, first) == (42, "a")
     assert file.startswith(str(tmp_path / "jobs" / ".clustrix-code") + os.sep), file
+
+
+def test_concurrent_first_submissions_ship_each_version_once(slurm, tmp_path, shiplab):
+    from shiplab.analysis import fit
+
+    profile = profile_for(slurm, tmp_path)
+    transport = executor_for(profile).backend.transport
+    unpacks = []
+    original = transport.run
+
+    def counting_run(argv, *args, **kwargs):  # the real transport, counted
+        if ".unpacking-" in argv[-1]:
+            unpacks.append(argv)
+        return original(argv, *args, **kwargs)
+
+    transport.run = counting_run
+    remote = cluster(profile=profile)(fit)
+    with ThreadPoolExecutor(8) as pool:
+        futures = list(pool.map(remote.submit, range(8)))
+    assert [f.result(timeout=DEADLINE_S)["value"] for f in futures] == [1000 + 2 * i for i in range(8)]
+    assert len(unpacks) == 2  # shiplab and shiphelpers, once each, for 8 threads
 
 
 def test_arrays_and_argument_classes_from_the_package(slurm, tmp_path, shiplab):

@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 # Code versions known to be unpacked on a host, for the whole process: (host, remote_dir, dir name).
 _present: set[tuple[str | None, str, str]] = set()
 _present_lock = threading.Lock()
+_target_locks: dict[tuple[str | None, str], threading.Lock] = {}
 
 
 def needs_of(refs: PickleRefs, *, ships_code: bool) -> Needs:
@@ -91,20 +92,33 @@ class RemotePrep:
         return {posixpath.join(job_dir, CODE_FILE): seal_code_paths(relative, job_dir, key)}
 
     def ensure_unpacked(self, archives: list[CodeArchive], remote_dir: str) -> None:
-        """Unpack every archive the host does not have yet under ``remote_dir/.clustrix-code``."""
+        """Unpack every archive the host does not have yet under ``remote_dir/.clustrix-code``.
+
+        Threads submitting the same new code at once wait for one upload (one lock per
+        host and remote dir); other processes are covered by the atomic unpacking.
+        """
         host = self.transport.host
         targets = {a.dir_name: posixpath.join(remote_dir, CODE_ROOT, a.dir_name) for a in archives}
-        with _present_lock:
-            unknown = [a for a in archives if (host, remote_dir, a.dir_name) not in _present]
-        if not unknown:
-            return
-        stats = self.transport.stat_files([targets[a.dir_name] for a in unknown])
-        for archive in unknown:
-            target = targets[archive.dir_name]
-            if stats.get(target) is None:
-                self._unpack(archive, target)
+
+        def unknown() -> list[CodeArchive]:
             with _present_lock:
-                _present.add((host, remote_dir, archive.dir_name))
+                return [a for a in archives if (host, remote_dir, a.dir_name) not in _present]
+
+        if not unknown():
+            return
+        with _present_lock:
+            target_lock = _target_locks.setdefault((host, remote_dir), threading.Lock())
+        with target_lock:  # bounded: every command below has the profile's deadline
+            missing = unknown()
+            if not missing:
+                return
+            stats = self.transport.stat_files([targets[a.dir_name] for a in missing])
+            for archive in missing:
+                target = targets[archive.dir_name]
+                if stats.get(target) is None:
+                    self._unpack(archive, target)
+                with _present_lock:
+                    _present.add((host, remote_dir, archive.dir_name))
 
     def _unpack(self, archive: CodeArchive, target: str) -> None:
         p = self.profile
