@@ -19,7 +19,8 @@ time, so a submission costs one directory walk when nothing changed.
 
 :data:`EXTRACT_SCRIPT` runs on the execution host (any Python 3, standard library only): it reads
 the archive on stdin, checks its SHA-256, unpacks it into a private temporary directory and
-renames that into place, so concurrent submitters and jobs never see half an archive.
+renames that into place, so concurrent submitters and jobs never see half an archive. Several
+archives travel in one command.
 """
 
 from __future__ import annotations
@@ -152,37 +153,52 @@ def build_archives(modules: list[LocalModule], *, max_mb: float = MAX_CODE_MB) -
 
 EXTRACT_SCRIPT = r"""
 import hashlib, io, os, shutil, sys, tempfile, zipfile
-target, want = sys.argv[1], sys.argv[2]
+args = sys.argv[1:]
 data = sys.stdin.buffer.read()
-got = hashlib.sha256(data).hexdigest()
-if got != want:
-    sys.stderr.write("clustrix: code archive damaged in transit (sha256 %s, expected %s)\n" % (got, want))
-    sys.exit(3)
-if os.path.isdir(target):
-    sys.exit(0)
-parent = os.path.dirname(target)
-if not os.path.isdir(parent):
-    os.makedirs(parent, 0o700)
-tmp = tempfile.mkdtemp(prefix=".unpacking-", dir=parent)
-try:
-    with zipfile.ZipFile(io.BytesIO(data)) as zf:
-        for name in zf.namelist():
-            if name.startswith("/") or ".." in name.split("/"):
-                sys.stderr.write("clustrix: refusing archive entry %r\n" % name)
-                sys.exit(4)
-        zf.extractall(tmp)
-    for root, dirs, files in os.walk(tmp):
-        for d in dirs:
-            os.chmod(os.path.join(root, d), 0o700)
-        for f in files:
-            os.chmod(os.path.join(root, f), 0o600)
+offset = 0
+for i in range(0, len(args), 3):
+    target, want, size = args[i], args[i + 1], int(args[i + 2])
+    blob = data[offset:offset + size]
+    offset += size
+    got = hashlib.sha256(blob).hexdigest()
+    if got != want:
+        sys.stderr.write("clustrix: code archive for %s damaged in transit (sha256 %s, expected %s)\n"
+                         % (target, got, want))
+        sys.exit(3)
+    if os.path.isdir(target):
+        continue
+    parent = os.path.dirname(target)
+    if not os.path.isdir(parent):
+        os.makedirs(parent, 0o700)
+    tmp = tempfile.mkdtemp(prefix=".unpacking-", dir=parent)
     try:
-        os.rename(tmp, target)
-    except OSError:
-        if not os.path.isdir(target):
-            raise
-finally:
-    if os.path.isdir(tmp):
-        shutil.rmtree(tmp, ignore_errors=True)
+        with zipfile.ZipFile(io.BytesIO(blob)) as zf:
+            for name in zf.namelist():
+                if name.startswith("/") or ".." in name.split("/"):
+                    sys.stderr.write("clustrix: refusing archive entry %r\n" % name)
+                    sys.exit(4)
+            zf.extractall(tmp)
+        for root, dirs, files in os.walk(tmp):
+            for d in dirs:
+                os.chmod(os.path.join(root, d), 0o700)
+            for f in files:
+                os.chmod(os.path.join(root, f), 0o600)
+        try:
+            os.rename(tmp, target)
+        except OSError:
+            if not os.path.isdir(target):
+                raise
+    finally:
+        if os.path.isdir(tmp):
+            shutil.rmtree(tmp, ignore_errors=True)
 """
-"""``python -c EXTRACT_SCRIPT TARGET_DIR SHA256 < archive.zip`` (see the module docstring)."""
+"""``python -c EXTRACT_SCRIPT TARGET SHA256 SIZE [TARGET SHA256 SIZE...] < archives`` (the archives
+concatenated in that order; see the module docstring)."""
+
+
+def extract_args(archives: list[tuple[str, CodeArchive]]) -> tuple[list[str], bytes]:
+    """The arguments and stdin of :data:`EXTRACT_SCRIPT` unpacking each ``(target, archive)``."""
+    args: list[str] = []
+    for target, archive in archives:
+        args += [target, archive.sha256, str(len(archive.data))]
+    return args, b"".join(a.data for _t, a in archives)

@@ -109,7 +109,8 @@ def test_concurrent_first_submissions_ship_each_version_once(slurm, tmp_path, sh
     with ThreadPoolExecutor(8) as pool:
         futures = list(pool.map(remote.submit, range(8)))
     assert [f.result(timeout=DEADLINE_S)["value"] for f in futures] == [1000 + 2 * i for i in range(8)]
-    assert len(unpacks) == 2  # shiplab and shiphelpers, once each, for 8 threads
+    assert len(unpacks) == 1  # one command for 8 threads, carrying both modules
+    assert "/shiplab-" in unpacks[0][-1] and "/shiphelpers-" in unpacks[0][-1]
 
 
 def test_arrays_and_argument_classes_from_the_package(slurm, tmp_path, shiplab):

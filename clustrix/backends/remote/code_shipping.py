@@ -11,7 +11,7 @@ job's files. From the payload's recorded needs (:mod:`clustrix.payload.pickle_re
    :class:`~clustrix.errors.PreflightError` here, before anything is submitted;
 3. makes sure each archive is unpacked under ``<remote_dir>/.clustrix-code/`` on the host:
    one ``lstat`` round trip for the versions this process has not confirmed yet, then one
-   command per missing version (the archive travels on its stdin and is unpacked atomically);
+   command for all missing ones (the archives travel on its stdin and unpack atomically);
 4. returns the signed ``code.paths`` for the job directory, which the runner reads
    (:mod:`clustrix.payload.code_paths`).
 
@@ -28,7 +28,7 @@ from collections.abc import Mapping
 
 from clustrix.config.profile import Profile
 from clustrix.errors import PreflightError
-from clustrix.payload.code_archive import EXTRACT_SCRIPT, CodeArchive, build_archives
+from clustrix.payload.code_archive import EXTRACT_SCRIPT, CodeArchive, build_archives, extract_args
 from clustrix.payload.code_paths import CODE_FILE, CODE_ROOT, relative_code_dir, seal_code_paths
 from clustrix.payload.compat import Needs, ProbeTransport, check_remote_python, probe_command, remote_python
 from clustrix.payload.local_code import local_modules
@@ -113,23 +113,24 @@ class RemotePrep:
             if not missing:
                 return
             stats = self.transport.stat_files([targets[a.dir_name] for a in missing])
-            for archive in missing:
-                target = targets[archive.dir_name]
-                if stats.get(target) is None:
-                    self._unpack(archive, target)
-                with _present_lock:
-                    _present.add((host, remote_dir, archive.dir_name))
+            absent = [(targets[a.dir_name], a) for a in missing if stats.get(targets[a.dir_name]) is None]
+            if absent:
+                self._unpack(absent)
+            with _present_lock:
+                _present.update((host, remote_dir, a.dir_name) for a in missing)
 
-    def _unpack(self, archive: CodeArchive, target: str) -> None:
+    def _unpack(self, absent: list[tuple[str, CodeArchive]]) -> None:
+        """One command unpacking every ``(target, archive)`` (they travel on its stdin)."""
         p = self.profile
-        argv = probe_command(p.python, env=p.env, setup=p.setup, script=EXTRACT_SCRIPT,
-                             args=[target, archive.sha256])
+        args, data = extract_args(absent)
+        argv = probe_command(p.python, env=p.env, setup=p.setup, script=EXTRACT_SCRIPT, args=args)
         transport: ProbeTransport = self.transport
-        done = transport.run(argv, stdin=archive.data, timeout_s=p.command_timeout_s)
+        done = transport.run(argv, stdin=data, timeout_s=p.command_timeout_s)
         if getattr(done, "returncode", 1) != 0:
             where = f"{p.python} on {self.transport.host or 'this machine'}"
+            shipped = ", ".join(f"{a.module} ({a.size_bytes / 1048576:.1f} MB, {a.n_files} files)" for _t, a in absent)
             raise PreflightError(
-                f"shipping module {archive.module!r} ({archive.size_bytes / 1048576:.1f} MB, {archive.n_files} "
-                f"files) to {target} with {where} failed (exit status {getattr(done, 'returncode', '?')}): "
-                f"{(getattr(done, 'stderr', '') or '').strip()[-600:]}. Fix: check that remote_dir is "
-                "writable there, or install the module on the cluster and set ship_local_code: false")
+                f"shipping {shipped} to {posixpath.dirname(absent[0][0])} with {where} failed (exit status "
+                f"{getattr(done, 'returncode', '?')}): {(getattr(done, 'stderr', '') or '').strip()[-600:]}. "
+                "Fix: check that remote_dir is writable there, or install the modules on the cluster and "
+                "set ship_local_code: false")

@@ -144,16 +144,22 @@ def test_too_much_code_is_refused_naming_the_largest_files(shiplab):
 def test_the_extract_script_unpacks_atomically_and_checks_the_hash(shiplab, tmp_path):
     import subprocess
 
-    from clustrix.payload.code_archive import EXTRACT_SCRIPT
+    from clustrix.payload.code_archive import EXTRACT_SCRIPT, extract_args
 
-    archive = build_archive(local_module("shiplab"))
-    target = tmp_path / "remote" / ".clustrix-code" / archive.dir_name
-    run = lambda sha: subprocess.run([sys.executable, "-c", EXTRACT_SCRIPT, str(target), sha],  # noqa: E731
-                                     input=archive.data, capture_output=True, timeout=60)
-    bad = run("0" * 64)
-    assert bad.returncode == 3 and b"damaged in transit" in bad.stderr and not target.exists()
-    assert run(archive.sha256).returncode == 0
-    assert (target / "shiplab" / "data" / "table.csv").read_text() == "a\nb\n"
-    assert oct((target / "shiplab" / "util.py").stat().st_mode & 0o777) == "0o600"
-    assert run(archive.sha256).returncode == 0  # already there: nothing to do
-    assert os.listdir(target.parent) == [archive.dir_name]  # no temporary directory left behind
+    archives = [build_archive(local_module(name)) for name in ("shiplab", "shiphelpers")]
+    root = tmp_path / "remote" / ".clustrix-code"
+    targets = [(str(root / a.dir_name), a) for a in archives]
+
+    def run(args, data):
+        return subprocess.run([sys.executable, "-c", EXTRACT_SCRIPT, *args], input=data, capture_output=True,
+                              timeout=60)
+
+    args, data = extract_args(targets)
+    bad = run(args[:1] + ["0" * 64] + args[2:], data)
+    assert bad.returncode == 3 and b"damaged in transit" in bad.stderr and not root.exists()
+    assert run(args, data).returncode == 0
+    assert (root / archives[0].dir_name / "shiplab" / "data" / "table.csv").read_text() == "a\nb\n"
+    assert (root / archives[1].dir_name / "shiphelpers.py").exists()
+    assert oct((root / archives[0].dir_name / "shiplab" / "util.py").stat().st_mode & 0o777) == "0o600"
+    assert run(args, data).returncode == 0  # already there: nothing to do
+    assert sorted(os.listdir(root)) == sorted(a.dir_name for a in archives)  # no temporary dir left behind
