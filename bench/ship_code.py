@@ -61,8 +61,8 @@ def bench_pickling(n: int) -> None:
     print("(a) pickling, best of", n)
     print(f"    {'payload':34} {'cloudpickle':>12} {'recording':>12} {'ratio':>7}")
     for name, obj in cases.items():
-        plain, recorded = best_ms_pair(lambda: cloudpickle.dumps(obj, protocol=-1),
-                                       lambda: dumps_recording(obj, PickleRefs(), -1), n)
+        plain, recorded = best_ms_pair(lambda obj=obj: cloudpickle.dumps(obj, protocol=-1),
+                                       lambda obj=obj: dumps_recording(obj, PickleRefs(), -1), n)
         print(f"    {name:34} {plain:10.2f}ms {recorded:10.2f}ms {recorded / plain:6.2f}x")
 
 

@@ -23,8 +23,8 @@ import difflib
 import functools
 import threading
 from collections import OrderedDict
-from dataclasses import replace
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from clustrix.api.executor import (

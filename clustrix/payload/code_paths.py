@@ -17,7 +17,15 @@ from __future__ import annotations
 import os
 import sys
 
-from clustrix.payload.format import KIND_CODE, PICKLE_PROTOCOL, open_sections, payload_error, pickle_dumps, pickle_loads, seal
+from clustrix.payload.format import (
+    KIND_CODE,
+    PICKLE_PROTOCOL,
+    open_sections,
+    payload_error,
+    pickle_dumps,
+    pickle_loads,
+    seal,
+)
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

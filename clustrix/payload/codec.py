@@ -69,7 +69,6 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
-    from clustrix.payload.pickle_refs import PickleRefs
     from clustrix.payload.keys import (
         KEY_BYTES,
         KeyFileError,
@@ -77,6 +76,7 @@ if TYPE_CHECKING:
         new_key,
         write_key_file,
     )
+    from clustrix.payload.pickle_refs import PickleRefs
 
 __all__ = [
     "KEY_BYTES",

@@ -30,7 +30,13 @@ from clustrix.config.profile import Profile
 from clustrix.errors import PreflightError
 from clustrix.payload.code_archive import EXTRACT_SCRIPT, CodeArchive, build_archives, extract_args
 from clustrix.payload.code_paths import CODE_FILE, CODE_ROOT, relative_code_dir, seal_code_paths
-from clustrix.payload.compat import Needs, ProbeTransport, check_remote_python, probe_command, remote_python
+from clustrix.payload.compat import (
+    Needs,
+    ProbeTransport,
+    check_remote_python,
+    probe_command,
+    remote_python,
+)
 from clustrix.payload.local_code import local_modules
 from clustrix.payload.pickle_refs import PickleRefs, refs_of_payload
 from clustrix.transports.base import Transport
