@@ -62,6 +62,9 @@ class RemotePrep:
     def __init__(self, transport: Transport, profile: Profile):
         self.transport = transport
         self.profile = profile
+        self.job_python = profile.python
+        """The interpreter jobs run, which the preflight checks (an environment builder that
+        runs jobs in a venv of its own sets its python here)."""
 
     def prefetch(self) -> None:
         """Ask the host's Python now (the backend's background start-up read; see staging).
@@ -71,7 +74,7 @@ class RemotePrep:
         """
         p = self.profile
         try:
-            remote_python(self.transport, p.python, env=p.env, setup=p.setup, timeout_s=p.command_timeout_s)
+            remote_python(self.transport, self.job_python, env=p.env, setup=p.setup, timeout_s=p.command_timeout_s)
         except Exception:  # noqa: BLE001 - re-raised by the first submission's own check
             log.debug("preflight prefetch failed; the first submission retries it", exc_info=True)
 
@@ -89,7 +92,7 @@ class RemotePrep:
             return {}
         archives = self.archives_for(refs)
         p = self.profile
-        check_remote_python(self.transport, p.python, needs=needs_of(refs, ships_code=bool(archives)),
+        check_remote_python(self.transport, self.job_python, needs=needs_of(refs, ships_code=bool(archives)),
                             env=p.env, setup=p.setup, timeout_s=p.command_timeout_s)
         if not archives:
             return {}
@@ -129,11 +132,11 @@ class RemotePrep:
         """One command unpacking every ``(target, archive)`` (they travel on its stdin)."""
         p = self.profile
         args, data = extract_args(absent)
-        argv = probe_command(p.python, env=p.env, setup=p.setup, script=EXTRACT_SCRIPT, args=args)
+        argv = probe_command(self.job_python, env=p.env, setup=p.setup, script=EXTRACT_SCRIPT, args=args)
         transport: ProbeTransport = self.transport
         done = transport.run(argv, stdin=data, timeout_s=p.command_timeout_s)
         if getattr(done, "returncode", 1) != 0:
-            where = f"{p.python} on {self.transport.host or 'this machine'}"
+            where = f"{self.job_python} on {self.transport.host or 'this machine'}"
             shipped = ", ".join(f"{a.module} ({a.size_bytes / 1048576:.1f} MB, {a.n_files} files)" for _t, a in absent)
             raise PreflightError(
                 f"shipping {shipped} to {posixpath.dirname(absent[0][0])} with {where} failed (exit status "
