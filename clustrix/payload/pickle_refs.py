@@ -113,9 +113,15 @@ class RecordingPickler(cloudpickle.Pickler):
     def __init__(self, file: io.BytesIO, refs: PickleRefs, protocol: int) -> None:
         super().__init__(file, protocol=protocol)
         self.refs = refs
+        # Types whose instances cloudpickle leaves to the standard machinery and that need no
+        # note (their class is noted when the pickler saves it): answered at once the next time,
+        # which keeps the recording cheap on payloads of many small objects.
+        self._plain: set[type] = set()
 
     def reducer_override(self, obj: object) -> object:
         kind = type(obj)
+        if kind in self._plain:
+            return NotImplemented
         if kind is types.FunctionType:
             by_name = wrapped_reference(obj)  # type: ignore[arg-type]
             if by_name is not None:
@@ -133,6 +139,8 @@ class RecordingPickler(cloudpickle.Pickler):
             module = getattr(obj, "__module__", None)
             if isinstance(module, str):
                 self.refs.modules.add(module)  # by reference: module and qualified name
+        elif result is NotImplemented:
+            self._plain.add(kind)  # an instance: cloudpickle's answer depends on its type alone
         return result
 
 

@@ -59,6 +59,24 @@ def test_a_function_decorated_in_its_module_travels_by_reference_to_the_original
     assert load_call(blob, KEY).fn is decorated.__wrapped__  # loaded by name, then unwrapped
 
 
+def test_recording_changes_nothing_in_the_pickle(shiplab):
+    import collections
+    import decimal
+
+    import cloudpickle
+    from shiplab.analysis import Point, fit
+
+    from clustrix.payload.pickle_refs import PickleRefs, dumps_recording
+
+    def local(x):
+        return fit(x)
+
+    objects = [[Point(i) for i in range(50)], {"fit": fit, "f": local, "cls": Point},
+               (decimal.Decimal("1.5"), collections.OrderedDict(a=1), json, len, b"x" * 10)]
+    for obj in objects:
+        assert dumps_recording(obj, PickleRefs(), -1) == cloudpickle.dumps(obj, protocol=-1)
+
+
 def test_payloads_of_other_makers_record_nothing():
     assert refs_of_payload(b"\x00payload") is None
     assert refs_of_payload(b"") is None
