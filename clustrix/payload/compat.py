@@ -9,7 +9,7 @@ queue; :func:`check_remote_python` finds it before the first submission, with on
 them), and raises :class:`~clustrix.errors.PreflightError` naming both sides and the fix.
 
 Results are cached for the process per (host, python, env, setup): the check costs one round
-trip per session. ``clustrix doctor`` shows the same :class:`Check` rows as a table; the
+trip per session (a failed check is asked again next time, so fixing the cluster needs no restart). ``clustrix doctor`` shows the same :class:`Check` rows as a table; the
 environment builder runs :func:`check_remote_python` against the Python of the venv it built.
 
 What counts (:func:`compare`):
@@ -293,6 +293,8 @@ def check_remote_python(transport: ProbeTransport, python: str, *, needs: Needs 
     rows = compare(PythonInfo.here(), info, needs, where=where)
     failed = [f"{r.name}: {r.detail}" for r in rows if r.status == "fail"]
     if failed:
+        with _cache_lock:  # ask again next time: the user may fix the cluster within the session
+            _cache.pop((transport.host, python, tuple(env), tuple(setup)), None)
         raise PreflightError(f"{where} cannot run this client's jobs:\n  " + "\n  ".join(failed),
                              problems=failed)
     for row in rows:

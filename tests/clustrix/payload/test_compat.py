@@ -126,6 +126,12 @@ def test_check_raises_with_every_problem_listed():
         compat.check_remote_python(Captured(line), "python3", needs=Needs(by_value=True))
     assert [p.split(":")[0] for p in info.value.problems] == ["python", "cloudpickle"]
     assert "python3 on login1 cannot run this client's jobs" in str(info.value)
+    import cloudpickle
+
+    here = json.dumps(list(sys.version_info[:3]))
+    fixed = Captured(line.replace("[3, 10, 1]", here).replace(
+        '"cloudpickle_error"', f'"cloudpickle": "{cloudpickle.__version__}", "x"'))
+    compat.check_remote_python(fixed, "python3", needs=Needs(by_value=True))  # asked again: now it passes
     compat.forget_cache()
     with pytest.raises(PreflightError, match="cannot run the profile's python .*exit status 127"):
         compat.check_remote_python(Captured("", returncode=127), "python3")
