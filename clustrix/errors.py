@@ -24,6 +24,9 @@ user reading one message knows what failed and how to fix it::
     │   ├── PayloadAuthError   a result failed HMAC verification (never unpickled)
     │   └── KeyFileError       a key file is missing, malformed, too permissive, in the way, or
     │                          writable by someone else (owner, mode, or its directory)
+    ├── PreflightError         the cluster's Python cannot load what this client sends (Python
+    │                          minor version, cloudpickle, clustrix missing or too old), or the
+    │                          user's local code cannot be shipped; names both sides and the fix
     ├── RemoteError            the remote function raised an exception whose type cannot be
     │                          rebuilt here (the original type name and traceback are kept)
     └── JobError               the job itself ended badly (no result to return)
@@ -212,6 +215,20 @@ class EnvironmentBuildError(ClustrixError):
         self.log_tail = log_tail
         self.log_path = log_path
         self.host = host
+
+
+class PreflightError(ClustrixError):
+    """The execution host's Python cannot run what this client would send, found before submitting.
+
+    Raised by the one remote check made before the first submission to a host (see
+    :mod:`clustrix.payload.compat`) and when the user's local code cannot be shipped (see
+    :mod:`clustrix.payload.code_archive`). ``problems`` lists each mismatch as one line naming
+    the client's value, the host's value and the fix.
+    """
+
+    def __init__(self, message: str, *, problems: Sequence[str] = ()):
+        super().__init__(message)
+        self.problems = tuple(problems)
 
 
 class StatusQueryError(ClustrixError):

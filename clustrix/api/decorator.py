@@ -46,7 +46,8 @@ from clustrix.spec import RESOURCE_KEYS, Resources, env_pairs
 if TYPE_CHECKING:
     from clustrix.futures import JobFuture
 
-OPTION_KEYS = ("profile", "setup", "env", "name", "environment")
+OPTION_KEYS = ("profile", "setup", "env", "name", "environment", "ship_modules",
+               "ship_local_code")
 VALID_ARGUMENTS = (*RESOURCE_KEYS, *OPTION_KEYS)
 MAX_SHARED_EXECUTORS = 8
 
@@ -117,6 +118,8 @@ class ClusterFunction:
         env: Mapping[str, str] | None = None,
         name: str | None = None,
         environment: Mapping[str, Any] | Environment | None = None,
+        ship_modules: Sequence[str] | str | None = None,
+        ship_local_code: bool | None = None,
     ):
         if not callable(fn):
             raise TypeError(f"@cluster decorates a callable, got {fn!r}")
@@ -144,6 +147,7 @@ class ClusterFunction:
         # Checked now (unknown keys, missing files, paths that are not packages), used at the call.
         self.environment = None if environment is None else Environment.from_mapping(
             environment, source=f"@cluster(environment=...) of {_qualname(fn)}")
+        self.ship_modules, self.ship_local_code = _ship_options(ship_modules, ship_local_code)
 
     def __repr__(self) -> str:
         return f"<cluster function {_qualname(self.__wrapped__)}>"
@@ -156,12 +160,13 @@ class ClusterFunction:
         functools.update_wrapper(bound, self.__wrapped__)
         return ClusterFunction(bound, resources=self.resource_overrides, profile=self.profile,
                                setup=self.setup, env=self.env, name=self.job_name,
-                               environment=self.environment)
+                               environment=self.environment,
+                               ship_modules=self.ship_modules, ship_local_code=self.ship_local_code)
 
     # ------------------------------------------------------------------ plumbing
 
     def _executor_and_spec(self) -> tuple[ClusterExecutor, Any]:
-        profile = BUILTIN_PROFILES["debug"] if in_job() else resolve_profile(self.profile)
+        profile = BUILTIN_PROFILES["debug"] if in_job() else self._with_ship_options(resolve_profile(self.profile))
         if self.environment is not None and not in_job():
             # The decorator's environment replaces the profile's (its python, if it names one).
             python = self.environment.python or ("python3" if self.environment.conda else profile.python)
@@ -171,6 +176,15 @@ class ClusterFunction:
         spec = ex.spec_for(self.__wrapped__, resources=resources, name=self.job_name,
                             setup=self.setup, env=self.env)
         return ex, spec
+
+    def _with_ship_options(self, profile: Profile) -> Profile:
+        # The profile is the unit the shared executors are keyed by, so a function that ships
+        # differently gets its own (frozen, hashable) variant of the profile.
+        if not self.ship_modules and self.ship_local_code is None:
+            return profile
+        modules = tuple(dict.fromkeys((*profile.ship_modules, *self.ship_modules)))
+        local = profile.ship_local_code if self.ship_local_code is None else self.ship_local_code
+        return replace(profile, ship_modules=modules, ship_local_code=local)
 
     # ------------------------------------------------------------------ public API
 
@@ -232,6 +246,16 @@ class ClusterFunction:
         return self.__wrapped__(*args, **kwargs)
 
 
+def _ship_options(modules: Sequence[str] | str | None, local: bool | None) -> tuple[tuple[str, ...], bool | None]:
+    names = (modules,) if isinstance(modules, str) else tuple(modules or ())
+    if not all(isinstance(m, str) and m.strip() and all(p.isidentifier() for p in m.split(".")) for m in names):
+        raise ConfigError(f"ship_modules must be a list of module names (e.g. ['mylab']), got {modules!r}",
+                          key="ship_modules")
+    if local is not None and not isinstance(local, bool):
+        raise ConfigError(f"ship_local_code must be True or False, got {local!r}", key="ship_local_code")
+    return names, local
+
+
 def _qualname(fn: Any) -> str:
     return getattr(fn, "__qualname__", None) or getattr(fn, "__name__", None) or repr(fn)
 
@@ -255,6 +279,8 @@ def cluster(
     env: Mapping[str, str] | None = None,
     name: str | None = None,
     environment: Mapping[str, Any] | None = None,
+    ship_modules: Sequence[str] | str | None = None,
+    ship_local_code: bool | None = None,
     **unknown: Any,
 ) -> Any:
     """Decorate a function so that calling it runs it as a batch job (see the module docstring).
@@ -264,7 +290,10 @@ def cluster(
     active profile at call time is used. ``setup`` lines run before the function in the job,
     ``env`` variables are exported there, ``name`` is the job name (default: the function's
     qualified name). ``environment`` replaces the profile's (``{pip: [...]}``, ``{conda: NAME}``...;
-    see :mod:`clustrix.config.environment`). Usable bare (``@cluster``) or with arguments (``@cluster(cores=4)``).
+    see :mod:`clustrix.config.environment`). ``ship_modules`` names modules of yours to ship with every
+    call, and ``ship_local_code=False`` stops shipping the local modules clustrix finds (None:
+    the profile's settings; see README "My code is in a package"). Usable bare (``@cluster``) or
+    with arguments (``@cluster(cores=4)``).
     """
     if unknown:
         bad = sorted(unknown)[0]
@@ -278,7 +307,8 @@ def cluster(
 
     def decorate(fn: Callable[..., Any]) -> ClusterFunction:
         return ClusterFunction(fn, resources=resources, profile=profile, setup=setup, env=env, name=name,
-                               environment=environment)
+                               environment=environment, ship_modules=ship_modules,
+                               ship_local_code=ship_local_code)
 
     if _fn is None:
         return decorate

@@ -21,6 +21,7 @@ from clustrix.errors import ClustrixError, ConfigError
 SUBCOMMANDS: dict[str, str] = {
     "jobs": "clustrix.cli.jobs:jobs",
     "demo": "clustrix.cli.demo:demo",
+    "doctor": "clustrix.cli.doctor:doctor",
 }
 
 

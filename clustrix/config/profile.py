@@ -65,6 +65,11 @@ class Profile:
     ledger: str | None = None
     """The job ledger this profile's jobs are recorded in (None: the user's own). Simulated and
     test clusters set their own, so test runs never fill the personal ledger with dead jobs."""
+    ship_local_code: bool = True
+    """Ship the user's own modules a job needs (outside site-packages and the standard library)
+    with it; false: only ``ship_modules`` (see :mod:`clustrix.payload.local_code`)."""
+    ship_modules: tuple[str, ...] = ()
+    """Top-level modules or packages of the user's to ship always, found or not."""
 
     def __post_init__(self) -> None:
         if self.backend not in BACKENDS:
@@ -120,6 +125,15 @@ class Profile:
             value = getattr(self, key)
             if not isinstance(value, str) or not value.strip() or "\n" in value:
                 raise ConfigError(f"must be a non-empty single-line string, got {value!r}", source=where, key=key)
+        if not isinstance(self.ship_local_code, bool):
+            raise ConfigError(f"must be true or false, got {self.ship_local_code!r}", source=where,
+                              key="ship_local_code")
+        modules = (self.ship_modules,) if isinstance(self.ship_modules, str) else self.ship_modules
+        if not isinstance(modules, (list, tuple)) or not all(
+                isinstance(m, str) and m.strip() and all(p.isidentifier() for p in m.split(".")) for m in modules):
+            raise ConfigError(f"must be a list of module names (e.g. [mylab, helpers]), got {self.ship_modules!r}",
+                              source=where, key="ship_modules")
+        object.__setattr__(self, "ship_modules", tuple(modules))
         if not isinstance(self.use_ssh_config, bool):
             raise ConfigError(f"must be true or false, got {self.use_ssh_config!r}", source=where, key="use_ssh_config")
         setup = self.setup
@@ -177,7 +191,7 @@ class Profile:
             raise ConfigErrors.of(problems)
         if name is not None:
             values["name"] = name
-        for key in ("setup",):
+        for key in ("setup", "ship_modules"):
             if key in values and isinstance(values[key], list):
                 values[key] = tuple(values[key])
         if "env" in values:
@@ -209,7 +223,7 @@ class Profile:
             if f.name in ("name", "resources"):
                 continue
             value = getattr(self, f.name)
-            if f.name == "setup":
+            if f.name in ("setup", "ship_modules"):
                 value = list(value)
             elif f.name == "env":
                 value = dict(value)

@@ -21,6 +21,9 @@ defined at module level in an importable module travel *by reference*: that modu
 importable on the execution host (installed there, or its directory on ``PYTHONPATH``). To help,
 payloads carry ``sys_path`` hints (by default the submitting script's directory and the working
 directory) which the runner puts in front of ``sys.path`` when those directories exist there.
+The metadata also records the modules the job will import and whether code travels by value
+(:mod:`clustrix.payload.pickle_refs`): the remote backend ships the user's own modules among them
+(:mod:`clustrix.payload.local_code`) and checks the host's Python first (:mod:`clustrix.payload.compat`).
 
 The framing, HMAC and key reading live in :mod:`clustrix.payload.format`, the key-file writers in
 :mod:`clustrix.payload.keys` and the result envelope in :mod:`clustrix.payload.result`; all are
@@ -73,6 +76,7 @@ if TYPE_CHECKING:
         new_key,
         write_key_file,
     )
+    from clustrix.payload.pickle_refs import PickleRefs
 
 __all__ = [
     "KEY_BYTES",
@@ -149,11 +153,22 @@ def _meta(section: memoryview, what: str) -> dict[str, Any]:
     return meta
 
 
-def _dumps(obj: object) -> bytes:
-    """Pickle what the client sends: always cloudpickle (``__main__`` code must travel by value)."""
-    import cloudpickle
+def _dumps(obj: object, refs: PickleRefs) -> bytes:
+    """Pickle what the client sends: always cloudpickle (``__main__`` code must travel by value).
 
-    return cloudpickle.dumps(obj, protocol=_PROTOCOL)
+    ``refs`` collects what the job will need to load it (see :mod:`clustrix.payload.pickle_refs`).
+    """
+    from clustrix.payload.pickle_refs import dumps_recording  # client side: imports cloudpickle
+
+    return dumps_recording(obj, refs, _PROTOCOL)
+
+
+def _new_refs(fn: object) -> PickleRefs:
+    from clustrix.payload.pickle_refs import PickleRefs
+
+    refs = PickleRefs()
+    refs.add_function_imports(fn)
+    return refs
 
 
 # --------------------------------------------------------------------------- calls and arrays
@@ -240,9 +255,11 @@ def dump_call(call: Call, key: bytes, *, sys_path: Sequence[str] | None = None,
     """
     if not isinstance(call, Call):
         raise TypeError(f"dump_call needs a clustrix.payload.codec.Call, got {type(call).__name__}")
-    meta = pickle_dumps({"sys_path": _hints(sys_path), "code_file": _code_file(call.fn), **_binding_meta(binding)},
-                        protocol=_PROTOCOL)
-    return seal(KIND_CALL, [meta, _dumps(call)], key)
+    refs = _new_refs(call.fn)
+    blob = _dumps(call, refs)
+    meta = pickle_dumps({"sys_path": _hints(sys_path), "code_file": _code_file(call.fn), **_binding_meta(binding),
+                         **refs.meta()}, protocol=_PROTOCOL)
+    return seal(KIND_CALL, [meta, blob], key)
 
 
 def dump_array(
@@ -273,12 +290,14 @@ def dump_array(
         normalized.append(items)
     if not normalized:
         raise ValueError("an array payload needs at least one chunk")
+    refs = _new_refs(fn)
+    blobs = [_dumps(fn, refs), *(_dumps(c, refs) for c in normalized)]
     meta = pickle_dumps(
         {"sys_path": _hints(sys_path), "code_file": _code_file(fn), "chunk_sizes": [len(c) for c in normalized],
-         **_binding_meta(binding)},
+         **_binding_meta(binding), **refs.meta()},
         protocol=_PROTOCOL,
     )
-    return seal(KIND_ARRAY, [meta, _dumps(fn), *(_dumps(c) for c in normalized)], key)
+    return seal(KIND_ARRAY, [meta, *blobs], key)
 
 
 def load_payload(blob: bytes | bytearray | memoryview, key: bytes) -> Payload | ArrayPayload:

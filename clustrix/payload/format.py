@@ -33,7 +33,9 @@ FORMAT_VERSION = 2
 KIND_CALL = ord("C")
 KIND_ARRAY = ord("A")
 KIND_RESULT = ord("R")
-KIND_NAMES = {KIND_CALL: "call payload", KIND_ARRAY: "array payload", KIND_RESULT: "result"}
+KIND_CODE = ord("P")  # the shipped-code list of a job (clustrix.payload.code_paths)
+KIND_NAMES = {KIND_CALL: "call payload", KIND_ARRAY: "array payload", KIND_RESULT: "result",
+              KIND_CODE: "shipped-code list"}
 _PREFIX = struct.Struct(">8sBBQ")  # magic, version, kind, body length
 _MAC_LEN = hashlib.sha256().digest_size
 HEADER_LEN = _PREFIX.size + _MAC_LEN

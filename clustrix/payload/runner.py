@@ -12,14 +12,17 @@ Exit codes (the batch script records them in the ``exit_code`` sentinel):
 0     a result file was written (even if the function raised: the exception
       travels in the result)
 2     bad arguments (``--task`` not a number, task/payload kind mismatch)
-3     payload missing, unreadable, truncated or not authenticated
+3     payload missing, unreadable, truncated or not authenticated (or its list of
+      shipped-code directories is, or names a directory that is gone)
 4     key file missing, malformed or readable by others
 5     the result could not be written (disk full, directory gone)
 ====  ==========================================================================
 
 What the function prints goes both to the real stdout/stderr (so scheduler logs show it live)
 and into the result; output that subprocesses write straight to the file descriptors only
-reaches the logs. A function that cannot be *loaded* here (its module is not importable on this
+reaches the logs. The user's local modules shipped with the job (``code.paths``, see
+:mod:`clustrix.payload.code_paths`) go on ``sys.path`` before anything is unpickled. A function
+that cannot be *loaded* here (its module is not importable on this
 host) is reported like any exception the function raises: ``ModuleNotFoundError`` with a hint.
 
 Start-up time matters (it is paid once per job, and per call by the local backend), so the
@@ -55,8 +58,10 @@ _USAGE = ("usage: python -m clustrix.runner JOB_DIR --task T --key-file FILE [--
           "(T empty = single job)")
 _IMPORT_HINT = (
     "; functions defined at module level are pickled by reference, so their module must be "
-    "importable on the execution host ({host}): install it there or put its directory on "
-    "PYTHONPATH (functions defined in __main__, lambdas and closures travel by value)"
+    "importable on the execution host ({host}): install it there, put its directory on "
+    "PYTHONPATH, or let clustrix ship it (your own modules are shipped unless ship_local_code is "
+    "false; name others with ship_modules=[...]). Functions defined in __main__, lambdas and "
+    "closures travel by value"
 )
 
 
@@ -294,6 +299,17 @@ def main(argv: list[str] | None = None) -> int:
     for entry in reversed(opened.sys_path):
         if entry not in sys.path and os.path.isdir(entry):
             sys.path.insert(0, entry)
+    # The user's own modules, shipped with the job (see clustrix.payload.code_paths), go in front
+    # of those: the code as it was at submission wins over any copy on this host.
+    if os.path.exists(os.path.join(job_dir, "code.paths")):  # only then pay for the import
+        from clustrix.payload.code_paths import add_shipped_code
+
+        try:
+            add_shipped_code(job_dir, key)
+        except Exception as exc:  # noqa: BLE001 - PayloadError (see above)
+            if not is_payload_error(exc):
+                raise
+            return _fail(EXIT_PAYLOAD, str(exc))
 
     envelopes = _execute(opened, task)
     result_name = "result.pkl" if task is None else f"result.{task}.pkl"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import sys
 
 import cloudpickle
+import pytest
 
 from clustrix import cluster
 from clustrix.api.executor import ClusterExecutor
@@ -90,3 +91,28 @@ def test_many_concurrent_submissions_from_several_executors_build_once(slurm_clu
     assert len(prefixes) == 1
     builds = Path(prefixes.pop()).parent / "builds"
     assert len(builds.read_text().splitlines()) == 1
+
+
+SYSTEM_PYTHON = "/usr/bin/python3"
+
+
+def _lacks_cloudpickle(python: str) -> bool:
+    import os
+    import subprocess
+
+    if not os.access(python, os.X_OK):
+        return False
+    probe = subprocess.run([python, "-c", "import cloudpickle"], capture_output=True, env={})
+    return probe.returncode != 0
+
+
+@pytest.mark.skipif(not _lacks_cloudpickle(SYSTEM_PYTHON),
+                    reason=f"needs {SYSTEM_PYTHON} without cloudpickle (a base interpreter jobs cannot use as is)")
+def test_the_preflight_asks_the_built_venv_not_the_base_interpreter_it_was_made_from(slurm_cluster, tmp_path):
+    """The base python lacks cloudpickle, so the preflight would refuse it; the venv has it."""
+    mapping = slurm_cluster.profile(name="sim-base", remote_dir=str(tmp_path / "jobs"), python=SYSTEM_PYTHON,
+                                    environment={"pip": ["sortedcontainers"], "wheelhouse": True})
+    with ClusterExecutor(Profile.from_mapping(mapping)) as ex:
+        x, prefix, from_venv, _isolated = ex.submit(where_am_i, 5).result(timeout=DEADLINE_S)
+        assert ex.backend.stager.prep.job_python == f"{prefix}/bin/python"
+    assert x == 5 and from_venv and prefix.startswith(str(tmp_path / "jobs" / "envs"))

@@ -240,7 +240,10 @@ class RemoteBackend:
                plan: ArrayPlan | None, function: str) -> Submission:
         """Sign the payload for a fresh job dir, stage it, submit it, start watching it."""
         prepared_at = time.time()  # the client's share of a timeline starts here (see clustrix.gantt)
-        spec = self.environment.apply(spec)  # the job's interpreter; a bad environment fails here
+        if self.profile.environment is not None:  # the job's interpreter; a bad environment fails here
+            interpreter = self.environment.interpreter()
+            spec = interpreter.apply(spec)
+            self.stager.prep.use_interpreter(interpreter.python, interpreter.setup)  # what the preflight asks
         key = self.stager.key()
         job_dir = self.stager.new_job_dir()
         binding = new_binding(job_dir)  # what its results must carry (see clustrix.payload.binding)

@@ -30,6 +30,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Protocol
 
+from clustrix.backends.remote.code_shipping import RemotePrep
 from clustrix.config.profile import Profile
 from clustrix.errors import ConfigError, KeyFileError, PayloadError
 from clustrix.paths import key_path
@@ -106,6 +107,7 @@ class Stager:
         self._remote_dir: str | None = None
         self._key: bytes | None = None
         self._key_uploaded = False
+        self.prep = RemotePrep(transport, profile)  # type: ignore[arg-type]  # preflight, local code
 
     @property
     def remote_dir(self) -> str:
@@ -142,6 +144,7 @@ class Stager:
             except Exception:
                 log.debug("reading the remote key in the background failed; the first submission "
                           "will retry", exc_info=True)
+            self.prep.prefetch()  # the host's Python, asked once per session (see code_shipping)
 
         thread = threading.Thread(target=run, name="clustrix-key-prefetch", daemon=True)
         thread.start()
@@ -204,6 +207,8 @@ class Stager:
         for path in payload:
             if posixpath.dirname(path) != job_dir:
                 raise ValueError(f"staged file {path!r} is not directly inside job dir {job_dir!r}")
+        # Check the host's Python (once) and ship the user's local modules, before any job dir.
+        payload.update(self.prep.files_for(job_dir, payload, key, self.remote_dir))
         self.transport.makedirs(job_dir, mode=0o700)
         with self._lock:
             upload_key = not self._key_uploaded
