@@ -90,7 +90,7 @@ def _user_filter(text: str) -> set[str]:
 
 
 def sort_key(spec: str | None):  # noqa: ANN202 - returns a key function
-    from clustrix_sim.slurm.common import partition_of
+    from clustrix_sim.slurm.common import partition_of, shown_priority
     from clustrix_sim.slurm.states import state_order
 
     def base(rec) -> tuple:  # noqa: ANN001
@@ -104,10 +104,10 @@ def sort_key(spec: str | None):  # noqa: ANN202 - returns a key function
         return (-(rec.array_job_id if unsplit else rec.job_id), base(rec)[1])
 
     if not spec:
-        return lambda rec: (partition_of(rec), state_order(rec.state), -rec.priority, newest_first(rec))
+        return lambda rec: (partition_of(rec), state_order(rec.state), -shown_priority(rec), newest_first(rec))
     getters = {
         "i": base, "A": base, "P": partition_of, "t": lambda r: state_order(r.state),
-        "T": lambda r: r.state, "p": lambda r: r.priority, "Q": lambda r: r.priority,
+        "T": lambda r: r.state, "p": shown_priority, "Q": shown_priority,
         "u": lambda r: r.request.user, "j": lambda r: r.request.name,
         "V": lambda r: r.submit_time, "S": lambda r: r.start_time or 0.0,
         "M": lambda r: (r.end_time or 0.0) - (r.start_time or 0.0),
