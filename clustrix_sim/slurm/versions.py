@@ -16,7 +16,8 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["DEFAULT", "SUPPORTED", "at_least", "current", "full_version", "normalize_version"]
+__all__ = ["DEFAULT", "OPTIONS_SINCE", "SUPPORTED", "at_least", "current", "full_version", "has_option",
+           "normalize_version"]
 
 SUPPORTED = {"22.05": "22.05.8", "24.11": "24.11.5"}
 DEFAULT = "22.05"
@@ -55,3 +56,20 @@ def current() -> str:
 def at_least(release: str) -> bool:
     """Whether the current release is ``release`` or later (``at_least("23.02")``)."""
     return tuple(map(int, current().split("."))) >= tuple(map(int, release.split(".")))
+
+
+OPTIONS_SINCE = {
+    ("squeue", "only-job-state"): "24.11",
+    ("scancel", "ctld"): "24.11",         # and its short -c
+    ("sbatch", "tres-per-task"): "24.11",
+    ("scontrol", "json"): "24.11",
+    ("scontrol", "yaml"): "24.11",
+}
+"""(tool, option key) the simulator knows that 22.05's tool refuses as unknown (measured on
+both releases; the release that added each is not measured here)."""
+
+
+def has_option(tool: str, key: str) -> bool:
+    """Whether ``tool`` of the current release has the option ``key``."""
+    since = OPTIONS_SINCE.get((tool, key))
+    return since is None or at_least(since)

@@ -81,3 +81,17 @@ def test_tools_answer_as_the_release_the_site_names() -> None:
     with SimCluster(ssh=False, nodes=1) as sim:
         assert sim.run(["sinfo", "--version"]).stdout == "slurm 22.05.8\n"
         assert sim.run(["sbatch", "-d", "afterok:999999", "--wrap", "true"]).returncode == 0  # 22.05 lifts it
+
+
+@pytest.mark.parametrize("argv,refusal", [
+    (["squeue", "--only-job-state", "-h"], "squeue: unrecognized option '--only-job-state'"),
+    (["scancel", "-c", "999999"], "scancel: invalid option -- 'c'"),
+    (["sbatch", "--tres-per-task=cpu=1", "--wrap", "true"], "sbatch: unrecognized option '--tres-per-task=cpu=1'"),
+    (["scontrol", "--json", "show", "job"], "scontrol: unrecognized option '--json'"),
+])
+def test_options_22_05_lacks_are_unknown_there_and_known_in_24_11(argv: list[str], refusal: str) -> None:
+    with SimCluster(ssh=False, nodes=1) as sim:
+        old = sim.run(argv)
+    assert old.returncode != 0 and old.stderr.splitlines()[0] == refusal
+    with SimCluster(ssh=False, nodes=1, slurm_version="24.11") as sim:
+        assert "unrecognized option" not in sim.run(argv).stderr and "invalid option" not in sim.run(argv).stderr
