@@ -72,7 +72,9 @@ def parse_tool_args(argv: list[str], options: list, prog: str, usage: str) -> Pa
     try:
         opts, positionals = getopt_long(argv, options, prog=prog)
     except GetoptError as exc:
-        sys.stderr.write(f"{exc}\nTry \"{prog} --help\" for more information\n")
+        # sacct prints glibc's line alone (22.05 and 24.11 measured); the others add a hint
+        hint = "" if prog == "sacct" else f"Try \"{prog} --help\" for more information\n"
+        sys.stderr.write(f"{exc}\n{hint}")
         return 1
     parsed = ParsedArgs(opts, positionals)
     if "version" in parsed.present:

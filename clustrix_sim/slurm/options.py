@@ -77,9 +77,10 @@ def getopt_long(
     ``#SBATCH`` lines). Options the release the tool answers as does not have are unknown
     (:data:`clustrix_sim.slurm.versions.OPTIONS_SINCE`).
     """
-    from clustrix_sim.slurm.versions import has_option
+    from clustrix_sim.slurm.versions import has_option, has_short
 
-    opts = [o for o in opts if has_option(prog, o.key)]
+    opts = [o if not o.short or has_short(prog, o.short) else Opt(o.key, "", o.longs, o.arg)
+            for o in opts if has_option(prog, o.key)]
     shorts = {o.short: o for o in opts if o.short}
     found: list[tuple[str, str | None]] = []
     positionals: list[str] = []

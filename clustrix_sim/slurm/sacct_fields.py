@@ -157,7 +157,7 @@ FIELDS: list[tuple[str, int, Callable[[SacctRow], str]]] = [
     ("GID", 6, lambda r: str(r.record.request.uid)),
     ("Group", 9, lambda r: r.record.request.user),
     ("JobID", -12, lambda r: r.job_id_text + (f".{r.step}" if r.step else "")),
-    ("JobIDRaw", 12, _raw_id),
+    ("JobIDRaw", -12, _raw_id),  # left-aligned like JobID (22.05 and 24.11 measured)
     ("JobName", 10, _name),
     ("MaxRSS", 10, _max_rss),
     ("MaxRSSNode", 10, lambda r: r.record.node_list[0] if r.step and r.record.node_list else ""),

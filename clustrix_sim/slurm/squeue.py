@@ -46,6 +46,7 @@ OPTIONS = table("""
 """)
 
 DEFAULT_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
+ONLY_STATE_FORMAT = "%.18i %.2t"  # --only-job-state without a format (24.11 measured)
 LONG_FORMAT = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
 _JOB = re.compile(r"^(\d+)(?:_(\d+|\[[\d,\-%:]+\]|\*))?$")
 
@@ -260,6 +261,8 @@ def _show(values, present, wanted_jobs, states, users) -> int:  # noqa: ANN001
         fields = sf.parse_format(values["format"] or "", warnings.append)
     elif "long" in present:
         fields = sf.parse_format(LONG_FORMAT, warnings.append)
+    elif "only-job-state" in present:  # 24.11: slurmctld sends ids and states only
+        fields = sf.parse_format(ONLY_STATE_FORMAT, warnings.append)
     else:
         import os
 

@@ -16,8 +16,8 @@ from __future__ import annotations
 import json
 import os
 
-__all__ = ["DEFAULT", "OPTIONS_SINCE", "SUPPORTED", "at_least", "current", "full_version", "has_option",
-           "normalize_version"]
+__all__ = ["DEFAULT", "OPTIONS_SINCE", "SHORTS_SINCE", "SUPPORTED", "at_least", "current", "full_version",
+           "has_option", "has_short", "normalize_version"]
 
 SUPPORTED = {"22.05": "22.05.8", "24.11": "24.11.5"}
 DEFAULT = "22.05"
@@ -60,13 +60,23 @@ def at_least(release: str) -> bool:
 
 OPTIONS_SINCE = {
     ("squeue", "only-job-state"): "24.11",
-    ("scancel", "ctld"): "24.11",         # and its short -c
+    ("sacct", "array"): "24.11",            # one row per array task, pending ones too
     ("sbatch", "tres-per-task"): "24.11",
     ("scontrol", "json"): "24.11",
     ("scontrol", "yaml"): "24.11",
 }
 """(tool, option key) the simulator knows that 22.05's tool refuses as unknown (measured on
 both releases; the release that added each is not measured here)."""
+
+
+SHORTS_SINCE = {("scancel", "c"): "24.11"}  # 22.05 has --ctld but not -c
+"""(tool, short letter) of an option both releases have, which 22.05 has only in its long form."""
+
+
+def has_short(tool: str, letter: str) -> bool:
+    """Whether ``tool`` of the current release has the short option ``-letter``."""
+    since = SHORTS_SINCE.get((tool, letter))
+    return since is None or at_least(since)
 
 
 def has_option(tool: str, key: str) -> bool:

@@ -20,7 +20,9 @@ equal-state rows newest first; ``scontrol show job`` has ``ReqTRES=``/``AllocTRE
 ``TRES=``, no ``Power=``, ``TresPerTask=cpu=N`` after an explicit ``--cpus-per-task``, and
 ``NumNodes=1-1`` for a held job; sacct's AllocCPUS is 0 for a job that never ran; ``sbatch -d
 afterok:<unknown job>`` is refused (``Job dependency problem``, exit 1); ``--version`` says
-``slurm 24.11.5``. What stays different for 24.11 is the array modelling above and one race in
+``slurm 24.11.5``; ``--only-job-state``, ``--tres-per-task``, ``scancel -c``, ``sacct --array``
+and ``scontrol --json`` exist only in 24.11 (scenario ``releases``). Both releases print sacct's
+unknown-option line without squeue's ``Try`` hint, and JobIDRaw left-aligned. What stays different for 24.11 is the array modelling above and one race in
 real Slurm of both releases that the 24.11 golden file happened to catch (``_KILL_RACE``).
 """
 
@@ -31,7 +33,11 @@ _ARRAY_IDS = ("array tasks are numbered at submission in the simulator, when the
 _ARRAY_ORDER = ("the array's unstarted tasks are the array's own record in real Slurm, listed "
                 "first among equal-priority rows (see the module docstring)")
 
+_PACKAGE_NAME = ("Debian's build prints its package name (slurm-wlm 22.05.8); SchedMD's builds, which most "
+                 "sites run, print slurm 22.05.8, as the simulator does; clients read the number")
+
 KNOWN_2205: dict[str, dict[str, str]] = {
+    "releases": {"sbatch --version: stdout": _PACKAGE_NAME},
     "array_limit": {
         "scontrol show job {J1}: stdout": _ARRAY_IDS,
         "squeue -t all -j {ALL}: stdout": _ARRAY_ORDER,
@@ -66,6 +72,7 @@ _DEPENDENCY_REASON = ("accounting stores a pending reason when slurmctld next wr
                       "cancelled after its dependency failed shows None, Dependency or DependencyNeverSatisfied")
 
 KNOWN_2411: dict[str, dict[str, str]] = {
+    "releases": {"sbatch --version: stdout": _PACKAGE_NAME.replace("22.05.8", "24.11.5")},
     "array_limit": {
         "scontrol show job {J1}: stdout": _ARRAY_IDS,
         "squeue -t all -j {ALL}: stdout": _ARRAY_ORDER,

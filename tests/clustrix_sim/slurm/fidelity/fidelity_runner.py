@@ -163,8 +163,9 @@ def _step(step: tuple[str, ...], target: Target, result: Play, start: str) -> No
         argv = _words(step[1], result, start)
         done = target.run(argv, cwd)
         result.outputs.append(Output(step[1], done.returncode, done.stdout, done.stderr))
-        if argv[0] == "sbatch" and done.returncode == 0:
-            result.job_ids.append(int(done.stdout.split()[-1].split(";")[0]))
+        last = (done.stdout.split() or [""])[-1].split(";")[0]
+        if argv[0] == "sbatch" and done.returncode == 0 and last.isdigit():  # not --version
+            result.job_ids.append(int(last))
     else:
         raise ValueError(f"unknown step kind {kind!r}")
 

@@ -146,6 +146,18 @@ SCENARIOS: dict[str, list[tuple[str, ...]]] = {
         ("run", "scontrol show job {J1}"),
         ("run", "scontrol show job {J2}"),
     ],
+    "releases": [  # what one release has and the other lacks (options, columns)
+        ("run", "sbatch --version"),
+        ("run", "sbatch --wrap 'sleep 120'"),
+        ("wait", "{J1}", "running:1"),
+        ("run", "squeue --only-job-state -j {J1}"),
+        ("run", "scancel --ctld 999999"),
+        ("run", "scancel {J1}"),
+        ("wait", "{J1}", "final"),
+        ("run", "sacct --array -X -j {J1} -o JobID,State"),
+        ("run", "sacct -X -o JobID,JobIDRaw,JobName -j {J1}"),
+        ("run", "sbatch --tres-per-task=cpu=1 --wrap true"),
+    ],
     "timeout": [
         ("run", "sbatch --time=1 --wrap 'sleep 600'"),
         ("wait", "{J1}", "final"),
