@@ -14,6 +14,7 @@ The container runs until ``stop`` (it is not tied to this process: the live test
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -21,7 +22,8 @@ from pathlib import Path
 
 NAME = "clustrix-fidelity-2411"
 HOST = "c1"  # the simulator's first node name: host names normalize to their width
-SHARED = Path("/tmp/clustrix-fidelity-2411")
+# shared with the container at the same path; private to this user (the container runs as root)
+SHARED = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "clustrix" / "fidelity-2411"
 START_DEADLINE_S = 120.0
 START_COMMAND = "python tests/clustrix_sim/slurm/fidelity/container_slurm.py start"
 
@@ -54,7 +56,7 @@ def start() -> None:
         print(f"{NAME} is already up")
         return
     image = ensure_image(docker_client(), "slurm2411", print).tag
-    SHARED.mkdir(mode=0o755, exist_ok=True)
+    SHARED.mkdir(mode=0o700, parents=True, exist_ok=True)
     conf = SHARED / "slurm.conf"
     conf.write_text(site_for("24.11").render_slurm_conf(HOST, state_dir="/var/lib/slurm/slurmctld",
                                                          spool_dir="/var/lib/slurm/slurmd"))
