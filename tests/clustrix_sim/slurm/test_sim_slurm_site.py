@@ -64,15 +64,15 @@ def test_versions_normalize_and_unknown_ones_name_the_choices() -> None:
         SimCluster(ssh=False, slurm_version="21.08")
 
 
-def test_tools_answer_as_the_release_the_site_names() -> None:
+def test_tools_answer_as_the_release_the_site_names(tmp_path) -> None:  # noqa: ANN001
     site = SlurmSite(slurm_version="24.11", nodes=1, cpus_per_node=2, real_memory_mb=4000, accounting_lag_s=600.0)
     with SimCluster(ssh=False, site=site) as sim:
         assert [sim.run([tool, "--version"]).stdout for tool in ("sbatch", "squeue", "sacct", "scontrol")] == \
             ["slurm 24.11.5\n"] * 4
-        job = sim.run(["sbatch", "--parsable", "-c", "2", "--wrap", "true"]).stdout.strip()
+        job = sim.run(["sbatch", "--parsable", "-c", "2", "--wrap", "true"], cwd=str(tmp_path)).stdout.strip()
         shown = sim.run(["scontrol", "show", "job", job]).stdout
         assert "ReqTRES=cpu=2" in shown and "TresPerTask=cpu=2" in shown and "Power=" not in shown
-        refused = sim.run(["sbatch", "-d", "afterok:999999", "--wrap", "true"])
+        refused = sim.run(["sbatch", "-d", "afterok:999999", "--wrap", "true"], cwd=str(tmp_path))
         assert (refused.returncode, refused.stderr) == (1, "sbatch: error: Batch job submission failed: "
                                                            "Job dependency problem\n")
         assert sim.faults.list()["accounting_lag_s"] == 600.0  # the site's lag is the lag_accounting fault
@@ -80,7 +80,7 @@ def test_tools_answer_as_the_release_the_site_names() -> None:
         assert "COMPLETED" not in sim.run(["sacct", "-X", "-n", "-j", job, "-o", "State"]).stdout
     with SimCluster(ssh=False, nodes=1) as sim:
         assert sim.run(["sinfo", "--version"]).stdout == "slurm 22.05.8\n"
-        assert sim.run(["sbatch", "-d", "afterok:999999", "--wrap", "true"]).returncode == 0  # 22.05 lifts it
+        assert sim.run(["sbatch", "-d", "afterok:999999", "--wrap", "true"], cwd=str(tmp_path)).returncode == 0
 
 
 @pytest.mark.parametrize("argv,refusal", [
@@ -89,9 +89,11 @@ def test_tools_answer_as_the_release_the_site_names() -> None:
     (["sbatch", "--tres-per-task=cpu=1", "--wrap", "true"], "sbatch: unrecognized option '--tres-per-task=cpu=1'"),
     (["scontrol", "--json", "show", "job"], "scontrol: unrecognized option '--json'"),
 ])
-def test_options_22_05_lacks_are_unknown_there_and_known_in_24_11(argv: list[str], refusal: str) -> None:
+def test_options_22_05_lacks_are_unknown_there_and_known_in_24_11(argv: list[str], refusal: str,
+                                                                   tmp_path) -> None:  # noqa: ANN001
     with SimCluster(ssh=False, nodes=1) as sim:
-        old = sim.run(argv)
+        old = sim.run(argv, cwd=str(tmp_path))
     assert old.returncode != 0 and old.stderr.splitlines()[0] == refusal
     with SimCluster(ssh=False, nodes=1, slurm_version="24.11") as sim:
-        assert "unrecognized option" not in sim.run(argv).stderr and "invalid option" not in sim.run(argv).stderr
+        new = sim.run(argv, cwd=str(tmp_path))
+        assert "unrecognized option" not in new.stderr and "invalid option" not in new.stderr
