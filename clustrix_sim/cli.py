@@ -1,7 +1,7 @@
 """``clustrix-sim``: run a simulated cluster in the foreground and connect to it.
 
     clustrix-sim up --docker --scheduler slurm|sge   # the real scheduler in a container
-    clustrix-sim up [--scheduler slurm|pbs|torque] [--nodes N] [--cores-per-node C] [--mem-per-node 16G]
+    clustrix-sim up [--scheduler slurm|pbs|torque] [--slurm-version 22.05|24.11] [--nodes N] [--cores-per-node C] [--mem-per-node 16G]
                     [--gpus-per-node G] [--time-scale X] [--state-dir DIR] [--no-ssh]
     eval "$(clustrix-sim env)"       # sbatch/squeue/... on PATH, talking to it
     clustrix-sim status              # nodes and jobs
@@ -99,6 +99,13 @@ def cmd_up(args: argparse.Namespace) -> int:
                            min_job_age_s=args.min_job_age, user=getpass.getuser(), nodes=nodes, server=server,
                            partitions=partitions)
     resumed = os.path.exists(os.path.join(state_dir, "cluster.db"))
+    if args.scheduler == "slurm":  # the release the tools answer as (a resumed cluster may change it)
+        from clustrix_sim.slurm.site import write_frontend_settings
+        try:
+            os.makedirs(state_dir, mode=0o700, exist_ok=True)
+            write_frontend_settings(state_dir, args.slurm_version)
+        except ValueError as exc:
+            raise SystemExit(f"clustrix-sim up: --slurm-version: {exc}") from None
     try:
         controller = Controller(state_dir, config, ssh=not args.no_ssh)
         info = controller.start()
@@ -193,6 +200,8 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument("--scheduler", default="slurm", choices=sorted({*frontends.installed(), "slurm", "sge"}))
     up.add_argument("--docker", action="store_true",
                     help="run the REAL scheduler (Slurm 22.05, Grid Engine 8.1.9) in a Docker container behind OpenSSH")
+    up.add_argument("--slurm-version", default="22.05",
+                    help="the Slurm release the simulated tools answer as: 22.05 or 24.11 (default: %(default)s)")
     up.add_argument("--nodes", type=int, default=2)
     up.add_argument("--cores-per-node", type=int, default=4)
     up.add_argument("--mem-per-node", default="16G")

@@ -86,7 +86,17 @@ class SimCluster:
                  user: str | None = None, cluster_name: str = "simcluster", min_job_age_s: float = 300.0,
                  keep: bool = False, max_array_size: int = 1001, kill_wait_s: float = 30.0,
                  first_job_id: int = 1, default_account: str = "", prolog_flags: str = "",
-                 mem_default: str = "share", accounting: bool = True) -> None:
+                 mem_default: str = "share", accounting: bool = True, slurm_version: str = "22.05",
+                 accounting_lag_s: float = 0.0, site: Any = None) -> None:
+        # SLURM: ``site`` (a clustrix_sim.slurm.site.SlurmSite) gives every slurm.conf knob at once
+        # and wins over the keyword arguments it covers; ``slurm_version`` is the release the
+        # tools answer as; ``accounting_lag_s`` starts the cluster with the lag_accounting fault.
+        if site is not None:
+            if scheduler != "slurm":
+                raise ValueError(f"site= describes a Slurm site; scheduler is {scheduler!r}")
+            self.__init__(scheduler, gpus_per_node=gpus_per_node, time_scale=time_scale, ssh=ssh,  # type: ignore[misc]
+                          root=root, user=user, keep=keep, **site.sim_kwargs())
+            return
         if scheduler not in frontends.installed():
             raise ValueError(f"scheduler {scheduler!r} is not simulated yet; use one of "
                              f"{', '.join(map(repr, frontends.installed()))}")
@@ -110,6 +120,13 @@ class SimCluster:
                                     default_account=default_account, prolog_flags=prolog_flags,
                                     mem_default=mem_default, server=server, accounting=accounting,
                                     nodes=node_records, partitions=parts)
+        self.slurm_version = slurm_version
+        if scheduler == "slurm":
+            from clustrix_sim.slurm.versions import normalize_version
+            self.slurm_version = normalize_version(slurm_version)
+        if accounting_lag_s < 0:
+            raise ValueError(f"accounting_lag_s must be >= 0 seconds, got {accounting_lag_s!r}")
+        self.accounting_lag_s = float(accounting_lag_s)
         self.scheduler = scheduler
         self.ssh_enabled = ssh
         self._own_root = root is None
@@ -156,6 +173,9 @@ class SimCluster:
         config_path = os.path.join(self.state_dir, "config.json")
         with open(config_path, "w") as fh:
             json.dump(self.config.to_dict(), fh)
+        if self.scheduler == "slurm":
+            from clustrix_sim.slurm.site import write_frontend_settings
+            write_frontend_settings(self.state_dir, self.slurm_version)
         argv = [sys.executable, "-m", "clustrix_sim.controller", "--state-dir", self.state_dir,
                 "--config", config_path, "--home", self.home, "--exit-with-parent"]
         argv += ["--ssh"] if self.ssh_enabled else []
@@ -170,6 +190,8 @@ class SimCluster:
         except BaseException:
             self.stop()
             raise
+        if self.accounting_lag_s:
+            self.faults.lag_accounting(self.accounting_lag_s)
         self.start_seconds = time.perf_counter() - began
         return self
 

@@ -2,6 +2,7 @@
 
     base      clustrix-base:<h>        mmdebstrap --variant=minbase of ``containers/base/packages``
                                        from the Debian mirror apt uses here, ``docker import``ed
+                                       (Debian bookworm; trixie for ``slurm2411``, see ``SUITES``)
     layer     clustrix-<flavor>-layer:<h>   ``containers/<flavor>/Dockerfile`` over the base
     final     clustrix-<flavor>:<h>    ``containers/login/Dockerfile`` over the layer, with the
                                        project's wheel (and cloudpickle) installed
@@ -31,8 +32,10 @@ from typing import Any
 from clustrix_sim.containers.engine import LABEL
 from clustrix_sim.containers.wheels import project_wheels
 
-FLAVORS = ("slurm", "sge", "sim")
+FLAVORS = ("slurm", "sge", "sim", "slurm2411")
 SUITE = "bookworm"
+SUITES = {"slurm2411": "trixie"}
+"""Flavors whose base is another Debian release than ``SUITE``: Slurm 24.11 is trixie's."""
 DEFAULT_MIRROR = "http://deb.debian.org/debian"
 MIRROR_ENV = "CLUSTRIX_DEBIAN_MIRROR"
 BUILD_TIMEOUT_S = 1800
@@ -67,7 +70,7 @@ def debian_mirror() -> str:
     for path in sorted(Path("/etc/apt/sources.list.d").glob("*.sources")):
         for stanza in path.read_text(errors="replace").split("\n\n"):
             fields = dict(re.findall(r"^(\w[\w-]*):\s*(.+)$", stanza, re.M))
-            if SUITE in fields.get("Suites", "").split() and "URIs" in fields:
+            if SUITE in fields.get("Suites", "").split() and "URIs" in fields:  # same mirror serves trixie
                 return fields["URIs"].split()[0]
     for path in [Path("/etc/apt/sources.list"), *sorted(Path("/etc/apt/sources.list.d").glob("*.list"))]:
         if path.exists():
@@ -120,20 +123,21 @@ def base_packages(recipes: Path) -> list[str]:
     return [w for line in text.splitlines() for w in line.split("#", 1)[0].split()]
 
 
-def ensure_base(client: Any, recipes: Path, log: Callable[[str], None]) -> tuple[str, bool]:
-    """The base image's tag (built with mmdebstrap when missing) and whether it was built now."""
+def ensure_base(client: Any, recipes: Path, log: Callable[[str], None], suite: str = SUITE) -> tuple[str, bool]:
+    """The base image's tag (built with mmdebstrap of Debian ``suite`` when missing) and whether
+    it was built now."""
     packages = base_packages(recipes)
-    tag = f"clustrix-base:{_digest(SUITE, *packages)}"
+    tag = f"clustrix-base:{_digest(suite, *packages)}"
     if _exists(client, tag):
         return tag, False
     if shutil.which("mmdebstrap") is None:
         raise ImageBuildError("building the base image needs mmdebstrap (Debian: apt-get install mmdebstrap)")
     mirror = debian_mirror()
-    log(f"building {tag}: mmdebstrap {SUITE} from {mirror} ({len(packages)} packages)")
+    log(f"building {tag}: mmdebstrap {suite} from {mirror} ({len(packages)} packages)")
     with tempfile.TemporaryDirectory(prefix="clustrix-base-") as tmp:
         tarball = Path(tmp) / "base.tar"
         argv = ["mmdebstrap", "--variant=minbase", "--skip=cleanup/apt/lists", f"--include={','.join(packages)}",
-                SUITE, str(tarball), mirror]
+                suite, str(tarball), mirror]
         proc = subprocess.run(argv, capture_output=True, text=True, timeout=BUILD_TIMEOUT_S, check=False)
         if proc.returncode != 0:
             raise ImageBuildError(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stderr[-4000:]}")
@@ -169,7 +173,8 @@ def _prune_older(client: Any, repo: str, keep: str) -> None:
 
 
 def ensure_image(client: Any, flavor: str, log: Callable[[str], None] = lambda _m: None) -> ImageResult:
-    """The final image for ``flavor`` (``slurm``, ``sge``, ``sim``), built only if its inputs changed."""
+    """The final image for ``flavor`` (``slurm``, ``sge``, ``sim``, ``slurm2411``), built only if its
+    inputs changed."""
     if flavor not in FLAVORS:
         raise ValueError(f"unknown image flavor {flavor!r}; choose one of {', '.join(FLAVORS)}")
     began = time.perf_counter()
@@ -179,7 +184,7 @@ def ensure_image(client: Any, flavor: str, log: Callable[[str], None] = lambda _
         context = Path(tmp) / "login"
         shutil.copytree(recipes / "login", context)
         wheels = project_wheels(context / "wheels")
-        base, fresh = ensure_base(client, recipes, log)
+        base, fresh = ensure_base(client, recipes, log, SUITES.get(flavor, SUITE))
         built += [base] if fresh else []
         layer = f"clustrix-{flavor}-layer:{_digest(base, recipes / flavor)}"
         if not _exists(client, layer):
@@ -197,5 +202,5 @@ def ensure_image(client: Any, flavor: str, log: Callable[[str], None] = lambda _
 def image_inputs(flavor: str) -> str:
     """A JSON summary of what the image tag hashes (for debugging stale images)."""
     recipes = recipes_dir()
-    return json.dumps({"suite": SUITE, "packages": base_packages(recipes), "recipes": str(recipes),
+    return json.dumps({"suite": SUITES.get(flavor, SUITE), "packages": base_packages(recipes), "recipes": str(recipes),
                        "flavor": flavor, "mirror": debian_mirror()})

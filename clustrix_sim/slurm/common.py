@@ -16,7 +16,6 @@ if TYPE_CHECKING:  # the model (and dataclasses) load only when a tool needs rec
     from clustrix_sim.engine.model import JobRecord
 
 __all__ = [
-    "SLURM_VERSION",
     "array_range_text",
     "call",
     "current_user",
@@ -27,10 +26,17 @@ __all__ = [
     "ParsedArgs",
     "parse_tool_args",
     "say",
+    "shown_priority",
+    "version_line",
     "warn",
 ]
 
-SLURM_VERSION = "24.05.4"  # what --version prints; output formats follow >= 21.08
+
+def version_line() -> str:
+    """What ``--version`` prints: ``slurm 22.05.8`` (the release the cluster answers as)."""
+    from clustrix_sim.slurm.versions import full_version
+
+    return f"slurm {full_version()}\n"
 
 
 def say(text: str) -> None:
@@ -66,11 +72,13 @@ def parse_tool_args(argv: list[str], options: list, prog: str, usage: str) -> Pa
     try:
         opts, positionals = getopt_long(argv, options, prog=prog)
     except GetoptError as exc:
-        sys.stderr.write(f"{exc}\nTry \"{prog} --help\" for more information\n")
+        # sacct prints glibc's line alone (22.05 and 24.11 measured); the others add a hint
+        hint = "" if prog == "sacct" else f"Try \"{prog} --help\" for more information\n"
+        sys.stderr.write(f"{exc}\n{hint}")
         return 1
     parsed = ParsedArgs(opts, positionals)
     if "version" in parsed.present:
-        sys.stdout.write(f"slurm {SLURM_VERSION}\n")
+        sys.stdout.write(version_line())
         return 0
     if "help" in parsed.present or "usage" in parsed.present:
         sys.stdout.write(usage)
@@ -157,3 +165,14 @@ def group_pending_tasks(records: list[JobRecord]) -> list[tuple[JobRecord, str]]
                                 first.request.array_max_parallel)
         rows.append((first, f"{first.array_job_id}_{text}"))
     return rows
+
+
+def shown_priority(rec: JobRecord) -> int:
+    """The job's priority as the release shows it. The simulator ranks jobs as priority/basic
+    does (each job one below the last; held 0), 22.05's default PriorityType; 24.11's default
+    is priority/multifactor, which with no weights configured gives every job 1 (held 0)."""
+    from clustrix_sim.slurm.versions import at_least
+
+    if at_least("24.11"):
+        return 1 if rec.priority else 0
+    return rec.priority

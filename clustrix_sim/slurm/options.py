@@ -74,8 +74,13 @@ def getopt_long(
     Returns ``(options, positionals)`` where ``options`` is the ordered list of ``(key, value)``
     (value None for flags and absent optional arguments). On a bad option, raises GetoptError, or
     when ``errors`` is a list, appends the message and carries on (as Slurm does when it parses
-    ``#SBATCH`` lines).
+    ``#SBATCH`` lines). Options the release the tool answers as does not have are unknown
+    (:data:`clustrix_sim.slurm.versions.OPTIONS_SINCE`).
     """
+    from clustrix_sim.slurm.versions import has_option, has_short
+
+    opts = [o if not o.short or has_short(prog, o.short) else Opt(o.key, "", o.longs, o.arg)
+            for o in opts if has_option(prog, o.key)]
     shorts = {o.short: o for o in opts if o.short}
     found: list[tuple[str, str | None]] = []
     positionals: list[str] = []

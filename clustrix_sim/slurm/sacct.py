@@ -37,6 +37,7 @@ OPTIONS = table("""
     verbose v verbose -
     version V version -
     allocations X allocations -
+    array . array -
     delimiter . delimiter :
     units . units :
     json . json ?
@@ -123,15 +124,18 @@ def accounting_order(record) -> tuple[int, int, int]:  # noqa: ANN001 - a JobRec
             record.job_id)
 
 
-def rows_for(records, now: float, allocations: bool, extern: bool = False):  # noqa: ANN001, ANN201
+def rows_for(records, now: float, allocations: bool, extern: bool = False,  # noqa: ANN001, ANN201
+             expand_arrays: bool = False):
     """The rows sacct prints for ``records`` (already in :func:`accounting_order`): pending
-    array tasks folded into one ``123_[..]`` row; ``.batch`` steps for jobs that started, and
-    ``.extern`` ones when ``extern`` (PrologFlags=Contain), unless ``allocations`` (``-X``)."""
-    from clustrix_sim.slurm.common import group_pending_tasks
+    array tasks folded into one ``123_[..]`` row, or one row per task with ``expand_arrays``
+    (24.11's ``--array``); ``.batch`` steps for jobs that started, and ``.extern`` ones when
+    ``extern`` (PrologFlags=Contain), unless ``allocations`` (``-X``)."""
+    from clustrix_sim.slurm.common import group_pending_tasks, job_display_id
     from clustrix_sim.slurm.sacct_fields import SacctRow
 
     rows = []
-    for rec, shown in group_pending_tasks(records):
+    grouped = [(r, job_display_id(r)) for r in records] if expand_arrays else group_pending_tasks(records)
+    for rec, shown in grouped:
         rows.append(SacctRow(rec, shown, None, now))
         if allocations or rec.state == "PENDING" or rec.start_time is None or not rec.node_list:
             continue
@@ -204,7 +208,7 @@ def _show(opts, present, last, fields, wanted, start_after) -> int:  # noqa: ANN
             records = [r for r in records if r.state in states]
 
     records.sort(key=accounting_order)
-    rows = rows_for(records, float(now), "allocations" in present, extern)
+    rows = rows_for(records, float(now), "allocations" in present, extern, "array" in present)
     parsable = "P" if "parsable2" in present else ("p" if "parsable" in present else None)
     sys.stdout.write(format_lines(rows, fields, header="noheader" not in present,
                                   parsable=parsable, delimiter=last.get("delimiter")))

@@ -13,9 +13,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clustrix_sim.engine.model import JobRecord
-from clustrix_sim.slurm.common import partition_of
+from clustrix_sim.slurm.common import partition_of, shown_priority
 from clustrix_sim.slurm.hostlist import compress
 from clustrix_sim.slurm.timefmt import secs2time_str, timestamp
+from clustrix_sim.slurm.versions import at_least
 
 __all__ = ["FIELDS", "SacctRow", "find_field", "format_lines"]
 
@@ -73,6 +74,8 @@ def _nodelist(row: SacctRow) -> str:
 def _alloc_cpus(row: SacctRow) -> str:
     rec = row.record
     if rec.state == "PENDING" or rec.start_time is None:
+        return "0"
+    if not rec.node_list and at_least("24.11"):  # 22.05 counts a job cancelled before it ran
         return "0"
     cpus = rec.alloc_cpus or rec.request.ntasks * rec.request.cpus_per_task
     if row.step == "batch" and rec.node_list:
@@ -154,7 +157,7 @@ FIELDS: list[tuple[str, int, Callable[[SacctRow], str]]] = [
     ("GID", 6, lambda r: str(r.record.request.uid)),
     ("Group", 9, lambda r: r.record.request.user),
     ("JobID", -12, lambda r: r.job_id_text + (f".{r.step}" if r.step else "")),
-    ("JobIDRaw", 12, _raw_id),
+    ("JobIDRaw", -12, _raw_id),  # left-aligned like JobID (22.05 and 24.11 measured)
     ("JobName", 10, _name),
     ("MaxRSS", 10, _max_rss),
     ("MaxRSSNode", 10, lambda r: r.record.node_list[0] if r.step and r.record.node_list else ""),
@@ -164,7 +167,7 @@ FIELDS: list[tuple[str, int, Callable[[SacctRow], str]]] = [
     ("NodeList", 15, _nodelist),
     ("NTasks", 8, lambda r: "1" if r.step else ""),
     ("Partition", 10, _job_only(partition_of)),
-    ("Priority", 10, lambda r: str(r.record.priority)),
+    ("Priority", 10, lambda r: str(shown_priority(r.record))),
     ("QOS", 10, _job_only(lambda rec: rec.request.qos or "normal")),
     ("Reason", 20, lambda r: r.record.acct_reason or "None"),
     ("ReqCPUS", 8, lambda r: str(r.record.request.ntasks * r.record.request.cpus_per_task)),

@@ -243,7 +243,7 @@ def main(argv: list[str]) -> int:
 
 
 def _main(argv: list[str]) -> int:
-    from clustrix_sim.slurm.common import SLURM_VERSION, error_exit
+    from clustrix_sim.slurm.common import error_exit, version_line
 
     try:
         cli, positionals = getopt_long(argv, OPTIONS, prog="sbatch", permute=False)
@@ -252,7 +252,7 @@ def _main(argv: list[str]) -> int:
         return 255  # sbatch's option parser exits with -1, whatever SLURM_EXIT_ERROR says
     keys = {k for k, _ in cli}
     if "version" in keys:
-        sys.stdout.write(f"slurm {SLURM_VERSION}\n")
+        sys.stdout.write(version_line())
         return 0
     if "help" in keys or "usage" in keys:
         sys.stdout.write(_usage_lines())
@@ -315,6 +315,23 @@ def _main(argv: list[str]) -> int:
     return _submit(request, extras)
 
 
+def _depends_on_unknown_jobs(request: dict) -> bool:
+    """24.11 refuses a dependency on a job slurmctld does not hold (never was, or purged after
+    MinJobAge); 22.05 accepted it and lifted the clause (the engine's behaviour)."""
+    from clustrix_sim.slurm.versions import at_least
+
+    refs = [ref for dep in request.get("dependencies") or [] for ref in dep.get("job_ids") or []]
+    if not refs or not at_least("24.11"):
+        return False
+    from clustrix_sim.slurm.common import call, load_records
+
+    bases = sorted({int(ref.split("_")[0]) for ref in refs if ref.split("_")[0].isdigit()})
+    held = [r for r in load_records(call("jobs", "sbatch", {"job_ids": bases, "include_finished": True}))
+            if r.visible_in_queue]
+    known = {r.job_id for r in held} | {r.array_job_id for r in held if r.array_job_id is not None}
+    return any(base not in known for base in bases)
+
+
 def _submit(request: dict, extras: dict) -> int:
     from clustrix_sim.controller import protocol
     from clustrix_sim.slurm.common import call, error_exit
@@ -326,6 +343,9 @@ def _submit(request: dict, extras: dict) -> int:
         )
         return 0
     try:
+        if _depends_on_unknown_jobs(request):
+            _err("Batch job submission failed: Job dependency problem")
+            return error_exit()
         result = call("submit", "sbatch", {"request": request})
     except protocol.RequestRefused as exc:
         text = REFUSALS.get(exc.kind, exc.message or exc.kind)

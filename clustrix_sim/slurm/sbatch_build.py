@@ -77,6 +77,7 @@ def build_request(
             ntasks_per_node = values.parse_int(value, "ntasks-per-node")
         elif key == "cpus-per-task":
             fields["cpus_per_task"] = values.parse_int(value, "cpus-per-task")
+            kept["tres-per-task"] = f"cpu={fields['cpus_per_task']}"  # 24.11's scontrol shows it
         elif key == "mem":
             fields["mem_mb"] = values.parse_mem_mb(value, "--mem")
             fields["mem_per_cpu_mb"] = None

@@ -40,7 +40,7 @@ def _err(text: str) -> None:
 
 def main(argv: list[str]) -> int:
     """Run scontrol with ``argv``; returns the exit code."""
-    from clustrix_sim.slurm.common import SLURM_VERSION
+    from clustrix_sim.slurm.common import version_line
 
     try:
         opts, words = getopt_long(argv, OPTIONS, prog="scontrol")
@@ -49,7 +49,7 @@ def main(argv: list[str]) -> int:
         return 1
     present = {k for k, _ in opts}
     if "version" in present or (words and words[0].lower() == "version"):
-        sys.stdout.write(f"slurm {SLURM_VERSION}\n")
+        sys.stdout.write(version_line())
         return 0
     if "help" in present or "usage" in present or not words:
         sys.stdout.write("scontrol [<OPTION>] [<COMMAND>]\n"

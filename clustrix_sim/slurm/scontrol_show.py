@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from clustrix_sim.engine.model import JobRecord, NodeRecord, PartitionRecord
-from clustrix_sim.slurm.common import SLURM_VERSION, partition_of
+from clustrix_sim.slurm.common import partition_of, shown_priority
 from clustrix_sim.slurm.hostlist import compress
 from clustrix_sim.slurm.timefmt import secs2time_str, timestamp
+from clustrix_sim.slurm.versions import at_least, full_version
 
 __all__ = ["format_job", "format_node", "format_partition", "mem_str"]
 
@@ -93,6 +94,15 @@ def _tres(rec: JobRecord, cpus: int, node_mem_mb: int | None = None) -> str:
     return ",".join(parts)
 
 
+def _tres_lines(rec: JobRecord, cpus: int, node_mem_mb: int | None, pending: bool) -> list[str]:
+    """22.05: one ``TRES=`` line; 24.11 has what was asked (``ReqTRES=``) and what was allocated
+    (``AllocTRES=``, ``(null)`` until the job starts)."""
+    tres = _tres(rec, cpus, node_mem_mb)
+    if not at_least("24.11"):
+        return [f"TRES={tres}"]
+    return [f"ReqTRES={tres}", f"AllocTRES={tres if rec.node_list and not pending else '(null)'}"]
+
+
 def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: bool = False,
                array_range: str | None = None, context: dict | None = None) -> str:
     """One ``scontrol show job`` record. ``array_range`` (``2-4%2``) marks a folded pending
@@ -137,7 +147,7 @@ def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: b
     lines = [
         first,
         f"UserId={req.user}({req.uid}) GroupId={req.user}({req.uid}) MCS_label=N/A",
-        f"Priority={rec.priority} Nice=0 Account={_null(req.account)} QOS={req.qos or 'normal'}",
+        f"Priority={shown_priority(rec)} Nice=0 Account={_null(req.account)} QOS={req.qos or 'normal'}",
         f"JobState={rec.state} Reason={reason} Dependency={dependency}",
         f"Requeue={1 if req.requeue else 0} Restarts={rec.restart_count} BatchFlag=1 Reboot=0 "
         f"ExitCode={rec.exit_code}:{rec.exit_signal}",
@@ -160,11 +170,13 @@ def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: b
     if rec.node_list and not pending:
         lines.append(f"BatchHost={rec.node_list[0]}")
     nodes = len(rec.node_list) or max(req.nodes, 1)
+    # 24.11 shows a held job's node range (min-max): the scheduler has not looked at it yet
+    node_text = f"{nodes}-{nodes}" if at_least("24.11") and pending and rec.priority == 0 else str(nodes)
     lines += [
-        f"NumNodes={nodes} NumCPUs={cpus} "
+        f"NumNodes={node_text} NumCPUs={cpus} "
         f"NumTasks={req.ntasks if started or pending else 'N/A'} CPUs/Task={req.cpus_per_task} "
         "ReqB:S:C:T=0:0:*:*",
-        f"TRES={_tres(rec, cpus, node_mem_mb)}",
+        *_tres_lines(rec, cpus, node_mem_mb, pending),
         "Socks/Node=* NtasksPerN:B:S:C=0:0:*:* CoreSpec=*",
     ]
     if detail and rec.node_list and not pending:
@@ -181,7 +193,10 @@ def format_job(rec: JobRecord, now: float, *, detail: bool = False, one_liner: b
     ]
     if req.comment:
         lines.append(f"Comment={req.comment} ")
-    lines += [f"StdErr={err_path}", "StdIn=/dev/null", f"StdOut={out_path}", "Power=", ""]
+    lines += [f"StdErr={err_path}", "StdIn=/dev/null", f"StdOut={out_path}"]
+    if at_least("24.11") and req.flavor_options.get("tres-per-task"):  # an explicit --cpus-per-task
+        lines.append(f"TresPerTask={req.flavor_options['tres-per-task']}")
+    lines += [""] if at_least("24.11") else ["Power=", ""]  # 24.11 has no empty Power= line
     if one_liner:
         return " ".join(lines) + "\n"
     return lines[0] + "".join("\n   " + line for line in lines[1:]) + "\n\n"
@@ -226,7 +241,7 @@ def format_node(node: NodeRecord, *, one_liner: bool = False) -> str:
         "AvailableFeatures=(null)",
         "ActiveFeatures=(null)",
         f"Gres={gres}",
-        f"NodeAddr={node.name} NodeHostName={node.name} Version={SLURM_VERSION}",
+        f"NodeAddr={node.name} NodeHostName={node.name} Version={full_version()}",
         "OS=Linux",
         f"RealMemory={node.mem_mb} AllocMem={node.alloc_mem_mb} FreeMem=N/A "
         f"Sockets={node.cpus} Boards=1",

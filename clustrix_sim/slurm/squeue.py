@@ -46,6 +46,7 @@ OPTIONS = table("""
 """)
 
 DEFAULT_FORMAT = "%.18i %.9P %.8j %.8u %.2t %.10M %.6D %R"
+ONLY_STATE_FORMAT = "%.18i %.2t"  # --only-job-state without a format (24.11 measured)
 LONG_FORMAT = "%.18i %.9P %.8j %.8u %.8T %.10M %.9l %.6D %R"
 _JOB = re.compile(r"^(\d+)(?:_(\d+|\[[\d,\-%:]+\]|\*))?$")
 
@@ -90,7 +91,7 @@ def _user_filter(text: str) -> set[str]:
 
 
 def sort_key(spec: str | None):  # noqa: ANN202 - returns a key function
-    from clustrix_sim.slurm.common import partition_of
+    from clustrix_sim.slurm.common import partition_of, shown_priority
     from clustrix_sim.slurm.states import state_order
 
     def base(rec) -> tuple:  # noqa: ANN001
@@ -104,10 +105,10 @@ def sort_key(spec: str | None):  # noqa: ANN202 - returns a key function
         return (-(rec.array_job_id if unsplit else rec.job_id), base(rec)[1])
 
     if not spec:
-        return lambda rec: (partition_of(rec), state_order(rec.state), -rec.priority, newest_first(rec))
+        return lambda rec: (partition_of(rec), state_order(rec.state), -shown_priority(rec), newest_first(rec))
     getters = {
         "i": base, "A": base, "P": partition_of, "t": lambda r: state_order(r.state),
-        "T": lambda r: r.state, "p": lambda r: r.priority, "Q": lambda r: r.priority,
+        "T": lambda r: r.state, "p": shown_priority, "Q": shown_priority,
         "u": lambda r: r.request.user, "j": lambda r: r.request.name,
         "V": lambda r: r.submit_time, "S": lambda r: r.start_time or 0.0,
         "M": lambda r: (r.end_time or 0.0) - (r.start_time or 0.0),
@@ -260,6 +261,8 @@ def _show(values, present, wanted_jobs, states, users) -> int:  # noqa: ANN001
         fields = sf.parse_format(values["format"] or "", warnings.append)
     elif "long" in present:
         fields = sf.parse_format(LONG_FORMAT, warnings.append)
+    elif "only-job-state" in present:  # 24.11: slurmctld sends ids and states only
+        fields = sf.parse_format(ONLY_STATE_FORMAT, warnings.append)
     else:
         import os
 

@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clustrix_sim.engine.model import JobRecord
-from clustrix_sim.slurm.common import partition_of
+from clustrix_sim.slurm.common import partition_of, shown_priority
 from clustrix_sim.slurm.hostlist import compress
 from clustrix_sim.slurm.states import compact
 from clustrix_sim.slurm.timefmt import squeue_secs, timestamp
@@ -189,8 +189,8 @@ LETTERS: dict[str, tuple[str, Callable[[Row], str], bool]] = {
     "w": ("WCKEY", lambda r: _null(r.record.request.wckey), True),
     "o": ("COMMAND", lambda r: _null(r.record.request.script_path), True),
     "m": ("MIN_MEMORY", _mem, True),
-    "p": ("PRIORITY", lambda r: f"{r.record.priority / 4294967295:.8f}", True),
-    "Q": ("PRIORITY", lambda r: str(r.record.priority), True),
+    "p": ("PRIORITY", lambda r: f"{shown_priority(r.record) / 4294967295:.8f}", True),
+    "Q": ("PRIORITY", lambda r: str(shown_priority(r.record)), True),
     "h": ("OVER_SUBSCRIBE", lambda r: "NO" if r.record.request.exclusive else "OK", True),
     "f": ("FEATURES", lambda r: _null(r.record.request.constraint), True),
     "b": ("TRES_PER_NODE", _tres, True),

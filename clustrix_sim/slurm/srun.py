@@ -90,7 +90,7 @@ def main(argv: list[str]) -> int:
     import signal
     import subprocess
 
-    from clustrix_sim.slurm.common import SLURM_VERSION
+    from clustrix_sim.slurm.common import version_line
 
     try:
         opts, command = getopt_long(argv, OPTIONS, prog="srun", permute=False)
@@ -99,7 +99,7 @@ def main(argv: list[str]) -> int:
         return 1
     last = {k: v for k, v in opts}
     if "version" in last:
-        sys.stdout.write(f"slurm {SLURM_VERSION}\n")
+        sys.stdout.write(version_line())
         return 0
     if not os.environ.get("SLURM_JOB_ID") and "jobid" not in last:
         _err("Unable to allocate resources: Requested operation is presently disabled")

@@ -27,9 +27,9 @@ def _wait_state(job, wanted: str) -> None:
     assert job.state.split()[0] == wanted
 
 
-@pytest.fixture()
-def executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    with SimCluster(nodes=2, cores_per_node=2, mem_per_node="4G", ssh=False) as sim:
+@pytest.fixture(params=["22.05", "24.11"])  # submitit unchanged on the simulator answering as either release
+def executor(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest):
+    with SimCluster(nodes=2, cores_per_node=2, mem_per_node="4G", ssh=False, slurm_version=request.param) as sim:
         for key, value in sim.env().items():
             monkeypatch.setenv(key, value)
         ex = submitit.SlurmExecutor(folder=tmp_path / "logs")

@@ -1,9 +1,11 @@
-"""Play a fidelity scenario against one Slurm (real on this host, or a simulator) and normalize it.
+"""Play a fidelity scenario against one Slurm (real, or a simulator) and normalize it.
 
-``python tests/clustrix_sim/slurm/fidelity/fidelity_runner.py [--write] [SCENARIO...]`` plays the scenarios
-on the real Slurm of this host (``host_slurm.sh start`` first) and on the simulator, prints how
-many outputs differ, and with ``--write`` saves the real side as golden files in
-``tests/data/slurm_real/`` (``fidelity_golden.py``), the files the CI test holds the simulator against.
+``python tests/clustrix_sim/slurm/fidelity/fidelity_runner.py [--version 22.05|24.11] [--write]
+[SCENARIO...]`` plays the scenarios on real Slurm (22.05: this host's, ``host_slurm.sh start``
+first; 24.11: the container of ``container_slurm.py start``) and on the simulator answering as
+the same release, prints how many outputs differ, and with ``--write`` saves the real side as
+golden files in ``tests/data/slurm_real/<version>/`` (``fidelity_golden.py``), the files the CI
+test holds the simulator against.
 """
 
 from __future__ import annotations
@@ -36,11 +38,18 @@ class Target:
     now: Callable[[], float]
     hosts: tuple[str, ...]
     users: tuple[str, ...]
+    work_root: str | None = None  # where work directories go (one the tools' side sees too)
 
 
-def real_target() -> Target:
+def real_target(version: str = "22.05") -> Target:
+    """22.05: the tools on this host's PATH; 24.11: the tools in the fidelity container."""
     import getpass
     import socket
+
+    if version == "24.11":
+        import container_slurm
+        return Target(container_slurm.run, time.time, (container_slurm.HOST,), ("root",),
+                      work_root=str(container_slurm.SHARED))
 
     def run(argv: list[str], cwd: str) -> subprocess.CompletedProcess:
         return subprocess.run(argv, cwd=cwd, capture_output=True, text=True, timeout=60, check=False)
@@ -126,7 +135,7 @@ def wait(target: Target, job: str, condition: str, cwd: str, deadline_s: float =
 
 def play(steps: list[tuple[str, ...]], target: Target, final_queries=()) -> Play:  # noqa: ANN001
     """Run ``steps``, wait for every job to be final and accounted, run ``final_queries``."""
-    result = Play(work_dir=tempfile.mkdtemp(prefix="fidelity-"))
+    result = Play(work_dir=tempfile.mkdtemp(prefix="fidelity-", dir=target.work_root))
     began = int(target.now())
     start = time.strftime("%Y-%m-%dT%H:%M:%S", time.localtime(began))
     try:
@@ -154,8 +163,9 @@ def _step(step: tuple[str, ...], target: Target, result: Play, start: str) -> No
         argv = _words(step[1], result, start)
         done = target.run(argv, cwd)
         result.outputs.append(Output(step[1], done.returncode, done.stdout, done.stderr))
-        if argv[0] == "sbatch" and done.returncode == 0:
-            result.job_ids.append(int(done.stdout.split()[-1].split(";")[0]))
+        last = (done.stdout.split() or [""])[-1].split(";")[0]
+        if argv[0] == "sbatch" and done.returncode == 0 and last.isdigit():  # not --version
+            result.job_ids.append(int(last))
     else:
         raise ValueError(f"unknown step kind {kind!r}")
 
@@ -182,29 +192,37 @@ def wait_until_idle(target: Target, cwd: str | None = None) -> None:
         time.sleep(POLL_S)
 
 
-def play_on_sim(steps: list[tuple[str, ...]], final_queries, site: Mapping[str, object]) -> list[Output]:  # noqa: ANN001
+def play_on_sim(steps: list[tuple[str, ...]], final_queries, site, options: Mapping[str, object]) -> list[Output]:  # noqa: ANN001
     from clustrix_sim.cluster import SimCluster
 
-    with SimCluster(ssh=False, **site) as sim:  # type: ignore[arg-type]
+    with SimCluster(ssh=False, site=site, **options) as sim:  # type: ignore[arg-type]
         target = sim_target(sim)
         return play(steps, target, final_queries).normalized(target)
 
 
-def play_on_real(steps: list[tuple[str, ...]], final_queries) -> list[Output]:  # noqa: ANN001
-    target = real_target()
+def play_on_real(steps: list[tuple[str, ...]], final_queries, version: str = "22.05") -> list[Output]:  # noqa: ANN001
+    target = real_target(version)
     wait_until_idle(target)
     return play(steps, target, final_queries).normalized(target)
 
 
-def real_slurm_available() -> str | None:
-    """None when this host's real Slurm answers as the fidelity site; otherwise why not."""
+def real_slurm_available(version: str = "22.05") -> str | None:
+    """None when real Slurm ``version`` answers as the fidelity site; otherwise why not."""
+    if version == "24.11":
+        import container_slurm
+        if shutil.which("docker") is None:
+            return "no docker command for the Slurm 24.11 container"
+        if not container_slurm.running():
+            return f"the Slurm 24.11 container is not up (run {container_slurm.START_COMMAND})"
+        return None
     if shutil.which("scontrol") is None or shutil.which("sacct") is None:
         return "no real Slurm tools on PATH"
     try:
         ping = subprocess.run(["scontrol", "show", "config"], capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return f"scontrol show config failed: {exc}"
-    if ping.returncode != 0 or "ClusterName             = simcluster" not in ping.stdout:
+    if ping.returncode != 0 or "ClusterName             = simcluster" not in ping.stdout or \
+            "SLURM_VERSION           = 22.05" not in ping.stdout:
         return "real Slurm is not up as the fidelity site (run tests/clustrix_sim/slurm/fidelity/host_slurm.sh)"
     if os.geteuid() != 0:
         return "the fidelity site runs jobs as root"

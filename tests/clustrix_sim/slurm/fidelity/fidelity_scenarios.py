@@ -14,16 +14,33 @@ A scenario is a name and a list of steps; every step is a tuple:
 Every scenario ends with :data:`FINAL_QUERIES`: once all its jobs are final, the queries that
 clustrix, submitit, parsl, psij and a person at a terminal run, over all its jobs.
 
-The site both sides run (``host_slurm.sh`` for real Slurm, :data:`SIM_SITE` for the simulator):
-cluster ``simcluster``, one node with 2 CPUs and 16000 MB, partition ``normal`` (default,
-MaxTime=INFINITE), ``CR_Core_Memory`` with no DefMemPerCPU, no PrologFlags, MinJobAge=300,
-MaxArraySize=1001, FirstJobId=100000.
+The site both sides run is :data:`SITE` (one ``SlurmSite``: the simulator runs it, and real
+Slurm's slurm.conf is rendered from it — ``host_slurm.sh`` for 22.05 on this host,
+``container_slurm.py`` for 24.11 in a container): cluster ``simcluster``, one node with 2 CPUs
+and 16000 MB, partition ``normal`` (default, MaxTime=INFINITE), ``CR_Core_Memory`` with no
+DefMemPerCPU, no PrologFlags, MinJobAge=300, MaxArraySize=1001, FirstJobId=100000, account
+``root``. ``python fidelity_scenarios.py render VERSION HOST [PID_DIR]`` prints its slurm.conf.
 """
 
 from __future__ import annotations
 
-SIM_SITE = {"nodes": 1, "cores_per_node": 2, "mem_per_node": 16000, "cluster_name": "simcluster",
-            "first_job_id": 100000, "default_account": "root", "mem_default": "node", "min_job_age_s": 300.0, "max_array_size": 1001, "time_scale": 30.0}
+import dataclasses
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))  # the checkout, for host_slurm.sh's python3
+
+from clustrix_sim.slurm.site import SlurmSite  # noqa: E402
+
+VERSIONS = ("22.05", "24.11")
+SITE = SlurmSite(cluster_name="simcluster", nodes=1, cpus_per_node=2, real_memory_mb=16000,
+                 first_job_id=100000, default_account="root", min_job_age_s=300, max_array_size=1001)
+SIM_OPTIONS = {"time_scale": 30.0}  # the simulator's clock runs fast; real Slurm's cannot
+
+
+def site_for(version: str) -> SlurmSite:
+    """The fidelity site as Slurm ``version`` runs it."""
+    return dataclasses.replace(SITE, slurm_version=version)
 
 JOB_SCRIPT = """#!/bin/bash
 #SBATCH --job-name=scripted
@@ -129,9 +146,27 @@ SCENARIOS: dict[str, list[tuple[str, ...]]] = {
         ("run", "scontrol show job {J1}"),
         ("run", "scontrol show job {J2}"),
     ],
+    "releases": [  # what one release has and the other lacks (options, columns)
+        ("run", "sbatch --version"),
+        ("run", "sbatch --wrap 'sleep 120'"),
+        ("wait", "{J1}", "running:1"),
+        ("run", "squeue --only-job-state -j {J1}"),
+        ("run", "scancel --ctld 999999"),
+        ("run", "scancel {J1}"),
+        ("wait", "{J1}", "final"),
+        ("run", "sacct --array -X -j {J1} -o JobID,State"),
+        ("run", "sacct -X -o JobID,JobIDRaw,JobName -j {J1}"),
+        ("run", "sbatch --tres-per-task=cpu=1 --wrap true"),
+    ],
     "timeout": [
         ("run", "sbatch --time=1 --wrap 'sleep 600'"),
         ("wait", "{J1}", "final"),
         ("run", "scontrol show job {J1}"),
     ],
 }
+
+
+if __name__ == "__main__":
+    if len(sys.argv) not in (4, 5) or sys.argv[1] != "render":
+        raise SystemExit("usage: fidelity_scenarios.py render VERSION HOST [PID_DIR]")
+    sys.stdout.write(site_for(sys.argv[2]).render_slurm_conf(sys.argv[3], run_dir=(sys.argv[4:] or ["/run"])[0]))

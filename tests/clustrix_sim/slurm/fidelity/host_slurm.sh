@@ -1,7 +1,7 @@
 #!/bin/sh
 # Bring up (or stop) real Slurm 22.05 on this host, as root, configured as the site the
-# fidelity scenarios give the simulator (site.py: cluster "simcluster", one node with 2 CPUs and
-# 16000 MB, partition "normal", CR_Core_Memory, no DefMemPerCPU, no PrologFlags).
+# fidelity scenarios give the simulator (fidelity_scenarios.SITE: cluster "simcluster", one node
+# with 2 CPUs and 16000 MB, partition "normal", CR_Core_Memory, no DefMemPerCPU, no PrologFlags).
 # Usage: host_slurm.sh start|stop.  Needs: apt-get install slurm-wlm slurmdbd munge mariadb-server
 set -eu
 HOST=$(hostname)
@@ -21,32 +21,11 @@ if [ "${1:-start}" = stop ]; then
     exit 0
 fi
 mkdir -p /run/slurm-fidelity /var/spool/slurmctld /var/spool/slurmd /var/log/slurm /run/munge
-cat > /etc/slurm/slurm.conf <<CONF
-ClusterName=simcluster
-SlurmctldHost=$HOST
-SlurmUser=root
-SlurmdUser=root
-AuthType=auth/munge
-ProctrackType=proctrack/linuxproc
-TaskPlugin=task/none
-SchedulerType=sched/backfill
-SelectType=select/cons_tres
-SelectTypeParameters=CR_Core_Memory
-JobAcctGatherType=jobacct_gather/linux
-AccountingStorageType=accounting_storage/slurmdbd
-AccountingStorageHost=localhost
-StateSaveLocation=/var/spool/slurmctld
-SlurmdSpoolDir=/var/spool/slurmd
-SlurmctldPidFile=/run/slurm-fidelity/slurmctld.pid
-SlurmdPidFile=/run/slurm-fidelity/slurmd.pid
-SlurmctldLogFile=/var/log/slurm/slurmctld.log
-SlurmdLogFile=/var/log/slurm/slurmd.log
-ReturnToService=2
-MinJobAge=300
-FirstJobId=100000
-NodeName=$HOST CPUs=2 RealMemory=16000 State=UNKNOWN
-PartitionName=normal Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
-CONF
+# slurm.conf is rendered from the fidelity site (fidelity_scenarios.SITE, a SlurmSite), the same
+# object the simulator runs, so both sides of a comparison are one site.
+here=$(cd "$(dirname "$0")" && pwd)
+python3 "$here/fidelity_scenarios.py" render 22.05 "$HOST" /run/slurm-fidelity > /etc/slurm/slurm.conf.new
+mv /etc/slurm/slurm.conf.new /etc/slurm/slurm.conf
 cat > /etc/slurm/slurmdbd.conf <<CONF
 AuthType=auth/munge
 DbdHost=localhost
