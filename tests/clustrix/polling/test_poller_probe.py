@@ -212,3 +212,19 @@ def test_status_round_resolves_with_candidates_as_before():
     poller.tick()
     assert out.done == {"1": ResultReady(b"v")}
     assert "2" in poller.live_keys()
+
+
+def test_without_a_lister_one_bulk_read_of_results_and_sentinels_per_tick():
+    clock, source, files, out = Clock(), FakeSource(), Files(), Outcomes()
+    poller = Poller(source, files, CONFIG, probe=ResultProbe(files), clock=clock, sleep=lambda s: None)
+    poller._ensure_thread = lambda: None
+    poller.watch([out.task("9", i) for i in range(3)])
+    poller.watch([out.watch("10")])
+    source.statuses = {"9_0": RUN, "9_1": RUN, "9_2": RUN, "10": RUN}
+    files.files = {"/j/9/result.1.pkl": b"r1", "/j/9/exit_code.2": b"137\n", "/j/9/stdout.0.log": b""}
+    poller.tick()
+    assert files.listings == []
+    assert files.reads[0] == ["/j/9/result.0.pkl", "/j/9/exit_code.0", "/j/9/result.1.pkl", "/j/9/exit_code.1",
+                              "/j/9/result.2.pkl", "/j/9/exit_code.2", "/j/10/result.pkl", "/j/10/exit_code"]
+    assert out.done == {"9_1": ResultReady(b"r1")}
+    assert source.queries == [["9", "10"]]  # the sentinel without a result asked the scheduler at once
