@@ -70,16 +70,19 @@ class RoundTripCounter:
     def counting(self, transport: Any = None) -> Iterator[RoundTripCounter]:
         """Count paramiko SFTP traffic (all clients) and ``transport.run`` while the block runs."""
         from paramiko.sftp import BaseSFTP
+        from paramiko.sftp_client import SFTPClient
 
         counter = self
         send, read = BaseSFTP._send_packet, BaseSFTP._read_packet
 
         def counting_send(self: Any, t: Any, packet: Any) -> Any:
-            counter._on_send(self)
+            if isinstance(self, SFTPClient):  # a server in this process is not the client
+                counter._on_send(self)
             return send(self, t, packet)
 
         def counting_read(self: Any) -> Any:
-            counter._on_read(self)
+            if isinstance(self, SFTPClient):
+                counter._on_read(self)
             return read(self)
 
         BaseSFTP._send_packet, BaseSFTP._read_packet = counting_send, counting_read  # type: ignore[method-assign]

@@ -65,10 +65,12 @@ ACCOUNTING_CHAIN = 50
 """Per-job accounting lookups (``qacct -j N``) chained into one shell command."""
 
 
-def split_ids(ids: Sequence[str], *, max_ids: int = MAX_IDS_PER_COMMAND,
-              max_chars: int = MAX_ID_CHARS) -> list[list[str]]:
+def split_ids(ids: Sequence[str], *, max_ids: int | None = None, max_chars: int | None = None) -> list[list[str]]:
     """``ids`` in order, cut into groups of at most ``max_ids`` ids and ``max_chars`` characters
-    (an id longer than ``max_chars`` goes alone)."""
+    (an id longer than ``max_chars`` goes alone); None: :data:`MAX_IDS_PER_COMMAND`,
+    :data:`MAX_ID_CHARS`, read at call time."""
+    max_ids = MAX_IDS_PER_COMMAND if max_ids is None else max_ids
+    max_chars = MAX_ID_CHARS if max_chars is None else max_chars
     groups: list[list[str]] = []
     current: list[str] = []
     chars = 0

@@ -251,13 +251,15 @@ def read_files(sftp: paramiko.SFTPClient, paths: Iterable[str]) -> dict[str, byt
     firsts = [(path, handle, pipe.send(CMD_FSTAT, handle),
                pipe.send(CMD_READ, handle, int64(0), CHUNK_BYTES))
               for path, handle in handles]
+    got = [(path, handle, pipe.attrs(fstat).st_size or 0, bytearray(pipe.data(first) or b""))
+           for path, handle, fstat, first in firsts]
+    # Batch 3, only sent: the rest of files larger than one read, and every close (a read
+    # handle's close changes nothing, so nobody waits for it); waited for only when there is a rest.
     rests: list[tuple[str, bytearray, list[int]]] = []
-    for path, handle, fstat, first in firsts:
-        size = pipe.attrs(fstat).st_size or 0
-        blob = bytearray(pipe.data(first) or b"")
+    for path, handle, size, blob in got:
         more = [pipe.send(CMD_READ, handle, int64(offset), CHUNK_BYTES)
-                for offset in range(len(blob), size, CHUNK_BYTES)] if len(blob) < size else []
-        pipe.forget(pipe.send(CMD_CLOSE, handle))  # no need to wait: a read handle's close changes nothing
+                for offset in range(len(blob), size, CHUNK_BYTES)]
+        pipe.forget(pipe.send(CMD_CLOSE, handle))
         rests.append((path, blob, more))
     for path, blob, more in rests:
         for num in more:
