@@ -116,6 +116,8 @@ class SchedulerStatusSource:
     def query(self, ids: Sequence[str]) -> dict[str, JobStatus]:
         m = self.module
         groups = split_ids(list(ids))
+        if not groups:
+            return {}
         if not self.use_fallback:
             argvs = unique_argvs([m.status_argv(g) for g in groups])
             dones = self._run_all(argvs)
@@ -147,6 +149,8 @@ class SchedulerStatusSource:
         if accounting is None:
             raise TypeError(f"{self.module.NAME} keeps no per-job accounting (check has_accounting)")
         lookups = unique_argvs([accounting.argv(i) for i in ids])
+        if not lookups:
+            return {}
         argvs = [chain[0] if len(chain) == 1 else ["/bin/sh", "-c", "; ".join(shlex.join(a) for a in chain)]
                  for chain in (lookups[i:i + ACCOUNTING_CHAIN] for i in range(0, len(lookups), ACCOUNTING_CHAIN))]
         dones = self._run_all(argvs)

@@ -153,3 +153,39 @@ def test_many_live_jobs_are_polled_with_bounded_commands_one_round_at_a_time(slu
     assert len(full) == 3  # one round over all 11 live jobs: 4 + 4 + 3 ids
     assert sorted(i for c in full for i in next(a for a in c if a.startswith("--jobs="))[7:].split(",")) == \
         sorted(f.job_id for f in futures)
+
+
+def test_a_submission_is_two_sftp_round_trips_and_one_command(slurm, tmp_path, monkeypatch):
+    import threading
+
+    from paramiko.sftp import BaseSFTP
+    from paramiko.sftp_client import SFTPClient
+
+    trips: dict[str, int] = {}
+    sent: dict[int, bool] = {}
+    send, read = BaseSFTP._send_packet, BaseSFTP._read_packet
+
+    def counting_send(self, t, packet):
+        if isinstance(self, SFTPClient):
+            sent[id(self)] = True
+        return send(self, t, packet)
+
+    def counting_read(self):
+        if isinstance(self, SFTPClient) and sent.get(id(self)):
+            sent[id(self)] = False
+            name = threading.current_thread().name
+            trips[name] = trips.get(name, 0) + 1
+        return read(self)
+
+    with ClusterExecutor(profile(slurm, tmp_path), name="round-trips") as ex:
+        assert ex.submit(triple, 1).result(timeout=DEADLINE_S) == 3  # warm: login, key agreed
+        seen = count_commands(ex.backend)
+        monkeypatch.setattr(BaseSFTP, "_send_packet", counting_send)
+        monkeypatch.setattr(BaseSFTP, "_read_packet", counting_read)
+        me = threading.current_thread().name
+        futures = [ex.submit(triple, 2)]
+        assert trips.get(me, 0) == 2 and [c[0] for c in seen] == ["sbatch"]  # stage (2) + sbatch
+        futures += ex.submit_array(triple, range(30), chunk_size=3)
+        assert trips.get(me, 0) == 4 and [c[0] for c in seen] == ["sbatch", "sbatch"]
+        assert futures[0].result(timeout=DEADLINE_S) == 6
+        assert [f.result(timeout=DEADLINE_S) for f in futures[1:]] == [3 * i for i in range(30)]

@@ -70,6 +70,12 @@ def test_two_thousand_ids_one_round_of_bounded_sacct_commands():
     assert all(name.startswith("clustrix-status") for name in fake.threads)  # side by side
 
 
+def test_no_ids_no_command():
+    fake = FakeSlurm()
+    assert SchedulerStatusSource(fake, schedulers.get("slurm")).query([]) == {}
+    assert fake.argvs == []
+
+
 def test_a_small_round_is_still_one_command_in_the_callers_thread():
     fake = FakeSlurm()
     SchedulerStatusSource(fake, schedulers.get("slurm")).query(["1", "2", "3"])
