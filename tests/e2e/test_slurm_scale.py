@@ -189,3 +189,30 @@ def test_a_submission_is_two_sftp_round_trips_and_one_command(slurm, tmp_path, m
         assert trips.get(me, 0) == 4 and [c[0] for c in seen] == ["sbatch", "sbatch"]
         assert futures[0].result(timeout=DEADLINE_S) == 6
         assert [f.result(timeout=DEADLINE_S) for f in futures[1:]] == [3 * i for i in range(30)]
+
+
+def test_a_part_refused_cancels_the_parts_already_submitted(small_site, tmp_path, go):
+    small_site.faults.clear()
+    with ClusterExecutor(profile(small_site, tmp_path, max_array_size=LIMIT), name="split-refused") as ex:
+        launcher = ex.backend.launcher
+        submit = launcher.submit
+        submitted: list[str] = []
+
+        def first_then_refuse(spec, paths):
+            job_id = submit(spec, paths)
+            submitted.append(job_id)
+            small_site.faults.fail_submissions(
+                1, message="sbatch: error: Batch job submission failed: Job violates accounting/QOS policy")
+            return job_id
+
+        launcher.submit = first_then_refuse
+        try:
+            with pytest.raises(SubmissionError, match="accounting/QOS policy"):
+                ex.submit_items(fail_first_else_wait, [((str(go), i), {}) for i in range(1, 16)], chunk_size=1)
+        finally:
+            small_site.faults.clear()
+        assert len(submitted) == 1
+        tasks = [r for r in small_site.jobs(full=True) if r.request.name == "split-refused"]
+        assert len(tasks) == LIMIT  # only the first part exists, and it was cancelled
+        for rec in tasks:
+            assert small_site.wait_job(rec.job_id, timeout_s=DEADLINE_S).state.startswith("CANCELLED")

@@ -272,7 +272,7 @@ class RemoteBackend:
             files_by_dir[job_dir] = files
             staged.append((spec, paths, binding, plan))
         self.stager.stage_many(files_by_dir)
-        del files_by_dir  # the payloads are on the host now; do not hold them while jobs run
+        del files_by_dir, files  # the payloads are on the host now; do not hold them while jobs run
         subs: list[Submission] = []
         for spec, paths, binding, plan in staged:
             try:
