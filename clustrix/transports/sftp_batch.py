@@ -22,7 +22,7 @@ Only a failure costs more: a missing parent directory falls back to creating it 
 
 Requests and answers go through paramiko's ``SFTPClient`` request machinery (``_async_request``
 and ``_read_response``, which its own pipelined file writes and prefetching use): each answer is
-routed to the :class:`_Replies` that sent the request. The amount in flight is bounded (bytes and
+routed to the :class:`Pipeline` that sent the request. The amount in flight is bounded (bytes and
 requests) to keep memory and the server's queue small.
 """
 
@@ -73,46 +73,40 @@ channel window (2 MB) already caps what the server may send before we read it, a
 other than writes are tens of bytes, so neither side can stall the other."""
 
 
-class _Replies:
-    """Collects the answers to one batch's requests (paramiko calls ``_async_response``)."""
-
-    def __init__(self) -> None:
-        self.got: dict[int, tuple[int, Message]] = {}
-
-    def _async_response(self, t: int, msg: Message, num: int) -> None:
-        self.got[num] = (t, msg)
-
-
 class Pipeline:
-    """Sends requests without waiting; :meth:`answer` waits for one. One thread at a time."""
+    """Sends requests without waiting; :meth:`answer` waits for one. One thread at a time.
+
+    paramiko routes each answer to the object that sent the request (``_async_response``), so
+    answers can arrive in any order and none is lost while another is awaited.
+    """
 
     def __init__(self, sftp: paramiko.SFTPClient):
         self.sftp = sftp
-        self.replies = _Replies()
+        self._got: dict[int, tuple[int, Message]] = {}
         self._pending: dict[int, int] = {}  # request number -> bytes it accounts for
+        self._forgotten: set[int] = set()
         self._bytes = 0
+
+    def _async_response(self, t: int, msg: Message, num: int) -> None:  # called by paramiko
+        self._bytes -= self._pending.pop(num, 0)
+        if num in self._forgotten:
+            self._forgotten.discard(num)
+        else:
+            self._got[num] = (t, msg)
 
     def send(self, t: int, *args: Any) -> int:
         size = sum(len(a) for a in args if isinstance(a, (bytes, bytearray, memoryview)))
         while self._pending and (len(self._pending) >= MAX_IN_FLIGHT or self._bytes + size > MAX_IN_FLIGHT_BYTES):
-            self._read_one()
-        num = self.sftp._async_request(self.replies, t, *args)
+            self.sftp._read_response()  # one packet, routed to its request's owner
+        num = self.sftp._async_request(self, t, *args)
         self._pending[num] = size
         self._bytes += size
         return num
 
-    def _read_one(self) -> None:
-        before = len(self.replies.got)
-        self.sftp._read_response()  # one packet, routed to its request's owner
-        if len(self.replies.got) == before:
-            return  # an answer to someone else's request (e.g. a close sent earlier)
-        for num in [n for n in self._pending if n in self.replies.got]:
-            self._bytes -= self._pending.pop(num)
-
     def answer(self, num: int) -> tuple[int, Message]:
-        while num not in self.replies.got:
-            self._read_one()
-        return self.replies.got.pop(num)
+        while num not in self._got:
+            self.sftp._read_response()  # one packet (ours, or an earlier request's, e.g. a close)
+        return self._got.pop(num)
 
     def status(self, num: int) -> None:
         """Wait for a status answer; raise its error (``FileNotFoundError``, ``PermissionError``...)."""
@@ -150,8 +144,9 @@ class Pipeline:
         return msg.get_binary()
 
     def forget(self, num: int) -> None:
-        """An answer nobody needs to wait for (a read handle's close)."""
-        self._bytes -= self._pending.pop(num, 0)
+        """An answer nobody waits for (a read handle's close): dropped whenever it arrives."""
+        if self._got.pop(num, None) is None:
+            self._forgotten.add(num)
 
 
 def _mode_attrs(mode: int) -> SFTPAttributes:
