@@ -9,8 +9,10 @@
   says it is safe (``retry_safe=True``: status queries, reads); otherwise
   :class:`~clustrix.errors.ConnectionLostError` tells the caller to find out (e.g. list the queue
   before submitting again). Failures before the command was sent are always retried.
-- Files: one SFTP channel per connection, reused and reopened after a reconnect. Writes go to a
-  temporary name, get their mode before any byte is written, and are renamed into place.
+- Files: one SFTP channel per connection, reused and reopened after a reconnect. Requests are
+  pipelined (:mod:`clustrix.transports.sftp_batch`): a job directory and all its files cost two
+  round trips, reading any number of small files two. Writes go to a temporary name created
+  0600, get their exact mode before any byte is written, and are renamed into place.
 """
 
 from __future__ import annotations
