@@ -238,31 +238,36 @@ def read_files(sftp: paramiko.SFTPClient, paths: Iterable[str]) -> dict[str, byt
     opens = [(path, pipe.send(CMD_OPEN, path, SFTP_FLAG_READ, SFTPAttributes())) for path in wanted]
     out: dict[str, bytes | None] = {}
     handles: list[tuple[str, bytes]] = []
-    for path, num in opens:
-        try:
-            handles.append((path, pipe.handle(num)))
-        except FileNotFoundError:
-            out[path] = None
-    firsts = [(path, handle, pipe.send(CMD_FSTAT, handle),
-               pipe.send(CMD_READ, handle, int64(0), CHUNK_BYTES))
-              for path, handle in handles]
-    got = [(path, handle, pipe.attrs(fstat).st_size or 0, bytearray(pipe.data(first) or b""))
-           for path, handle, fstat, first in firsts]
-    # Batch 3, only sent: the rest of files larger than one read, and every close (a read
-    # handle's close changes nothing, so nobody waits for it); waited for only when there is a rest.
-    rests: list[tuple[str, bytearray, list[int]]] = []
-    for path, handle, size, blob in got:
-        more = [pipe.send(CMD_READ, handle, int64(offset), CHUNK_BYTES)
-                for offset in range(len(blob), size, CHUNK_BYTES)]
-        pipe.forget(pipe.send(CMD_CLOSE, handle))
-        rests.append((path, blob, more))
-    for path, blob, more in rests:
-        for num in more:
-            chunk = pipe.data(num)
-            if chunk is None:
-                break  # the file shrank since fstat (a log being rewritten): what we have is it
-            blob.extend(chunk)
-        out[path] = bytes(blob)
+    try:
+        for path, num in opens:
+            try:
+                handles.append((path, pipe.handle(num)))
+            except FileNotFoundError:
+                out[path] = None
+        firsts = [(path, handle, pipe.send(CMD_FSTAT, handle), pipe.send(CMD_READ, handle, int64(0), CHUNK_BYTES))
+                  for path, handle in handles]
+        got = [(path, handle, pipe.attrs(fstat).st_size or 0, bytearray(pipe.data(first) or b""))
+               for path, handle, fstat, first in firsts]
+        # Batch 3, only sent: the rest of files larger than one read, and every close (a read
+        # handle's close changes nothing, so nobody waits for it); waited for only for a rest.
+        rests: list[tuple[str, bytearray, list[int]]] = []
+        for path, handle, size, blob in got:
+            rests.append((path, blob, [pipe.send(CMD_READ, handle, int64(offset), CHUNK_BYTES)
+                                       for offset in range(len(blob), size, CHUNK_BYTES)]))
+        for _path, handle in handles:
+            pipe.forget(pipe.send(CMD_CLOSE, handle))
+        handles = []
+        for path, blob, more in rests:
+            for num in more:
+                chunk = pipe.data(num)
+                if chunk is None:
+                    break  # the file shrank since fstat (a log being rewritten): what we have is it
+                blob.extend(chunk)
+            out[path] = bytes(blob)
+    except OSError:
+        for _path, handle in handles:  # a refused read (permissions): release the server's handles
+            _quietly(lambda h: pipe.forget(pipe.send(CMD_CLOSE, h)), handle)
+        raise
     return {path: out[path] for path in wanted}
 
 
