@@ -256,7 +256,10 @@ def _results_in_order(futures: list[JobFuture], deadline: float | None,
     # caller stops early or one item raises, as Executor.map does -- all of it in one call.
     # The progress bar is closed here, in the caller's thread, before the last value is handed
     # out: closing it from the last future's callback would race with the caller's own output.
+    # Only the futures not yet handed out are held here, so a value the caller has consumed is
+    # not kept alive by the iterator (the caller's list and the backend decide its lifetime).
     pending = list(reversed(futures))
+    del futures
     try:
         while pending:
             fut = pending[-1]

@@ -20,6 +20,13 @@ minutes of work, e.g. ``chunk_size=ceil(n_items / cores_you_expect)``. The last 
 
 Task ``t`` runs items ``t*chunk .. t*chunk+chunk-1`` in order and its result file holds one
 envelope per item in the same order, so results map back to input order by arithmetic alone.
+
+A site caps the tasks of one array (SLURM ``MaxArraySize``, PBS ``max_array_size``, SGE
+``max_aj_tasks``; the profile's ``max_array_size``). A plan with more tasks is cut into
+:class:`ArrayPart` s of at most that many tasks, each submitted as its own array over a
+contiguous run of items (:meth:`ArrayPlan.split`); the caller still gets one future per item, in
+input order, and cancelling the map cancels every part. The chunking is never changed to fit the
+limit: that would run long items one after another instead of side by side.
 """
 
 from __future__ import annotations
@@ -74,11 +81,46 @@ class ArrayPlan:
         start = task * self.chunk_size
         return range(start, min(start + self.chunk_size, self.n_items))
 
+    def split(self, max_tasks: int | None) -> list[ArrayPart]:
+        """This plan as parts of at most ``max_tasks`` tasks each (one part when it fits)."""
+        if max_tasks is None or self.n_tasks <= max_tasks:
+            return [ArrayPart(0, self)]
+        if isinstance(max_tasks, bool) or not isinstance(max_tasks, int) or max_tasks < 1:
+            raise ResourceError("max_array_size", max_tasks, "a whole number of tasks >= 1")
+        items_per_part = max_tasks * self.chunk_size
+        return [ArrayPart(start, ArrayPlan(min(items_per_part, self.n_items - start), self.chunk_size))
+                for start in range(0, self.n_items, items_per_part)]
+
     def chunks(self, items: Sequence[T]) -> list[list[T]]:
         """``items`` split into one list per task."""
         if len(items) != self.n_items:
             raise ValueError(f"plan is for {self.n_items} items, got {len(items)}")
         return [list(items[r.start:r.stop]) for r in (self.items_of(t) for t in range(self.n_tasks))]
+
+
+@dataclass(frozen=True)
+class ArrayPart:
+    """One array job of a split plan: items ``first_item ..`` laid out by ``plan``."""
+
+    first_item: int
+    plan: ArrayPlan
+
+    @property
+    def items(self) -> range:
+        """The indices (in the whole map) of the items this part runs."""
+        return range(self.first_item, self.first_item + self.plan.n_items)
+
+
+def parallel_shares(max_parallel: int | None, n_parts: int) -> list[int | None]:
+    """Each part's ``%limit`` so that the parts together keep to ``max_parallel`` running tasks.
+
+    The parts of a split map run side by side; each gets an even share (at least 1, so with more
+    parts than ``max_parallel`` the total is ``n_parts``). None stays None (no limit).
+    """
+    if max_parallel is None:
+        return [None] * n_parts
+    base, extra = divmod(max_parallel, n_parts)
+    return [max(1, base + (1 if i < extra else 0)) for i in range(n_parts)]
 
 
 def check_chunk_size(value: object, name: str = "chunk_size") -> int | None:

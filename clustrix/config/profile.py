@@ -19,6 +19,11 @@ BACKENDS = ("local", "debug", "ssh", "slurm", "pbs", "torque", "sge")
 SCHEDULER_BACKENDS = ("slurm", "pbs", "torque", "sge")
 HOST_KEY_POLICIES = ("strict", "accept-new")
 LOCAL_MODES = ("processes", "threads")
+DEFAULT_MAX_ARRAY_SIZE = {"slurm": 1001, "pbs": 10000, "torque": 10000, "sge": 75000}
+"""Most tasks one array job may have when a profile sets no ``max_array_size``: each scheduler's
+stock default (SLURM ``MaxArraySize`` 1001, i.e. indices 0..1000; PBS Pro ``max_array_size``
+10000; Grid Engine ``max_aj_tasks`` 75000). Torque ships without a limit; 10000 keeps its
+``qsub -t`` ranges and status listings of one array within what sites commonly allow."""
 
 
 @dataclass(frozen=True)
@@ -33,6 +38,9 @@ class Profile:
     ``poll_max_interval_s``. ``array_chunk_size`` puts that many items in each array task (raise
     it for many short items; leave it unset for long ones: one item per task up to 500 items,
     then evenly chunked), and ``max_array_parallel`` caps running tasks (``%limit``).
+    ``max_array_size`` is the most tasks the site lets one array have (SLURM ``MaxArraySize``,
+    PBS ``max_array_size``, SGE ``max_aj_tasks``; None: the scheduler's stock default, see
+    :data:`DEFAULT_MAX_ARRAY_SIZE`): a map with more tasks is submitted as several arrays.
     ``command_timeout_s`` bounds every scheduler command; ``max_workers`` and ``local_mode``
     apply to the ``local`` backend.
     """
@@ -58,6 +66,7 @@ class Profile:
     local_mode: str = "processes"
     array_chunk_size: int | None = None
     max_array_parallel: int | None = None
+    max_array_size: int | None = None
     environment: Environment | None = None
     """The job's interpreter and what it has installed (:mod:`clustrix.config.environment`):
     an existing ``python``, a ``conda`` environment, ``modules`` to load, or a venv clustrix builds
@@ -88,7 +97,7 @@ class Profile:
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
                 raise ConfigError(f"must be a positive number of seconds, got {value!r}",
                                   source=f"profile {self.name!r}", key=key)
-        for key in ("port", "max_workers", "array_chunk_size", "max_array_parallel"):
+        for key in ("port", "max_workers", "array_chunk_size", "max_array_parallel", "max_array_size"):
             value = getattr(self, key)
             if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
                 raise ConfigError(f"must be a positive whole number, got {value!r}",
@@ -152,6 +161,14 @@ class Profile:
     def scheduler(self) -> str | None:
         """The scheduler module name, or None for local/debug/ssh."""
         return self.backend if self.backend in SCHEDULER_BACKENDS else None
+
+    @property
+    def array_size_limit(self) -> int | None:
+        """Most tasks per array job: ``max_array_size``, else the scheduler's stock default
+        (None for backends without arrays of their own: local, debug, ssh)."""
+        if self.max_array_size is not None:
+            return self.max_array_size
+        return DEFAULT_MAX_ARRAY_SIZE.get(self.backend)
 
     def with_resources(self, **user_values: Any) -> Profile:
         """A copy whose default resources are overridden (user forms: ``memory="8GB"``)."""

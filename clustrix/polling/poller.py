@@ -24,7 +24,9 @@ on their own, slower schedule: ``status_interval_s`` after a job is added, growi
 pending/running states and for jobs that end without a result. Probe ticks come every
 ``probe_fraction`` of the time since anything last happened, clamped to ``probe_interval_s``
 (default: half of ``interval_s``: a probe touches neither the scheduler nor a shell) ..
-``max_interval_s``, so noticing a result costs a bounded fraction of the job's own run time.
+``max_interval_s``, so noticing a result costs a bounded fraction of the job's own run time; with
+hundreds of live jobs the shortest gap grows so a probe reads at most ``probe_files_per_s`` files
+a second.
 
 Command failures are retried at the next status round; only a bounded number of consecutive
 failures fails the live jobs (with the command and its stderr), because the jobs themselves are
@@ -209,7 +211,8 @@ class Poller:
                 self._status_interval = min(self._status_interval * cfg.backoff, cap)
             self._next_status_at = now + self._status_interval
         quiet_s = max(0.0, now - self._last_event)
-        probe_delay = min(max(quiet_s * cfg.probe_fraction, cfg.first_probe_interval_s), cfg.max_interval_s)
+        shortest = max(cfg.first_probe_interval_s, 2 * len(rest) / cfg.probe_files_per_s)
+        probe_delay = min(max(quiet_s * cfg.probe_fraction, shortest), cfg.max_interval_s)
         return max(0.0, min(probe_delay, self._next_status_at - now))
 
     def _status_round(self, live: list[Watch]) -> tuple[bool, bool] | None:

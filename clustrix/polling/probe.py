@@ -7,12 +7,16 @@ and it does not start a shell, so a heavy ``.bashrc`` does not slow it down. So 
 before (and usually instead of) the status command, :class:`ResultProbe` looks at each live
 submission's job directory once:
 
-- a directory with one live watch (a single job): one ``get_files`` of its result file, which is a
-  single round trip while the file is missing and returns the content as soon as it exists, so
-  noticing the result and fetching it are the same request;
-- a directory with several live watches (an array: every task writes into the same directory):
-  one listing of the directory reveals every ``result[.T].pkl`` and ``exit_code[.T]`` at once,
-  then one bulk ``get_files`` reads the results that appeared.
+- without a directory lister (what the remote backend uses): ONE bulk ``get_files`` of the result
+  and sentinel files of every live watch in the probed directories. Over SSH that is pipelined
+  (:mod:`clustrix.transports.sftp_batch`): one round trip while nothing exists, two when results
+  do, whatever the number of jobs and tasks, so noticing a result and fetching it are the same
+  probe;
+- with a lister: a directory with one live watch reads its result file; a directory with several
+  (an array: every task writes into the same directory) is listed once, which reveals every
+  ``result[.T].pkl`` and ``exit_code[.T]`` at once, then one bulk ``get_files`` reads the results
+  that appeared. (A listing costs a round trip per few dozen names on most servers: cheaper only
+  where reads are not pipelined.)
 
 The probe only ever *resolves results*. A sentinel without a result (the runner died, the job was
 killed) is reported as a hint so the poller asks the scheduler right away; the scheduler's state
@@ -81,9 +85,11 @@ class ResultProbe:
             dirs = (dirs[start:] + dirs[:start])[: self.max_dirs_per_tick]
         outcome = ProbeOutcome(dirs=len(dirs))
         wanted: dict[str, str] = {}  # result path -> watch key, to read in one bulk get_files
+        if self.lister is None:
+            return self._read_all([w for d in dirs for w in by_dir[d]], outcome)
         for d in dirs:
             group = by_dir[d]
-            if len(group) == 1 or self.lister is None:
+            if len(group) == 1:
                 # One round trip per file while it is missing; the content when it exists.
                 for w in group:
                     wanted[w.files.result] = w.key
@@ -102,6 +108,19 @@ class ResultProbe:
                 blob = blobs.get(path)
                 if blob is not None:
                     outcome.results[key] = blob
+        return outcome
+
+
+    def _read_all(self, watches: list[Watch], outcome: ProbeOutcome) -> ProbeOutcome:
+        """Results and sentinels of ``watches`` in one bulk read (the mode without a lister)."""
+        paths = [p for w in watches for p in (w.files.result, w.files.sentinel)]
+        blobs = self.fetcher.get_files(paths)
+        for w in watches:
+            blob = blobs.get(w.files.result)
+            if blob is not None:
+                outcome.results[w.key] = blob
+            elif blobs.get(w.files.sentinel) is not None:
+                outcome.ended.add(w.key)
         return outcome
 
 

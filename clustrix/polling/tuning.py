@@ -31,6 +31,10 @@ class PollerConfig:
     """With a result probe: tick every this fraction of the time since anything last happened."""
     probe_interval_s: float | None = None
     """With a result probe: the shortest gap between ticks (None: ``interval_s / PROBE_SPEEDUP``)."""
+    probe_files_per_s: float = 4000.0
+    """With a result probe: a tick reads two files per live job or task, so with many live the
+    gap between ticks grows to keep the reads under this rate (500 live tasks: 0.25 s), sparing
+    the login node (and this machine's CPU) while results still arrive within a fraction of a second."""
 
     @property
     def first_probe_interval_s(self) -> float:

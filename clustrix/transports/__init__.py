@@ -3,7 +3,8 @@
 ``transport_for(profile)`` picks one: :class:`LocalTransport` when the profile has no host,
 otherwise the pooled :class:`SSHTransport` for the profile's host, port and user. The contract is
 :class:`~clustrix.transports.base.Transport`; ``ssh_pool`` keeps one connection per host,
-``ssh_config`` reads ``~/.ssh/config`` and ``sftp_ops`` does the file steps. May import
+``ssh_config`` reads ``~/.ssh/config``, ``sftp_batch`` moves files with pipelined SFTP requests
+(a few round trips for any number of files) and ``sftp_ops`` creates missing directories. May import
 :mod:`clustrix.errors` and, for ``transport_for``, :mod:`clustrix.config`; nothing that runs jobs.
 """
 

@@ -77,10 +77,13 @@ class Transport(Protocol):
         """
         ...
 
-    def put_files(self, files: Mapping[str, bytes], *, mode: int = FILE_MODE) -> None:
+    def put_files(self, files: Mapping[str, bytes], *, mode: int = FILE_MODE, dirs: Sequence[str] = (),
+                  dir_mode: int = DIR_MODE) -> None:
         """Write each ``{path: content}`` atomically (temporary name + rename) with ``mode``.
 
-        The parent directories must exist (see :meth:`makedirs`).
+        ``dirs`` are created first (with missing parents, as :meth:`makedirs`), each ending with
+        exactly ``dir_mode`` (an existing one too); other parent directories must exist. Over
+        SSH the directories and every file travel pipelined: two round trips in all.
         """
         ...
 

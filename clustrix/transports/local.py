@@ -85,7 +85,14 @@ class LocalTransport:
             raise
         return Completed(args, proc.returncode, decode_output(out), decode_output(err))
 
-    def put_files(self, files: Mapping[str, bytes], *, mode: int = FILE_MODE) -> None:
+    def put_files(self, files: Mapping[str, bytes], *, mode: int = FILE_MODE, dirs: Sequence[str] = (),
+                  dir_mode: int = DIR_MODE) -> None:
+        for directory in dirs:
+            LocalTransport.makedirs(self, directory, dir_mode)  # part of this call, not a call of its own
+            try:
+                os.chmod(self.expand_path(directory), dir_mode)  # as over SSH: exactly dir_mode
+            except OSError as exc:
+                raise _file_error("create directory", directory, exc) from exc
         for path, content in files.items():
             target = self.expand_path(path)
             directory, name = os.path.split(target)

@@ -9,8 +9,10 @@
   says it is safe (``retry_safe=True``: status queries, reads); otherwise
   :class:`~clustrix.errors.ConnectionLostError` tells the caller to find out (e.g. list the queue
   before submitting again). Failures before the command was sent are always retried.
-- Files: one SFTP channel per connection, reused and reopened after a reconnect. Writes go to a
-  temporary name, get their mode before any byte is written, and are renamed into place.
+- Files: one SFTP channel per connection, reused and reopened after a reconnect. Requests are
+  pipelined (:mod:`clustrix.transports.sftp_batch`): a job directory and all its files cost two
+  round trips, reading any number of small files two. Writes go to a temporary name created
+  0600, get their exact mode before any byte is written, and are renamed into place.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import TypeVar
 import paramiko
 
 from clustrix.errors import CommandTimeoutError, ConnectionLostError, TransportError
-from clustrix.transports import sftp_ops
+from clustrix.transports import sftp_batch, sftp_ops
 from clustrix.transports.base import (
     DIR_MODE,
     FILE_MODE,
@@ -52,6 +54,13 @@ CHUNK_BYTES = 64 * 1024
 LIVENESS_CHECK_S = 1.0  # while waiting on a command, re-check the link at least this often
 NO_EXIT_STATUS = 255  # what OpenSSH's client reports when the server sends no exit status
 T = TypeVar("T")
+
+
+def _some(paths: Sequence[str], shown: int = 3) -> str:
+    """Paths for an error message: all of a few, the first ``shown`` of many."""
+    if len(paths) <= shown:
+        return ", ".join(paths)
+    return f"{', '.join(paths[:shown])} and {len(paths) - shown} more"
 
 
 class _LinkLost(Exception):
@@ -325,37 +334,51 @@ class SSHTransport:
                                               host=self.host, cause=exc) from exc
         raise AssertionError("unreachable")
 
-    def put_files(self, files: Mapping[str, bytes], *, mode: int = FILE_MODE) -> None:
-        """Write files atomically with ``mode`` (set before the content is written)."""
-        items = [(self.expand_path(path), data) for path, data in files.items()]
+    def put_files(self, files: Mapping[str, bytes], *, mode: int = FILE_MODE, dirs: Sequence[str] = (),
+                  dir_mode: int = DIR_MODE) -> None:
+        """Create ``dirs`` and write files atomically with ``mode``, pipelined (two round trips).
+
+        See :mod:`clustrix.transports.sftp_batch`. A missing parent of a directory is created
+        step by step (``makedirs``), then the batch is sent again.
+        """
+        items = {self.expand_path(path): data for path, data in files.items()}
+        made = [posixpath.normpath(self.expand_path(d)) for d in dirs]
 
         def put(sftp: paramiko.SFTPClient) -> None:
-            for target, data in items:
-                sftp_ops.put_one(sftp, target, data, mode, self.host)
+            try:
+                sftp_batch.write_files(sftp, items, mode, dirs=made, dir_mode=dir_mode, host=self.host)
+            except FileNotFoundError:
+                if not made:
+                    raise
+                for d in made:  # a parent is missing (the first job under a new remote_dir)
+                    sftp_ops.makedirs(sftp, d, dir_mode, self.host)
+                sftp_batch.write_files(sftp, items, mode, host=self.host)
 
-        if items:
-            self._sftp_call(f"write {', '.join(t for t, _ in items)}", put)
+        if items or made:
+            self._sftp_call(f"write {_some(list(items) or made)}", put)
 
     def get_files(self, paths: Iterable[str]) -> dict[str, bytes | None]:
-        """Read whole files; missing ones map to None."""
+        """Read whole files, pipelined (two round trips for small files); missing ones map to None."""
         wanted = list(paths)
         # expand first: home() may need the SFTP lock that get() below holds
-        expanded = [(path, self.expand_path(path)) for path in wanted]
+        expanded = {path: self.expand_path(path) for path in wanted}
 
         def get(sftp: paramiko.SFTPClient) -> dict[str, bytes | None]:
-            return {path: sftp_ops.get_one(sftp, real, self.host) for path, real in expanded}
+            blobs = sftp_batch.read_files(sftp, expanded.values())
+            return {path: blobs[real] for path, real in expanded.items()}
 
-        return self._sftp_call(f"read {', '.join(wanted)}", get) if wanted else {}
+        return self._sftp_call(f"read {_some(wanted)}", get) if wanted else {}
 
     def stat_files(self, paths: Iterable[str]) -> dict[str, FileStat | None]:
-        """``lstat`` over the shared SFTP channel; missing paths map to None."""
+        """``lstat`` over the shared SFTP channel, pipelined; missing paths map to None."""
         wanted = list(paths)
-        expanded = [(path, self.expand_path(path)) for path in wanted]
+        expanded = {path: self.expand_path(path) for path in wanted}
 
         def stats(sftp: paramiko.SFTPClient) -> dict[str, FileStat | None]:
-            return {path: sftp_ops.lstat(sftp, real) for path, real in expanded}
+            found = sftp_batch.lstat_paths(sftp, expanded.values())
+            return {path: found[real] for path, real in expanded.items()}
 
-        return self._sftp_call(f"stat {', '.join(wanted)}", stats) if wanted else {}
+        return self._sftp_call(f"stat {_some(wanted)}", stats) if wanted else {}
 
     def uid(self) -> int:
         """``id -u`` on the host, run once per transport (an SFTP server cannot say who we are)."""

@@ -19,7 +19,7 @@ from concurrent.futures import Future
 from dataclasses import replace
 from typing import Any
 
-from clustrix.backends.array_plan import ArrayPlan, check_chunk_size
+from clustrix.backends.array_plan import ArrayPlan, check_chunk_size, parallel_shares
 from clustrix.backends.base import ArrayItem, check_items
 from clustrix.backends.environment import EnvironmentManager
 from clustrix.backends.ledger import Ledger, LedgerEntry
@@ -33,7 +33,7 @@ from clustrix.futures import JobFuture, status_for_exception
 from clustrix.payload.binding import JobBinding, new_binding
 from clustrix.payload.codec import Call, dump_array, dump_call, load_result
 from clustrix.polling.poller import Poller, PollerConfig
-from clustrix.polling.probe import ResultProbe, lister_for
+from clustrix.polling.probe import ResultProbe
 from clustrix.polling.resolution import Failed, ResultReady
 from clustrix.polling.watch import Watch, WatchFiles
 from clustrix.spec import ArraySpec, JobPaths, JobSpec
@@ -82,10 +82,10 @@ class RemoteBackend:
         config = poller_config or PollerConfig(interval_s=profile.poll_interval_s,
                                                max_interval_s=profile.poll_max_interval_s,
                                                grace=self.launcher.grace)
-        # The fast path: result files are noticed by looking into job directories each tick;
-        # the scheduler is asked on a slower schedule (see clustrix.polling.poller).
+        # The fast path: result files are read (pipelined, without listing directories) each
+        # tick; the scheduler is asked on a slower schedule (see clustrix.polling.poller).
         self.poller = Poller(self.launcher.source, transport, config,
-                             probe=ResultProbe(transport, lister_for(transport)), sleep=poll_sleep,
+                             probe=ResultProbe(transport), sleep=poll_sleep,
                              name=f"clustrix-poller-{profile.name}")
         self.ledger = LedgerRecorder(ledger, profile)
         self._lock = threading.Lock()
@@ -108,6 +108,10 @@ class RemoteBackend:
 
         ``chunk_size`` items run in each array task (one after another); None means the
         profile's ``array_chunk_size``, else the automatic rule of :mod:`clustrix.backends.array_plan`.
+        More tasks than the site allows in one array (the profile's ``max_array_size``) are
+        submitted as several arrays, staged together; the futures still come back in input
+        order, and cancelling them cancels every part. A ``max_parallel`` limit is shared out
+        between the parts (:func:`~clustrix.backends.array_plan.parallel_shares`).
         """
         self._check_open()
         chunk_size = check_chunk_size(chunk_size)
@@ -115,11 +119,22 @@ class RemoteBackend:
         if not checked:
             return []
         plan = ArrayPlan.for_items(len(checked), chunk_size=chunk_size or self.profile.array_chunk_size)
+        parts = plan.split(self.profile.array_size_limit)
         max_parallel = spec.array.max_parallel if spec.array is not None else None
-        spec = replace(spec, array=ArraySpec(plan.n_tasks, max_parallel or self.profile.max_array_parallel))
-        sub = self._start(spec, lambda key, binding: dump_array(fn, plan.chunks(checked), key, binding=binding),
-                          plan=plan, function=function_name(fn))
-        return list(sub.futures)
+        shares = parallel_shares(max_parallel or self.profile.max_array_parallel, len(parts))
+        if len(parts) > 1:
+            log.info("%d tasks exceed max_array_size %s: submitting %d arrays", plan.n_tasks,
+                     self.profile.array_size_limit, len(parts))
+        jobs = []
+        for part, share in zip(parts, shares, strict=True):
+            def payload(key: bytes, binding: JobBinding, part_plan: ArrayPlan = part.plan,
+                        start: int = part.first_item) -> bytes:
+                return dump_array(fn, part_plan.chunks(checked[start:start + part_plan.n_items]), key,
+                                  binding=binding)
+
+            jobs.append((replace(spec, array=ArraySpec(part.plan.n_tasks, share)), payload, part.plan))
+        subs = self._start_many(jobs, function=function_name(fn))
+        return [fut for sub in subs for fut in sub.futures]
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No new submissions; cancel live jobs if asked; wait for the rest if asked."""
@@ -239,24 +254,54 @@ class RemoteBackend:
     def _start(self, spec: JobSpec, make_payload: Callable[[bytes, JobBinding], bytes], *,
                plan: ArrayPlan | None, function: str) -> Submission:
         """Sign the payload for a fresh job dir, stage it, submit it, start watching it."""
+        return self._start_many([(spec, make_payload, plan)], function=function)[0]
+
+    def _start_many(self, jobs: Sequence[tuple[JobSpec, Callable[[bytes, JobBinding], bytes], ArrayPlan | None]],
+                    *, function: str) -> list[Submission]:
+        """:meth:`_start` for several jobs: staged in ONE ``put_files``, then submitted in order.
+
+        If a later submission fails, the ones already submitted are cancelled (best effort)
+        before the error is raised: the caller has no futures to reach them by.
+        """
         prepared_at = time.time()  # the client's share of a timeline starts here (see clustrix.gantt)
-        if self.profile.environment is not None:  # the job's interpreter; a bad environment fails here
-            interpreter = self.environment.interpreter()
-            spec = interpreter.apply(spec)
-            self.stager.prep.use_interpreter(interpreter.python, interpreter.setup)  # what the preflight asks
         key = self.stager.key()
-        job_dir = self.stager.new_job_dir()
-        binding = new_binding(job_dir)  # what its results must carry (see clustrix.payload.binding)
-        payload = make_payload(key, binding)
-        paths = JobPaths(job_dir, self.stager.remote_key_path)
-        files: dict[str, bytes | str] = dict(self.launcher.render(spec, paths))
-        files[paths.payload] = payload
-        self.stager.stage(job_dir, files)
-        job_id = self.launcher.submit(spec, paths)
-        n_tasks = None if plan is None else plan.n_tasks
-        sub = Submission.new(job_id, paths, key, binding, plan, self.launcher.task_keys(job_id, n_tasks))
-        self._register(sub, function=function, record=True, prepared_at=prepared_at)
-        return sub
+        staged: list[tuple[JobSpec, JobPaths, JobBinding, ArrayPlan | None]] = []
+        files_by_dir: dict[str, dict[str, bytes | str]] = {}
+        for spec, make_payload, plan in jobs:
+            spec = self._in_environment(spec)
+            job_dir = self.stager.new_job_dir()
+            binding = new_binding(job_dir)  # what its results must carry (see clustrix.payload.binding)
+            paths = JobPaths(job_dir, self.stager.remote_key_path)
+            files: dict[str, bytes | str] = dict(self.launcher.render(spec, paths))
+            files[paths.payload] = make_payload(key, binding)
+            files_by_dir[job_dir] = files
+            staged.append((spec, paths, binding, plan))
+        self.stager.stage_many(files_by_dir)
+        del files_by_dir, files  # the payloads are on the host now; do not hold them while jobs run
+        subs: list[Submission] = []
+        for spec, paths, binding, plan in staged:
+            try:
+                job_id = self.launcher.submit(spec, paths)
+            except BaseException:
+                if subs:
+                    try:
+                        self.cancel_all(subs)
+                    except Exception:  # noqa: BLE001 - the submit error is the one to report
+                        log.warning("cancelling the %d arrays already submitted failed", len(subs), exc_info=True)
+                raise
+            n_tasks = None if plan is None else plan.n_tasks
+            sub = Submission.new(job_id, paths, key, binding, plan, self.launcher.task_keys(job_id, n_tasks))
+            self._register(sub, function=function, record=True, prepared_at=prepared_at)
+            subs.append(sub)
+        return subs
+
+    def _in_environment(self, spec: JobSpec) -> JobSpec:
+        """``spec`` running the profile's job interpreter; a bad environment fails here, before staging."""
+        if self.profile.environment is None:
+            return spec
+        interpreter = self.environment.interpreter()  # built (once) on the first submission
+        self.stager.prep.use_interpreter(interpreter.python, interpreter.setup)  # what the preflight asks
+        return interpreter.apply(spec)
 
     def _register(self, sub: Submission, *, function: str, record: bool, prepared_at: float | None = None) -> None:
         """Create the item futures, record the job in the ledger and start watching its tasks."""

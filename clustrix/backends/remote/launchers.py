@@ -17,7 +17,7 @@ from clustrix.backends.remote.tagged_submit import SUBMIT_ATTEMPTS, SUBMIT_BACKO
 from clustrix.config.profile import Profile
 from clustrix.errors import CommandError, SubmissionError, TransportError
 from clustrix.polling.resolution import GracePolicy
-from clustrix.polling.scheduler_source import SchedulerStatusSource, is_transient
+from clustrix.polling.scheduler_source import SchedulerStatusSource, is_transient, split_ids
 from clustrix.polling.watch import StatusSource
 from clustrix.schedulers.contract import SchedulerModule
 from clustrix.spec import ArraySpec, JobPaths, JobSpec
@@ -101,9 +101,11 @@ class SchedulerLauncher:
         return self.module.log_paths(paths, task)
 
     def cancel(self, job_ids: Sequence[str]) -> None:
-        argv = self.module.cancel_argv(list(job_ids))
-        run_with_retry(self.transport, argv, self.timeout_s, self._sleep, host=self.host,
-                       error=CommandError, benign=self.module.is_unknown_job_error)
+        # A few hundred ids per command, as for status (see scheduler_source.split_ids).
+        for group in split_ids(list(job_ids)):
+            argv = self.module.cancel_argv(group)
+            run_with_retry(self.transport, argv, self.timeout_s, self._sleep, host=self.host,
+                           error=CommandError, benign=self.module.is_unknown_job_error)
 
 
 def run_with_retry(transport: Transport, argv: list[str], timeout_s: float, sleep: Callable[[float], None],

@@ -1,8 +1,9 @@
 """Job directories on the execution host: creation, upload, result fetch, and the HMAC key.
 
 Per submission one unique directory ``<remote_dir>/<yyyymmdd>-<uuid4 hex>`` (mode 0700) holds
-``job.sh``, ``call.pkl`` and later the result, sentinel and logs. Staging costs two round trips:
-one ``makedirs`` and one ``put_files`` of every file (the submit command is the third).
+``job.sh``, ``call.pkl`` and later the result, sentinel and logs. Staging is ONE ``put_files``
+that creates the directory and writes every file, pipelined over SSH (two round trips however
+many files and job directories: :mod:`clustrix.transports.sftp_batch`); the submit command follows.
 
 The HMAC key: one per profile target, kept locally in the user data dir (0600) and remotely at
 ``<remote_dir>/.clustrix-key`` (0600, outside every job dir, so write access to a job dir is not
@@ -49,7 +50,8 @@ log = logging.getLogger(__name__)
 class StagingTransport(Protocol):
     """The part of :class:`clustrix.transports.Transport` staging needs."""
 
-    def put_files(self, files: Mapping[str, bytes], *, mode: int = 0o600) -> None: ...
+    def put_files(self, files: Mapping[str, bytes], *, mode: int = 0o600, dirs: Sequence[str] = (),
+                  dir_mode: int = 0o700) -> None: ...
     def get_files(self, paths: Sequence[str]) -> dict[str, bytes | None]: ...
     def stat_files(self, paths: Sequence[str]) -> dict[str, FileStat | None]: ...
     def makedirs(self, path: str, mode: int = 0o700) -> None: ...
@@ -201,20 +203,26 @@ class Stager:
 
         The remote key travels in the same call the first time it is needed.
         """
+        self.stage_many({job_dir: files})
+
+    def stage_many(self, jobs: Mapping[str, Mapping[str, bytes | str]]) -> None:
+        """:meth:`stage` for several job directories (job dir -> its files) in one ``put_files``."""
         key = self.key()
-        payload = {path: data.encode("utf-8") if isinstance(data, str) else bytes(data)
-                   for path, data in files.items()}
-        for path in payload:
-            if posixpath.dirname(path) != job_dir:
-                raise ValueError(f"staged file {path!r} is not directly inside job dir {job_dir!r}")
-        # Check the host's Python (once) and ship the user's local modules, before any job dir.
-        payload.update(self.prep.files_for(job_dir, payload, key, self.remote_dir))
-        self.transport.makedirs(job_dir, mode=0o700)
+        payload: dict[str, bytes] = {}
+        for job_dir, files in jobs.items():
+            staged: dict[str, bytes] = {}
+            for path, data in files.items():
+                if posixpath.dirname(path) != job_dir:
+                    raise ValueError(f"staged file {path!r} is not directly inside job dir {job_dir!r}")
+                staged[path] = data.encode("utf-8") if isinstance(data, str) else bytes(data)
+            # Check the host's Python (once) and ship the user's local modules, before any job dir.
+            staged.update(self.prep.files_for(job_dir, staged, key, self.remote_dir))
+            payload.update(staged)
         with self._lock:
             upload_key = not self._key_uploaded
         if upload_key:
             payload[self.remote_key_path] = key.hex().encode("ascii") + b"\n"
-        self.transport.put_files(payload, mode=0o600)
+        self.transport.put_files(payload, mode=0o600, dirs=list(jobs), dir_mode=0o700)
         if upload_key:
             with self._lock:
                 self._key_uploaded = True

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clustrix.api.progress import Progress
-from clustrix.backends.array_plan import AUTO_MAX_TASKS, ArrayPlan, check_chunk_size
+from clustrix.backends.array_plan import AUTO_MAX_TASKS, ArrayPlan, check_chunk_size, parallel_shares
 from clustrix.errors import ResourceError
 
 
@@ -79,3 +79,35 @@ def test_chunk_size_errors_name_the_value(bad):
 
 def test_chunk_size_none_means_automatic():
     assert check_chunk_size(None) is None and check_chunk_size(7) == 7
+
+
+@given(n=st.integers(1, 5000), chunk=st.integers(1, 40), limit=st.integers(1, 1200))
+def test_split_parts_respect_the_limit_and_keep_every_item_in_order(n, chunk, limit):
+    plan = ArrayPlan.for_items(n, chunk_size=chunk)
+    parts = plan.split(limit)
+    assert all(p.plan.n_tasks <= limit for p in parts)
+    assert [i for p in parts for i in p.items] == list(range(n))
+    assert sum(p.plan.n_tasks for p in parts) == plan.n_tasks  # the chunking never changes
+    assert all(p.plan.chunk_size == chunk for p in parts)
+    assert len(parts) == -(-plan.n_tasks // limit)
+
+
+def test_split_of_a_map_that_fits_is_the_plan_itself():
+    plan = ArrayPlan.for_items(35, chunk_size=1)
+    assert [p.plan for p in plan.split(1001)] == [plan] == [p.plan for p in plan.split(None)]
+    assert [(p.first_item, p.plan.n_items) for p in plan.split(10)] == [(0, 10), (10, 10), (20, 10), (30, 5)]
+
+
+def test_split_refuses_a_bad_limit_by_name():
+    with pytest.raises(ResourceError, match="max_array_size"):
+        ArrayPlan.for_items(35, chunk_size=1).split(0)
+
+
+@pytest.mark.parametrize(("limit", "parts", "shares"), [
+    (None, 3, [None, None, None]),
+    (10, 3, [4, 3, 3]),
+    (2, 4, [1, 1, 1, 1]),
+    (8, 1, [8]),
+])
+def test_parallel_limit_is_shared_between_parts(limit, parts, shares):
+    assert parallel_shares(limit, parts) == shares

@@ -169,6 +169,9 @@ BAD_FILES = [
     ("profiles:\n  a:\n    memory: lots\n", "profiles.a: key 'memory': invalid memory 'lots'"),
     ("profiles:\n  a:\n    time: 1:99:00\n", "profiles.a: key 'time': invalid time"),
     ("profiles:\n  a:\n    port: twenty-two\n", "profiles.a: key 'port': must be a positive whole number"),
+    ("profiles:\n  a:\n    backend: slurm\n    max_array_size: 0\n",
+     "profiles.a: key 'max_array_size': must be a positive whole number, got 0"),
+    ("profiles:\n  a:\n    max_array_size: lots\n", "profiles.a: key 'max_array_size': must be a positive whole number"),
     ("profiles:\n  a:\n    host: 12\n", "profiles.a: key 'host': must be a non-empty string"),
     ("profiles:\n  a:\n    env: [A, B]\n", "profiles.a: key 'env': must be a mapping"),
     ("profiles:\n  a:\n    resources: 4\n", "profiles.a: key 'resources': must be a mapping"),
@@ -324,3 +327,13 @@ def test_session_profile_precedence(clean: Path) -> None:
     finally:
         assert cfg.set_session_profile(previous) is provider
     assert cfg.resolve_profile().backend == "local"  # configure() applies again
+
+
+@pytest.mark.parametrize(("backend", "given", "limit"), [
+    ("slurm", None, 1001), ("pbs", None, 10000), ("torque", None, 10000), ("sge", None, 75000),
+    ("slurm", 10, 10), ("local", None, None), ("debug", None, None),
+])
+def test_array_size_limit_defaults_per_scheduler(backend: str, given: int | None, limit: int | None) -> None:
+    profile = Profile.from_mapping({"backend": backend, "max_array_size": given}, name="p")
+    assert profile.array_size_limit == limit
+    assert Profile.from_mapping(profile.to_mapping(), name="p") == profile

@@ -212,3 +212,36 @@ def test_status_round_resolves_with_candidates_as_before():
     poller.tick()
     assert out.done == {"1": ResultReady(b"v")}
     assert "2" in poller.live_keys()
+
+
+def test_without_a_lister_one_bulk_read_of_results_and_sentinels_per_tick():
+    clock, source, files, out = Clock(), FakeSource(), Files(), Outcomes()
+    poller = Poller(source, files, CONFIG, probe=ResultProbe(files), clock=clock, sleep=lambda s: None)
+    poller._ensure_thread = lambda: None
+    poller.watch([out.task("9", i) for i in range(3)])
+    poller.watch([out.watch("10")])
+    source.statuses = {"9_0": RUN, "9_1": RUN, "9_2": RUN, "10": RUN}
+    files.files = {"/j/9/result.1.pkl": b"r1", "/j/9/exit_code.2": b"137\n", "/j/9/stdout.0.log": b""}
+    poller.tick()
+    assert files.listings == []
+    assert files.reads[0] == ["/j/9/result.0.pkl", "/j/9/exit_code.0", "/j/9/result.1.pkl", "/j/9/exit_code.1",
+                              "/j/9/result.2.pkl", "/j/9/exit_code.2", "/j/10/result.pkl", "/j/10/exit_code"]
+    assert out.done == {"9_1": ResultReady(b"r1")}
+    assert source.queries == [["9", "10"]]  # the sentinel without a result asked the scheduler at once
+
+
+def test_with_many_live_tasks_probe_ticks_keep_to_the_file_rate():
+    clock, source, files, out = Clock(), FakeSource(), Files(), Outcomes()
+    config = PollerConfig(interval_s=1.0, max_interval_s=8.0, status_interval_s=4.0, probe_interval_s=0.01,
+                          probe_files_per_s=1000.0)
+    poller = Poller(source, files, config, probe=ResultProbe(files), clock=clock, sleep=lambda s: None)
+    poller._ensure_thread = lambda: None
+    poller.watch([out.task("9", i) for i in range(500)])
+    assert poller.tick() == pytest.approx(1.0)  # 2 files x 500 tasks at 1000 files/s
+    poller.watch([out.watch("1")])
+    files.files["/j/9/result.0.pkl"] = b"r"
+    clock.t += 1
+    assert poller.tick() == pytest.approx(2 * 500 / 1000.0)  # 499 tasks + 1 job left
+    files.files = {f"/j/9/result.{i}.pkl": b"r" for i in range(500)}
+    clock.t += 1
+    assert poller.tick() == pytest.approx(0.01)  # one job left: the configured shortest gap

@@ -24,9 +24,9 @@ class CountingTransport(LocalTransport):
         self.calls: list[str] = []
         self._home = home
 
-    def put_files(self, files, *, mode=0o600):
+    def put_files(self, files, *, mode=0o600, dirs=(), dir_mode=0o700):
         self.calls.append("put_files")
-        return super().put_files(files, mode=mode)
+        return super().put_files(files, mode=mode, dirs=dirs, dir_mode=dir_mode)
 
     def get_files(self, paths):
         self.calls.append("get_files")
@@ -61,13 +61,13 @@ def _stager(tmp_path, remote_dir="~/jobs"):
     return t, Stager(t, profile, today=lambda: date(2025, 1, 2))
 
 
-def test_first_submission_is_three_round_trips_then_two(tmp_path, data_dir):
+def test_staging_is_one_put_files_that_creates_the_job_dir(tmp_path, data_dir):
     t, stager = _stager(tmp_path)
     job_dir = stager.new_job_dir()
     assert re.fullmatch(re.escape(str(tmp_path / "home" / "jobs")) + r"/20250102-[0-9a-f]{32}", job_dir)
     stager.stage(job_dir, {f"{job_dir}/job.sh": "#!/bin/sh\n", f"{job_dir}/call.pkl": b"\x00payload"})
     # The key agreement (id -u, lstat of key and dir; no key yet, so no read) happens once.
-    assert t.calls == ["home", "uid", "stat_files", "makedirs", "put_files"]
+    assert t.calls == ["home", "uid", "stat_files", "put_files"]
     assert stat.S_IMODE(os.stat(job_dir).st_mode) == 0o700
     assert stat.S_IMODE(os.stat(f"{job_dir}/call.pkl").st_mode) == 0o600
     remote_key = tmp_path / "home" / "jobs" / REMOTE_KEY_NAME
@@ -76,17 +76,30 @@ def test_first_submission_is_three_round_trips_then_two(tmp_path, data_dir):
     second = stager.new_job_dir()
     assert second != job_dir
     stager.stage(second, {f"{second}/job.sh": "x"})
-    assert t.calls == ["makedirs", "put_files"]
+    assert t.calls == ["put_files"]
 
 
-def test_prefetched_key_leaves_the_first_submission_two_round_trips(tmp_path, data_dir):
+def test_stage_many_stages_several_job_dirs_in_one_put_files(tmp_path, data_dir):
+    t, stager = _stager(tmp_path)
+    stager.key()
+    t.calls.clear()
+    dirs = [stager.new_job_dir() for _ in range(3)]
+    stager.stage_many({d: {f"{d}/job.sh": f"#{i}", f"{d}/call.pkl": bytes([i])} for i, d in enumerate(dirs)})
+    assert t.calls == ["put_files"]
+    for i, d in enumerate(dirs):
+        assert stat.S_IMODE(os.stat(d).st_mode) == 0o700
+        assert open(f"{d}/job.sh").read() == f"#{i}"
+        assert open(f"{d}/call.pkl", "rb").read() == bytes([i])
+
+
+def test_prefetched_key_leaves_the_first_submission_one_put_files(tmp_path, data_dir):
     t, stager = _stager(tmp_path)
     stager.prefetch_key().join(10)
     assert t.calls == ["home", "uid", "stat_files"]
     assert list((data_dir / "keys").iterdir())  # the local copy was made with the data dir of then
     job_dir = stager.new_job_dir()
     stager.stage(job_dir, {f"{job_dir}/job.sh": "x"})
-    assert t.calls == ["home", "uid", "stat_files", "makedirs", "put_files"]
+    assert t.calls == ["home", "uid", "stat_files", "put_files"]
     assert read_key_file(str(tmp_path / "home" / "jobs" / REMOTE_KEY_NAME)) == stager.key()
 
 
