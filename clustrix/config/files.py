@@ -22,14 +22,13 @@ key; nothing is ignored and nothing silently falls back. Which profile a call us
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import yaml
 
 from clustrix.config.profile import Profile
 from clustrix.errors import ConfigError, ConfigErrors, did_you_mean
@@ -118,27 +117,37 @@ def discover_config_path() -> tuple[Path | None, str]:
     return None, f"no file (searched ./{LOCAL_FILE} and {user})"
 
 
-class _StrictLoader(yaml.SafeLoader):
-    """SafeLoader that rejects duplicate keys (PyYAML otherwise keeps the last one silently)."""
+@functools.lru_cache(maxsize=1)
+def _strict_loader() -> type:
+    """A SafeLoader that rejects duplicate keys (PyYAML otherwise keeps the last one silently).
 
+    Built on first use: a job importing the user's module that says ``from clustrix import
+    cluster`` must not need PyYAML on the compute node, where no configuration file is read.
+    """
+    import yaml
 
-def _construct_mapping(loader: _StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
-    seen: set[Any] = set()
-    for key_node, _ in node.value:
-        key = loader.construct_object(key_node, deep=deep)
-        if key in seen:
-            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
-        seen.add(key)
-    return loader.construct_mapping(node, deep=deep)
+    class StrictLoader(yaml.SafeLoader):
+        pass
 
+    def construct_mapping(loader: StrictLoader, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = loader.construct_object(key_node, deep=deep)
+            if key in seen:
+                raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+            seen.add(key)
+        return loader.construct_mapping(node, deep=deep)
 
-_StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+    StrictLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, construct_mapping)
+    return StrictLoader
 
 
 def parse_config(text: str, path: str, *, origin: str = "load_config()") -> Config:
     """Parse and validate configuration text; ``path`` is only used to name errors."""
+    import yaml
+
     try:
-        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_strict_loader())  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
