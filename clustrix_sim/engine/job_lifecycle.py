@@ -45,6 +45,7 @@ from clustrix_sim.engine.model import (
     JobRecord,
 )
 from clustrix_sim.engine.store import ProcEntry
+from clustrix_sim.engine.timings import Timings
 
 REQUEUE = "REQUEUE"  # an ending that puts the job back in the queue
 SHUTDOWN = "SHUTDOWN"  # the controller is stopping: restart rule (requeue or NODE_FAIL)
@@ -69,6 +70,7 @@ class RunInfo:
     ending: str | None = None
     kill_at: float | None = None
     cancel_uid: int | None = None
+    spawned_at: float = 0.0  # perf_counter() just before the spawn (for ``timings``)
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -100,8 +102,9 @@ def _no_files(record: JobRecord) -> dict[str, str]:
 class JobLifecycle:
     """Starts jobs and sees each one through to its end (see the module docstring)."""
 
-    def __init__(self, state: ClusterState) -> None:
+    def __init__(self, state: ClusterState, timings: Timings | None = None) -> None:
         self.state = state
+        self.timings = timings or Timings()
         self.running: dict[int, RunInfo] = {}  # job_id -> its process and timers
         self.result_faults = ResultFaults()  # fault: damage a job's files before its end is recorded
 
@@ -134,6 +137,7 @@ class JobLifecycle:
                 os.makedirs(env["TMPDIR"], mode=0o700, exist_ok=True)
             for var, text in getattr(frontend, "job_files", _no_files)(rec).items():
                 env[var] = processes.write_job_file(state.spool_dir, rec.job_id, var, text)
+            spawned_at = time.perf_counter()
             popen = processes.spawn(job_id=rec.job_id, script=req.script, script_args=list(req.script_args),
                                     spool_dir=state.spool_dir, work_dir=req.work_dir, env=env,
                                     stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,
@@ -147,7 +151,7 @@ class JobLifecycle:
         self.result_faults.job_started(rec.job_id, rec.array_job_id, rec.stdout_path)
         proc = processes.read_proc(popen.pid)
         info = RunInfo(popen=popen, pid=popen.pid, start_ticks=proc.start_ticks if proc else 0,
-                       allocations=start.allocations)
+                       allocations=start.allocations, spawned_at=spawned_at)
         mono = time.monotonic()
         if req.time_limit_s:
             info.deadline = mono + state.real_seconds(req.time_limit_s)
@@ -166,6 +170,7 @@ class JobLifecycle:
     def _reap(self, job_id: int, info: RunInfo) -> None:
         """Waiter thread (no lock held): wait for the batch process, then record the exit."""
         rc = info.popen.wait()
+        exited_at = time.perf_counter()
         processes.kill_session(info.pid)  # leftovers of the job die with it, like its cgroup
         state = self.state
         self._damage_results(job_id)
@@ -177,6 +182,8 @@ class JobLifecycle:
             finally:
                 state.flush()
                 info.done.set()
+        self.timings.add("exec_to_exit_s", exited_at - info.spawned_at)
+        self.timings.add("reap_s", time.perf_counter() - exited_at)
         state.wake.set()
 
     def _damage_results(self, job_id: int) -> None:

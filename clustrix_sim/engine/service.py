@@ -27,6 +27,7 @@ from clustrix_sim.engine.cluster_state import ClusterState
 from clustrix_sim.engine.fault_injection import FaultInjection, FaultRules
 from clustrix_sim.engine.job_control import JobControl
 from clustrix_sim.engine.job_lifecycle import JobLifecycle
+from clustrix_sim.engine.timings import Timings
 from clustrix_sim.engine.model import (
     ACTIVE_STATES,
     FAILED,
@@ -55,7 +56,8 @@ class Engine:
         self.state_dir = state_dir
         self.log = log or (lambda _msg: None)
         self.state = ClusterState(state_dir, config, self.log)
-        self.lifecycle = JobLifecycle(self.state)
+        self.timings = Timings()
+        self.lifecycle = JobLifecycle(self.state, self.timings)
         self.faults = FaultRules()
         self.control = JobControl(self.state, self.lifecycle)
         self.fault_injection = FaultInjection(self.state, self.lifecycle, self.faults)
@@ -91,10 +93,13 @@ class Engine:
         if method is None or not isinstance(params, dict):
             raise bad_request(f"unknown op {op!r} or params not an object")
         with self.state.lock:
+            began = time.perf_counter()
             try:
                 return method(params)
             finally:
                 self.state.flush()
+                if op != "stats":
+                    self.timings.add("handling_s", time.perf_counter() - began)
 
     # -- submit --------------------------------------------------------------------------------
     def _submit(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -171,7 +176,8 @@ class Engine:
         with self._count_lock:
             requests = dict(self.requests_by_tool)
         return {"states": states, "jobs": len(self.state.jobs), "requests_by_tool": requests,
-                "running_pids": sorted(info.pid for info in self.lifecycle.running.values())}
+                "running_pids": sorted(info.pid for info in self.lifecycle.running.values()),
+                "timings": self.timings.snapshot()}
 
     # -- the main loop -------------------------------------------------------------------------
     def loop(self) -> None:
