@@ -30,7 +30,7 @@ import threading
 import time
 from typing import Any
 
-from clustrix_sim.controller import protocol, tool_scripts, toolserver
+from clustrix_sim.controller import protocol, tool_scripts, toolclient, toolserver
 from clustrix_sim.engine.model import ClusterConfig, OpError, RawJSON
 from clustrix_sim.engine.service import Engine
 
@@ -82,7 +82,10 @@ class Controller:
         if self.ssh_enabled:  # paramiko takes ~0.15 s to import: overlap it with the rest
             ssh_import = threading.Thread(target=_import_ssh, daemon=True)
             ssh_import.start()
-        bin_dir = tool_scripts.write_tool_scripts(self.state_dir, self.engine.cfg.flavor, self.socket_path)
+        client = (toolclient.build(self.log, os.path.join(self.state_dir, "toolclient"))
+                  if toolclient.wanted() else None)
+        bin_dir = tool_scripts.write_tool_scripts(self.state_dir, self.engine.cfg.flavor, self.socket_path,
+                                                  client=client, scripts_only=toolserver.IN_PROCESS_ONLY)
         self._start_toolserver()
         if os.path.exists(self.socket_path):  # stale: the lock proves no controller serves it
             os.unlink(self.socket_path)
