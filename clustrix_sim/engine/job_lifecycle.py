@@ -26,6 +26,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from clustrix_sim import frontends
@@ -105,6 +106,7 @@ class JobLifecycle:
     def __init__(self, state: ClusterState, timings: Timings | None = None) -> None:
         self.state = state
         self.timings = timings or Timings()
+        self.after_exit: Callable[[], None] | None = None  # the engine's scheduling pass
         self.running: dict[int, RunInfo] = {}  # job_id -> its process and timers
         self.result_faults = ResultFaults()  # fault: damage a job's files before its end is recorded
 
@@ -177,6 +179,8 @@ class JobLifecycle:
         with state.lock:
             try:
                 self._on_exit(job_id, info, rc)
+                if self.after_exit is not None:
+                    self.after_exit()
             except Exception as exc:  # noqa: BLE001 - logged; the job must not stay RUNNING silently
                 state.log(f"recording the exit of job {job_id} failed: {exc!r}")
             finally:
