@@ -107,8 +107,19 @@ class JobLifecycle:
         self.state = state
         self.timings = timings or Timings()
         self.after_exit: Callable[[], None] | None = None  # the engine's scheduling pass
+        self._frontend: frontends.JobEnvironment | None = None
         self.running: dict[int, RunInfo] = {}  # job_id -> its process and timers
         self.result_faults = ResultFaults()  # fault: damage a job's files before its end is recorded
+
+    def _job_environment(self) -> frontends.JobEnvironment:
+        """The flavour's front end (looked up once: the lookup lists the package's folders)."""
+        if self._frontend is None:
+            try:
+                self._frontend = frontends.job_environment(self.state.cfg.flavor)
+            except ImportError as exc:
+                raise processes.LaunchError(f"no job environment for flavor {self.state.cfg.flavor!r}: "
+                                            f"{exc}") from exc
+        return self._frontend
 
     def _kill_wait_real(self) -> float:
         return max(self.state.real_seconds(self.state.cfg.kill_wait_s), MIN_KILL_WAIT_S)
@@ -128,10 +139,7 @@ class JobLifecycle:
         state.touch(rec)
         req = rec.request
         try:
-            try:
-                frontend = frontends.job_environment(state.cfg.flavor)
-            except ImportError as exc:
-                raise processes.LaunchError(f"no job environment for flavor {state.cfg.flavor!r}: {exc}") from exc
+            frontend = self._job_environment()
             rec.stdout_path, rec.stderr_path = frontend.output_paths(rec)
             env = dict(req.env)
             env.update(frontend.job_env(rec, state.cfg.cluster_name))

@@ -30,7 +30,6 @@ from clustrix_sim.engine.cluster_state import ClusterState
 from clustrix_sim.engine.fault_injection import FaultInjection, FaultRules
 from clustrix_sim.engine.job_control import JobControl
 from clustrix_sim.engine.job_lifecycle import JobLifecycle
-from clustrix_sim.engine.timings import Timings
 from clustrix_sim.engine.model import (
     ACTIVE_STATES,
     FAILED,
@@ -40,6 +39,7 @@ from clustrix_sim.engine.model import (
     RawJSON,
     bad_request,
 )
+from clustrix_sim.engine.timings import Timings
 
 TICK_S = 0.03  # timers and event-driven scheduling
 PASS_EVERY_S = 0.5  # full scheduling pass even without events (after:+minutes, partitions)

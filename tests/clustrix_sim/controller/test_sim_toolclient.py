@@ -133,11 +133,11 @@ def wait_gone(pids: list[int], timeout_s: float = 20.0) -> None:
 
 
 def test_request_encoding_round_trips():
-    data = toolserver.encode_request("slurm", "sbatch", ["--wrap", "echo a=b", ""], "/tmp/x y", 0o027,
+    data = toolserver.encode_request("slurm", "sbatch", ["--wrap", "echo a=b", ""], "/work dir/x y", 0o027,
                                      {b"A": b"1", b"EMPTY": b"", b"EQ": b"x=y"})
     size = int.from_bytes(data[:4], "big")
     assert size == len(data) - 4
-    assert toolserver.decode_request(data[4:]) == ("slurm", "sbatch", ["--wrap", "echo a=b", ""], "/tmp/x y",
+    assert toolserver.decode_request(data[4:]) == ("slurm", "sbatch", ["--wrap", "echo a=b", ""], "/work dir/x y",
                                                    {"A": "1", "EMPTY": "", "EQ": "x=y"}, 0o027)
     with pytest.raises(ValueError, match="counts"):
         toolserver.decode_request(data[4:] + b"\0extra")
