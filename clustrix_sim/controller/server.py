@@ -82,11 +82,11 @@ class Controller:
         if self.ssh_enabled:  # paramiko takes ~0.15 s to import: overlap it with the rest
             ssh_import = threading.Thread(target=_import_ssh, daemon=True)
             ssh_import.start()
-        client = (toolclient.build(self.log, os.path.join(self.state_dir, "toolclient"))
-                  if toolclient.wanted() else None)
+        compiled_tools = toolclient.wanted()
+        self._start_toolserver()  # it imports the front end meanwhile
+        client = toolclient.build(self.log, os.path.join(self.state_dir, "toolclient")) if compiled_tools else None
         bin_dir = tool_scripts.write_tool_scripts(self.state_dir, self.engine.cfg.flavor, self.socket_path,
                                                   client=client, scripts_only=toolserver.IN_PROCESS_ONLY)
-        self._start_toolserver()
         if os.path.exists(self.socket_path):  # stale: the lock proves no controller serves it
             os.unlink(self.socket_path)
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -23,7 +23,7 @@ import sys
 from collections.abc import Collection
 
 from clustrix_sim import frontends
-from clustrix_sim.controller import protocol, toolclient
+from clustrix_sim.controller import protocol
 from clustrix_sim.engine import processes
 
 
@@ -110,5 +110,7 @@ def write_tool_scripts(state_dir: str, flavor: str, socket_path: str, python: st
                                       root=root, socket=socket_path)
         processes.write_script(path, text, 0o755)
     if client and compiled:
+        from clustrix_sim.controller import toolclient  # not on the tools' own import path
+
         toolclient.install(client, bin_dir, compiled, flavor, socket_path, script_dir)
     return bin_dir

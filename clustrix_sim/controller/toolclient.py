@@ -57,8 +57,12 @@ def build(log: Callable[[str], None], fallback_dir: str) -> str | None:
     """The path of the compiled client, compiling it when the cache lacks it; None when there
     is no compiler or it fails (the reason goes to ``log``). ``fallback_dir`` holds the binary
     when the cache directory is not private to this user."""
-    with open(SOURCE, "rb") as fh:
-        source = fh.read()
+    try:
+        with open(SOURCE, "rb") as fh:
+            source = fh.read()
+    except OSError as exc:
+        log(f"the tool client's source is missing ({exc}); the tools are Python scripts")
+        return None
     compiler = os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")
     if not compiler:
         log("no C compiler (cc, gcc or $CC): the tools are Python scripts (about 20 ms slower per call)")
