@@ -5,8 +5,9 @@ server is a single-threaded process (started by the controller) that imports the
 front end once and keeps a few children forked ahead of requests (:func:`serve`): an idle child
 takes one tool-script connection, adopts the script's stdin/stdout/stderr (passed over the Unix
 socket with SCM_RIGHTS), working directory, environment, umask and argv, runs the tool, reports
-its exit code and exits; the server forks its replacement meanwhile. Forking ahead keeps the fork
-and Python's after-fork work (a few milliseconds) off every call. The script forwards
+its exit code and exits; the server forks its replacement once it has exited (so the fork does not
+compete with the request for a CPU), or at once when no idle child is left. Forking ahead keeps
+the fork and Python's after-fork work (a few milliseconds) off every call. The script forwards
 SIGINT/SIGTERM/SIGHUP to the child.
 
 ``srun`` never goes through it: the commands srun starts must stay in the job's own session so
@@ -17,7 +18,8 @@ builtin-cheap modules: it runs on every tool invocation.
 Wire (:func:`encode_request`, also spoken by the compiled client ``toolclient.c``): the script
 sends a 4-byte big-endian length, then NUL-separated fields (POSIX strings hold no NUL): ``MAGIC``,
 flavor, tool, cwd, umask, argc, the arguments, the number of environment entries, the ``K=V``
-entries; with its fds 0-2 attached; the server answers with the child's pid (4 bytes), then its exit code (4 bytes).
+entries; with its fds 0-2 attached. The server answers with the child's pid (4 bytes), then its
+exit code (4 bytes).
 Only the same user can reach the socket (0600 in the 0700 state dir).
 """
 
@@ -129,7 +131,8 @@ def serve(sock_path: str, flavor: str, idle_children: int = IDLE_CHILDREN) -> No
 
     Each idle child already paid for the fork (and Python's after-fork work) before any request
     arrives: it waits on the listening socket itself, takes one connection, tells the server
-    (its pid on the ``taken`` pipe, so a replacement is forked at once) and serves it. Children
+    (its pid on the ``taken`` pipe; the server watches it through a pidfd and forks its
+    replacement when it exits) and serves it. Children
     hold the read end of a lifeline pipe whose only writer is the server: when the server exits,
     even by SIGKILL, every idle child sees EOF and exits too.
     """
