@@ -72,6 +72,7 @@ class RunInfo:
     kill_at: float | None = None
     cancel_uid: int | None = None
     spawned_at: float = 0.0  # perf_counter() just before the spawn (for ``timings``)
+    pid_mark: processes.PidMark | None = None  # the pid counter before the spawn: a cheap reap
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -147,6 +148,7 @@ class JobLifecycle:
                 os.makedirs(env["TMPDIR"], mode=0o700, exist_ok=True)
             for var, text in getattr(frontend, "job_files", _no_files)(rec).items():
                 env[var] = processes.write_job_file(state.spool_dir, rec.job_id, var, text)
+            mark = processes.pid_mark()
             spawned_at = time.perf_counter()
             popen = processes.spawn(job_id=rec.job_id, script=req.script, script_args=list(req.script_args),
                                     spool_dir=state.spool_dir, work_dir=req.work_dir, env=env,
@@ -161,7 +163,7 @@ class JobLifecycle:
         self.result_faults.job_started(rec.job_id, rec.array_job_id, rec.stdout_path)
         proc = processes.read_proc(popen.pid)
         info = RunInfo(popen=popen, pid=popen.pid, start_ticks=proc.start_ticks if proc else 0,
-                       allocations=start.allocations, spawned_at=spawned_at)
+                       allocations=start.allocations, spawned_at=spawned_at, pid_mark=mark)
         mono = time.monotonic()
         if req.time_limit_s:
             info.deadline = mono + state.real_seconds(req.time_limit_s)
@@ -181,7 +183,7 @@ class JobLifecycle:
         """Waiter thread (no lock held): wait for the batch process, then record the exit."""
         rc = info.popen.wait()
         exited_at = time.perf_counter()
-        processes.kill_session(info.pid)  # leftovers of the job die with it, like its cgroup
+        processes.kill_session(info.pid, since=info.pid_mark)  # leftovers die with the job, like its cgroup
         state = self.state
         self._damage_results(job_id)
         with state.lock:
