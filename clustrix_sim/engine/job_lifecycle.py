@@ -281,7 +281,9 @@ class JobLifecycle:
         state = self.state
         with state.lock:
             sessions = {info.pid: job_id for job_id, info in self.running.items()}
-        totals = processes.rss_by_session(set(sessions))
+            marks = [info.pid_mark for info in self.running.values()]
+        oldest = None if None in marks else min(marks, key=lambda m: m.at_s, default=None)
+        totals = processes.rss_by_session(set(sessions), since=oldest)
         with state.lock:
             for pid, kb in totals.items():
                 job_id = sessions[pid]

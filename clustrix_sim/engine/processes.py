@@ -71,12 +71,15 @@ def all_procs() -> list[ProcInfo]:
     return procs
 
 
-def rss_by_session(sessions: set[int]) -> dict[int, int]:
-    """Total RSS in kB of the processes of each session in ``sessions``."""
+def rss_by_session(sessions: set[int], since: PidMark | None = None) -> dict[int, int]:
+    """Total RSS in kB of the processes of each session in ``sessions``; ``since`` (a mark taken
+    before every one of those sessions started) narrows the search as in :func:`session_members`."""
     totals = dict.fromkeys(sessions, 0)
     if not sessions:
         return totals
-    for info in all_procs():
+    candidates = pids_since(since) if since is not None else None
+    procs = all_procs() if candidates is None else [p for p in map(read_proc, candidates) if p is not None]
+    for info in procs:
         if info.session in totals:
             totals[info.session] += info.rss_kb
     return totals

@@ -72,12 +72,15 @@ def test_spawn_append_and_unwritable_output(tmp_path):
 def test_rss_and_kill_session_reach_grandchildren(tmp_path):
     body = (f"#!/bin/sh\n{sys.executable} -c \"b = bytearray(64 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
             f"open('{tmp_path}/ready', 'w').write('1'); import time; time.sleep(60)\" &\nwait\n")
+    mark = processes.pid_mark()
     proc = processes.spawn(job_id=1, script=body, script_args=[], spool_dir=str(tmp_path), work_dir=str(tmp_path),
                           env=dict(os.environ), stdout_path=os.devnull, stderr_path=os.devnull, append=False)
     try:
         wait_until(lambda: (tmp_path / "ready").exists())
         assert processes.read_proc(proc.pid).session == proc.pid
         assert processes.rss_by_session({proc.pid})[proc.pid] > 64 * 1024
+        if mark is not None:  # only the pids created since the mark are read, and they suffice
+            assert processes.rss_by_session({proc.pid}, since=mark)[proc.pid] > 64 * 1024
         members = [p.pid for p in processes.session_members(proc.pid)]
         assert proc.pid in members and len(members) == 2
         assert processes.kill_session(proc.pid) >= 1
