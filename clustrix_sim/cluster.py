@@ -183,8 +183,10 @@ class SimCluster:
         env.pop(protocol.SOCKET_ENV, None)
         env["PYTHONPATH"] = os.pathsep.join(filter(None, [_package_root(), env.get("PYTHONPATH")]))
         with open(os.path.join(self.state_dir, "controller.stderr"), "ab") as err:
+            # cwd: ``python -m`` puts the working directory first on sys.path, where a checkout of
+            # another clustrix_sim (a git worktree) would shadow the one this SimCluster comes from.
             self._proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=err,
-                                          env=env, start_new_session=True)
+                                          env=env, start_new_session=True, cwd=self.state_dir)
         try:
             self._ready = self._wait_ready(START_TIMEOUT_S)
         except BaseException:

@@ -30,7 +30,7 @@ import threading
 import time
 from typing import Any
 
-from clustrix_sim.controller import protocol, tool_scripts, toolserver
+from clustrix_sim.controller import protocol, tool_scripts, toolclient, toolserver
 from clustrix_sim.engine.model import ClusterConfig, OpError, RawJSON
 from clustrix_sim.engine.service import Engine
 
@@ -82,8 +82,11 @@ class Controller:
         if self.ssh_enabled:  # paramiko takes ~0.15 s to import: overlap it with the rest
             ssh_import = threading.Thread(target=_import_ssh, daemon=True)
             ssh_import.start()
-        bin_dir = tool_scripts.write_tool_scripts(self.state_dir, self.engine.cfg.flavor, self.socket_path)
-        self._start_toolserver()
+        compiled_tools = toolclient.wanted()
+        self._start_toolserver()  # it imports the front end meanwhile
+        client = toolclient.build(self.log, os.path.join(self.state_dir, "toolclient")) if compiled_tools else None
+        bin_dir = tool_scripts.write_tool_scripts(self.state_dir, self.engine.cfg.flavor, self.socket_path,
+                                                  client=client, scripts_only=toolserver.IN_PROCESS_ONLY)
         if os.path.exists(self.socket_path):  # stale: the lock proves no controller serves it
             os.unlink(self.socket_path)
         server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)

@@ -7,7 +7,9 @@ Python script (``#!<python> -S``). It first asks the cluster's tool server
 with the script's own stdin/stdout/stderr, cwd and environment; when that is unavailable it calls
 :func:`run_tool` in-process. The script bakes in the cluster's socket path, used when
 ``$CLUSTRIX_SIM_SOCKET`` is unset, so it works from any shell. Startup cost matters (sbatch
-latency is measured): the fast path imports only os/socket/marshal/signal/struct.
+latency is measured): the fast path imports only os/socket/signal/struct. When a C compiler is
+at hand, ``bin/`` holds the compiled client (:mod:`clustrix_sim.controller.toolclient`) under each
+tool's name instead, and the scripts it falls back to live in ``tools-py/``.
 
 When the controller is down the tool fails like the real one when its controller is unreachable
 (the front end's ``UNREACHABLE`` line); when fault injection says so it prints the injected output
@@ -18,18 +20,21 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Collection
 
 from clustrix_sim import frontends
 from clustrix_sim.controller import protocol
 from clustrix_sim.engine import processes
 
 
-def run_tool(flavor: str, tool: str, argv: list[str], socket_path: str | None = None) -> int:
-    """Run ``tool`` of ``flavor``'s front end with ``argv``; returns its exit code."""
+def run_tool(flavor: str, tool: str, argv: list[str], socket_path: str | None = None,
+             table: frontends.ToolTable | None = None) -> int:
+    """Run ``tool`` of ``flavor``'s front end with ``argv``; returns its exit code. ``table`` is
+    the flavour's tool table when the caller already holds it (the tool server)."""
     if socket_path and not os.environ.get(protocol.SOCKET_ENV):
         os.environ[protocol.SOCKET_ENV] = socket_path
     try:
-        table = frontends.tool_table(flavor)
+        table = table or frontends.tool_table(flavor)
         entry = table.TOOLS[tool]
     except (ImportError, AttributeError, KeyError, ValueError) as exc:
         sys.stderr.write(f"{tool}: error: the simulator has no {flavor} tool {tool!r} ({exc})\n")
@@ -73,8 +78,18 @@ sys.exit(rc)
 """
 
 
-def write_tool_scripts(state_dir: str, flavor: str, socket_path: str, python: str | None = None) -> str:
-    """Write one executable script per tool of ``flavor`` into ``<state_dir>/bin``; returns the dir."""
+SCRIPT_DIR = "tools-py"  # beside bin/ when bin/ holds the compiled client
+
+
+def write_tool_scripts(state_dir: str, flavor: str, socket_path: str, python: str | None = None,
+                       client: str | None = None, scripts_only: Collection[str] = ()) -> str:
+    """Write one executable per tool of ``flavor`` into ``<state_dir>/bin``; returns the dir.
+
+    Each is the Python tool script, or with ``client`` (the compiled tool client, see
+    :mod:`clustrix_sim.controller.toolclient`) a copy of it, and the scripts it falls back to go
+    to ``<state_dir>/tools-py``. The tools in ``scripts_only`` (those that never use the tool
+    server: ``toolserver.IN_PROCESS_ONLY``) stay scripts.
+    """
     try:
         tools = frontends.tool_table(flavor).TOOLS
     except (ImportError, ValueError):
@@ -84,9 +99,18 @@ def write_tool_scripts(state_dir: str, flavor: str, socket_path: str, python: st
     os.makedirs(bin_dir, mode=0o755, exist_ok=True)
     # the directory that holds the clustrix_sim package: <root>/clustrix_sim/controller/this file
     root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    script_dir = bin_dir
+    compiled = [t for t in tools if t not in scripts_only] if client else []
+    if compiled:
+        script_dir = os.path.join(state_dir, SCRIPT_DIR)
+        os.makedirs(script_dir, mode=0o755, exist_ok=True)
     for tool in tools:
-        path = os.path.join(bin_dir, tool)
+        path = os.path.join(script_dir if tool in compiled else bin_dir, tool)
         text = SCRIPT_TEMPLATE.format(python=python or sys.executable, flavor=flavor, tool=tool,
                                       root=root, socket=socket_path)
         processes.write_script(path, text, 0o755)
+    if client and compiled:
+        from clustrix_sim.controller import toolclient  # not on the tools' own import path
+
+        toolclient.install(client, bin_dir, compiled, flavor, socket_path, script_dir)
     return bin_dir

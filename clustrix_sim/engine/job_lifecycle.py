@@ -26,6 +26,7 @@ import signal
 import subprocess
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from clustrix_sim import frontends
@@ -45,6 +46,7 @@ from clustrix_sim.engine.model import (
     JobRecord,
 )
 from clustrix_sim.engine.store import ProcEntry
+from clustrix_sim.engine.timings import Timings
 
 REQUEUE = "REQUEUE"  # an ending that puts the job back in the queue
 SHUTDOWN = "SHUTDOWN"  # the controller is stopping: restart rule (requeue or NODE_FAIL)
@@ -69,6 +71,8 @@ class RunInfo:
     ending: str | None = None
     kill_at: float | None = None
     cancel_uid: int | None = None
+    spawned_at: float = 0.0  # perf_counter() just before the spawn (for ``timings``)
+    pid_mark: processes.PidMark | None = None  # the pid counter before the spawn: a cheap reap
     done: threading.Event = field(default_factory=threading.Event)
 
 
@@ -100,10 +104,23 @@ def _no_files(record: JobRecord) -> dict[str, str]:
 class JobLifecycle:
     """Starts jobs and sees each one through to its end (see the module docstring)."""
 
-    def __init__(self, state: ClusterState) -> None:
+    def __init__(self, state: ClusterState, timings: Timings | None = None) -> None:
         self.state = state
+        self.timings = timings or Timings()
+        self.after_exit: Callable[[], None] | None = None  # the engine's scheduling pass
+        self._frontend: frontends.JobEnvironment | None = None
         self.running: dict[int, RunInfo] = {}  # job_id -> its process and timers
         self.result_faults = ResultFaults()  # fault: damage a job's files before its end is recorded
+
+    def _job_environment(self) -> frontends.JobEnvironment:
+        """The flavour's front end (looked up once: the lookup lists the package's folders)."""
+        if self._frontend is None:
+            try:
+                self._frontend = frontends.job_environment(self.state.cfg.flavor)
+            except ImportError as exc:
+                raise processes.LaunchError(f"no job environment for flavor {self.state.cfg.flavor!r}: "
+                                            f"{exc}") from exc
+        return self._frontend
 
     def _kill_wait_real(self) -> float:
         return max(self.state.real_seconds(self.state.cfg.kill_wait_s), MIN_KILL_WAIT_S)
@@ -123,10 +140,7 @@ class JobLifecycle:
         state.touch(rec)
         req = rec.request
         try:
-            try:
-                frontend = frontends.job_environment(state.cfg.flavor)
-            except ImportError as exc:
-                raise processes.LaunchError(f"no job environment for flavor {state.cfg.flavor!r}: {exc}") from exc
+            frontend = self._job_environment()
             rec.stdout_path, rec.stderr_path = frontend.output_paths(rec)
             env = dict(req.env)
             env.update(frontend.job_env(rec, state.cfg.cluster_name))
@@ -134,6 +148,8 @@ class JobLifecycle:
                 os.makedirs(env["TMPDIR"], mode=0o700, exist_ok=True)
             for var, text in getattr(frontend, "job_files", _no_files)(rec).items():
                 env[var] = processes.write_job_file(state.spool_dir, rec.job_id, var, text)
+            mark = processes.pid_mark()
+            spawned_at = time.perf_counter()
             popen = processes.spawn(job_id=rec.job_id, script=req.script, script_args=list(req.script_args),
                                     spool_dir=state.spool_dir, work_dir=req.work_dir, env=env,
                                     stdout_path=rec.stdout_path, stderr_path=rec.stderr_path,
@@ -147,7 +163,7 @@ class JobLifecycle:
         self.result_faults.job_started(rec.job_id, rec.array_job_id, rec.stdout_path)
         proc = processes.read_proc(popen.pid)
         info = RunInfo(popen=popen, pid=popen.pid, start_ticks=proc.start_ticks if proc else 0,
-                       allocations=start.allocations)
+                       allocations=start.allocations, spawned_at=spawned_at, pid_mark=mark)
         mono = time.monotonic()
         if req.time_limit_s:
             info.deadline = mono + state.real_seconds(req.time_limit_s)
@@ -166,17 +182,22 @@ class JobLifecycle:
     def _reap(self, job_id: int, info: RunInfo) -> None:
         """Waiter thread (no lock held): wait for the batch process, then record the exit."""
         rc = info.popen.wait()
-        processes.kill_session(info.pid)  # leftovers of the job die with it, like its cgroup
+        exited_at = time.perf_counter()
+        processes.kill_session(info.pid, since=info.pid_mark)  # leftovers die with the job, like its cgroup
         state = self.state
         self._damage_results(job_id)
         with state.lock:
             try:
                 self._on_exit(job_id, info, rc)
+                if self.after_exit is not None:
+                    self.after_exit()
             except Exception as exc:  # noqa: BLE001 - logged; the job must not stay RUNNING silently
                 state.log(f"recording the exit of job {job_id} failed: {exc!r}")
             finally:
                 state.flush()
                 info.done.set()
+        self.timings.add("exec_to_exit_s", exited_at - info.spawned_at)
+        self.timings.add("reap_s", time.perf_counter() - exited_at)
         state.wake.set()
 
     def _damage_results(self, job_id: int) -> None:
@@ -260,7 +281,9 @@ class JobLifecycle:
         state = self.state
         with state.lock:
             sessions = {info.pid: job_id for job_id, info in self.running.items()}
-        totals = processes.rss_by_session(set(sessions))
+            marks = [info.pid_mark for info in self.running.values()]
+        oldest = None if None in marks else min(marks, key=lambda m: m.at_s, default=None)
+        totals = processes.rss_by_session(set(sessions), since=oldest)
         with state.lock:
             for pid, kb in totals.items():
                 job_id = sessions[pid]

@@ -14,6 +14,7 @@ import os
 import signal
 import subprocess
 import threading
+import time
 from dataclasses import dataclass
 
 PAGE_KB = os.sysconf("SC_PAGE_SIZE") // 1024
@@ -35,11 +36,16 @@ class ProcInfo:
 
 def read_proc(pid: int) -> ProcInfo | None:
     """One process's ids, start time and RSS from /proc, or None when it is gone."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read().decode("ascii", "replace")
+    try:  # os.open/os.read: a buffered file object costs more than the read (a scan reads hundreds)
+        fd = os.open(f"/proc/{pid}/stat", os.O_RDONLY | os.O_CLOEXEC)
     except OSError:
         return None
+    try:
+        raw = os.read(fd, 4096).decode("ascii", "replace")
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
     # The command name may contain spaces and parentheses: fields start after the last ')'.
     rest = raw[raw.rfind(")") + 2:].split()
     try:
@@ -65,19 +71,68 @@ def all_procs() -> list[ProcInfo]:
     return procs
 
 
-def rss_by_session(sessions: set[int]) -> dict[int, int]:
-    """Total RSS in kB of the processes of each session in ``sessions``."""
+def rss_by_session(sessions: set[int], since: PidMark | None = None) -> dict[int, int]:
+    """Total RSS in kB of the processes of each session in ``sessions``; ``since`` (a mark taken
+    before every one of those sessions started) narrows the search as in :func:`session_members`."""
     totals = dict.fromkeys(sessions, 0)
     if not sessions:
         return totals
-    for info in all_procs():
+    candidates = pids_since(since) if since is not None else None
+    procs = all_procs() if candidates is None else [p for p in map(read_proc, candidates) if p is not None]
+    for info in procs:
         if info.session in totals:
             totals[info.session] += info.rss_kb
     return totals
 
 
-def session_members(session: int, min_start_ticks: int = 0) -> list[ProcInfo]:
-    return [p for p in all_procs() if p.session == session and p.start_ticks >= min_start_ticks]
+MAX_FORKS_PER_S = 200_000  # more processes per second than any machine creates: bounds pid wrap-around
+_RESERVED_PIDS = 300  # the kernel restarts at 300 after pid_max
+
+
+@dataclass(frozen=True)
+class PidMark:
+    """The pid counter (``/proc/sys/kernel/ns_last_pid``) just before a job started, and when
+    (monotonic seconds). Every process created since has a pid in the cyclic interval
+    ``(last_pid, ns_last_pid now]``, as long as the counter cannot have gone all the way round,
+    so reaping a short job reads /proc for a handful of pids instead of every process."""
+
+    last_pid: int
+    at_s: float
+
+
+def _read_int(path: str) -> int | None:
+    try:
+        with open(path, "rb") as fh:
+            return int(fh.read())
+    except (OSError, ValueError):
+        return None
+
+
+def pid_mark() -> PidMark | None:
+    """Where the pid counter is now; None when this kernel does not say."""
+    last = _read_int("/proc/sys/kernel/ns_last_pid")
+    return None if last is None else PidMark(last, time.monotonic())
+
+
+def pids_since(mark: PidMark) -> list[int] | None:
+    """The live pids created after ``mark``, or None when that cannot be told from pids alone
+    (the counter could have wrapped all the way round since: too much time has passed)."""
+    now = _read_int("/proc/sys/kernel/ns_last_pid")
+    top = _read_int("/proc/sys/kernel/pid_max")
+    if now is None or top is None or (time.monotonic() - mark.at_s) * MAX_FORKS_PER_S >= top - _RESERVED_PIDS:
+        return None
+    pids = [int(name) for name in os.listdir("/proc") if name.isdigit()]
+    if mark.last_pid <= now:
+        return [p for p in pids if mark.last_pid < p <= now]
+    return [p for p in pids if p > mark.last_pid or p <= now]  # wrapped once
+
+
+def session_members(session: int, min_start_ticks: int = 0, since: PidMark | None = None) -> list[ProcInfo]:
+    """The processes of ``session`` (started at or after ``min_start_ticks``); with ``since``,
+    only processes created after that mark are read, when the pids can tell."""
+    candidates = pids_since(since) if since is not None else None
+    procs = all_procs() if candidates is None else [p for p in map(read_proc, candidates) if p is not None]
+    return [p for p in procs if p.session == session and p.start_ticks >= min_start_ticks]
 
 
 def signal_group(pgid: int, sig: int) -> bool:
@@ -109,13 +164,14 @@ def signal_steps(leader: int, sig: int, *, scope: str) -> None:
         _kill(pid, sig)
 
 
-def kill_session(session: int, min_start_ticks: int = 0) -> int:
+def kill_session(session: int, min_start_ticks: int = 0, since: PidMark | None = None) -> int:
     """SIGKILL every process of a session (also ones that left the process group); the number
-    of processes signalled. ``min_start_ticks`` skips processes older than the job (pid reuse)."""
+    of processes signalled. ``min_start_ticks`` skips processes older than the job (pid reuse);
+    ``since`` (taken before the session's leader was started) narrows the search to newer pids."""
     if min_start_ticks == 0:
         signal_group(session, signal.SIGKILL)
     count = 0
-    for info in session_members(session, min_start_ticks):
+    for info in session_members(session, min_start_ticks, since):
         if _kill(info.pid, signal.SIGKILL):
             count += 1
     return count

@@ -9,7 +9,10 @@
 
 One lock (the state's) guards the model. Requests (:meth:`Engine.handle`) and the main loop
 (:meth:`Engine.loop`: timers, memory sampling, MinJobAge, scheduling passes) take it; job
-processes are reaped by one waiter thread each, which also takes it to record the exit. Every
+processes are reaped by one waiter thread each, which also takes it to record the exit.
+Dispatch never waits for the loop: a submission is scheduled before its reply is sent (jobs
+that can run are already started, as slurmctld tries at submit time), and a job's exit
+schedules the queue before the exit is flushed, so whoever sees the slot freed sees it refilled. Every
 request's changes are flushed before its reply is sent. ``shutdown()`` applies the restart rule
 to the jobs it kills (requeue, or NODE_FAIL for ``--no-requeue`` jobs).
 """
@@ -36,6 +39,7 @@ from clustrix_sim.engine.model import (
     RawJSON,
     bad_request,
 )
+from clustrix_sim.engine.timings import Timings
 
 TICK_S = 0.03  # timers and event-driven scheduling
 PASS_EVERY_S = 0.5  # full scheduling pass even without events (after:+minutes, partitions)
@@ -55,7 +59,9 @@ class Engine:
         self.state_dir = state_dir
         self.log = log or (lambda _msg: None)
         self.state = ClusterState(state_dir, config, self.log)
-        self.lifecycle = JobLifecycle(self.state)
+        self.timings = Timings()
+        self.lifecycle = JobLifecycle(self.state, self.timings)
+        self.lifecycle.after_exit = self._dispatch  # a freed slot is filled before the exit is flushed
         self.faults = FaultRules()
         self.control = JobControl(self.state, self.lifecycle)
         self.fault_injection = FaultInjection(self.state, self.lifecycle, self.faults)
@@ -91,10 +97,13 @@ class Engine:
         if method is None or not isinstance(params, dict):
             raise bad_request(f"unknown op {op!r} or params not an object")
         with self.state.lock:
+            began = time.perf_counter()
             try:
                 return method(params)
             finally:
                 self.state.flush()
+                if op != "stats":
+                    self.timings.add("handling_s", time.perf_counter() - began)
 
     # -- submit --------------------------------------------------------------------------------
     def _submit(self, params: dict[str, Any]) -> dict[str, Any]:
@@ -117,6 +126,7 @@ class Engine:
         req.mem_whole_node = (state.cfg.mem_default == "node" and req.mem_mb is None
                               and req.mem_per_cpu_mb is None)
         state.add_submission(req, scheduling.expand(req, first, state.now()))
+        self._dispatch()  # start it now if it can run, as slurmctld tries at submit time
         state.flush()
         state.wake.set()
         return {"job_id": first}
@@ -171,7 +181,8 @@ class Engine:
         with self._count_lock:
             requests = dict(self.requests_by_tool)
         return {"states": states, "jobs": len(self.state.jobs), "requests_by_tool": requests,
-                "running_pids": sorted(info.pid for info in self.lifecycle.running.values())}
+                "running_pids": sorted(info.pid for info in self.lifecycle.running.values()),
+                "timings": self.timings.snapshot()}
 
     # -- the main loop -------------------------------------------------------------------------
     def loop(self) -> None:
@@ -199,6 +210,12 @@ class Engine:
             except Exception as exc:  # noqa: BLE001 - a bug must not stop scheduling for good
                 self.log(f"engine loop error: {exc!r}")
                 time.sleep(TICK_S)
+
+    def _dispatch(self) -> None:
+        """A scheduling pass now (lock held), unless the controller is stopping: jobs that
+        shutdown requeues must wait for the next controller."""
+        if not self.stopping.is_set():
+            self._schedule()
 
     def _schedule(self) -> None:
         state = self.state

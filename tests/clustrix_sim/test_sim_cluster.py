@@ -236,3 +236,15 @@ def test_a_cluster_starts_under_a_tmpdir_too_deep_for_a_unix_socket(tmp_path, mo
         done = cluster.run(["sinfo", "--noheader", "--format=%D"])
         assert done.returncode == 0 and done.stdout.strip() == "1", done.stderr
     assert not os.path.exists(root)  # the fallback root is removed like any other
+
+
+def test_the_controller_runs_this_clustrix_sim_whatever_the_working_directory(tmp_path, monkeypatch):
+    # `python -m` puts the working directory first on sys.path: a clustrix_sim there (another
+    # checkout) must not replace the package this SimCluster comes from.
+    shadow = tmp_path / "clustrix_sim"
+    shadow.mkdir()
+    (shadow / "__init__.py").write_text("raise ImportError('the shadowing clustrix_sim was imported')\n")
+    monkeypatch.chdir(tmp_path)
+    with SimCluster(nodes=1, ssh=False) as sim:
+        assert sim.call("ping")["pid"] == sim.controller_pid
+        assert sim.run(["sinfo"]).returncode == 0

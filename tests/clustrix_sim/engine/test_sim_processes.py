@@ -72,12 +72,15 @@ def test_spawn_append_and_unwritable_output(tmp_path):
 def test_rss_and_kill_session_reach_grandchildren(tmp_path):
     body = (f"#!/bin/sh\n{sys.executable} -c \"b = bytearray(64 * 2**20); b[::4096] = b'x' * len(b[::4096]); "
             f"open('{tmp_path}/ready', 'w').write('1'); import time; time.sleep(60)\" &\nwait\n")
+    mark = processes.pid_mark()
     proc = processes.spawn(job_id=1, script=body, script_args=[], spool_dir=str(tmp_path), work_dir=str(tmp_path),
                           env=dict(os.environ), stdout_path=os.devnull, stderr_path=os.devnull, append=False)
     try:
         wait_until(lambda: (tmp_path / "ready").exists())
         assert processes.read_proc(proc.pid).session == proc.pid
         assert processes.rss_by_session({proc.pid})[proc.pid] > 64 * 1024
+        if mark is not None:  # only the pids created since the mark are read, and they suffice
+            assert processes.rss_by_session({proc.pid}, since=mark)[proc.pid] > 64 * 1024
         members = [p.pid for p in processes.session_members(proc.pid)]
         assert proc.pid in members and len(members) == 2
         assert processes.kill_session(proc.pid) >= 1
@@ -93,3 +96,37 @@ def test_kill_session_with_start_ticks_skips_older_processes():
     # our own session started before "now + 1 tick": nothing may be killed
     assert processes.kill_session(me.session, min_start_ticks=me.start_ticks + 10**9) == 0
     assert processes.pid_alive(os.getpid())
+
+
+def test_kill_session_since_a_pid_mark_finds_a_straggler_outside_the_group(tmp_path):
+    # The script's child leaves the job's process group (as srun's steps and `set -m` jobs do)
+    # but stays in its session; the job leader exits; the reap kills the straggler all the same.
+    mark = processes.pid_mark()
+    if mark is None:
+        pytest.skip("this kernel has no /proc/sys/kernel/ns_last_pid")
+    body = (f"#!/bin/sh\n{sys.executable} -c \"import os, time; os.setpgid(0, 0); "
+            f"open('{tmp_path}/pid', 'w').write(str(os.getpid())); time.sleep(60)\" &\n"
+            f"while [ ! -s {tmp_path}/pid ]; do sleep 0.01; done\n")
+    proc = processes.spawn(job_id=1, script=body, script_args=[], spool_dir=str(tmp_path), work_dir=str(tmp_path),
+                          env=dict(os.environ), stdout_path=os.devnull, stderr_path=os.devnull, append=False)
+    assert proc.wait(30) == 0
+    straggler = int((tmp_path / "pid").read_text())
+    try:
+        info = processes.read_proc(straggler)
+        assert info.session == proc.pid and info.pgrp == straggler  # outside the leader's group
+        assert straggler in processes.pids_since(mark)
+        assert os.getpid() not in processes.pids_since(mark)  # older than the mark
+        assert processes.kill_session(proc.pid, since=mark) == 1
+        wait_until(lambda: not processes.pid_alive(straggler))
+    finally:
+        processes.kill_session(proc.pid)
+
+
+def test_a_pid_mark_too_old_to_trust_means_a_full_scan():
+    mark = processes.pid_mark()
+    if mark is None:
+        pytest.skip("this kernel has no /proc/sys/kernel/ns_last_pid")
+    old = processes.PidMark(mark.last_pid, mark.at_s - 3600.0)  # an hour: the counter may have wrapped
+    assert processes.pids_since(old) is None
+    me = processes.read_proc(os.getpid())
+    assert os.getpid() in [p.pid for p in processes.session_members(me.session, since=old)]
