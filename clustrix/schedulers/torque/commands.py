@@ -9,7 +9,8 @@ matters (Torque 6 source and admin guide):
 * there is no ``-F json`` (and ``qstat -x`` means XML), so status is the text ``qstat -f -t <ids>``
   whose continuation lines (TAB-indented) are joined; a finished job is ``job_state = C`` with
   ``exit_status`` (lower case) until ``keep_completed`` expires, after which qstat says
-  ``Unknown Job Id`` (:func:`is_unknown_job_error`);
+  ``Unknown Job Id``, and ``qdel`` of a completed job ``Request invalid for state of job``
+  (:func:`is_unknown_job_error`);
 * ``job_clone`` appends ``-<index>`` to each subjob's Output_Path/Error_Path, so with
   ``-o <job_dir>/stdout.log`` task *i* writes ``stdout.log-i``, not JobPaths' ``stdout.i.log``;
   :func:`log_paths` says where the logs really are. A one-task array is submitted as a plain job
@@ -48,7 +49,17 @@ submit_argv = pbs.submit_argv
 parse_submit = pbs.parse_submit
 cancel_argv = pbs.cancel_argv
 task_ids = pbs.task_ids
-is_unknown_job_error = pbs.is_unknown_job_error
+
+
+def is_unknown_job_error(stderr: str) -> bool:
+    """True when qstat/qdel said the job is unknown or already gone from the server.
+
+    Besides PBS's messages, Torque's ``qdel`` of a job that has completed (``job_state = C``,
+    kept for ``keep_completed``) answers ``Request invalid for state of job`` (exit 168): to a
+    cancel that races the job's end, the job is as good as gone, and its outcome comes from
+    polling as for any finished job.
+    """
+    return pbs.is_unknown_job_error(stderr) or "Request invalid for state of job" in (stderr or "")
 
 FALLBACK_STATUS = None
 """Torque has one status format (text ``qstat -f``) and nothing to fall back to."""

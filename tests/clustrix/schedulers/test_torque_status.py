@@ -171,3 +171,14 @@ def test_property_any_function_body_stays_inside_its_value(body):
     got = torque.parse_status(text)
     assert {k: (v.state, v.problem) for k, v in got.items()} == {
         "1.s": (JobState.RUNNING, ""), "2.s": (JobState.PENDING, "")}
+
+
+@pytest.mark.parametrize(("stderr", "gone"), [
+    ("qdel: Unknown Job Id Error 9.torque-server\n", True),
+    # qdel of a job kept in state C after it completed: a cancel that raced the job's end
+    ("qdel: Request invalid for state of job 9.torque-server\n", True),
+    ("qdel: cannot connect to server torque-server (errno=15010)\n", False),
+    ("", False),
+])
+def test_a_job_that_already_completed_counts_as_gone_for_qdel(stderr, gone):
+    assert torque.is_unknown_job_error(stderr) is gone
