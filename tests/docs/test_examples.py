@@ -31,7 +31,8 @@ profiles:
 
 # Pages that teach by example: each must have at least one block that really runs.
 PAGES_WITH_EXAMPLES = (
-    "getting-started.md", "timeline.md", "schedulers/slurm.md", "schedulers/pbs.md", "schedulers/torque.md",
+    "getting-started.md", "code-and-environment.md", "timeline.md", "schedulers/slurm.md", "schedulers/pbs.md",
+    "schedulers/torque.md",
     "schedulers/sge.md", "testing.md", "simulator.md", "troubleshooting.md",
 )
 
