@@ -11,11 +11,9 @@ restart is :func:`clustrix.api.attach.attach` (re-exported here).
 from __future__ import annotations
 
 import logging
-import sys
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import Future
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -23,12 +21,13 @@ from clustrix.backends.array_plan import ArrayPlan, check_chunk_size, parallel_s
 from clustrix.backends.base import ArrayItem, check_items
 from clustrix.backends.environment import EnvironmentManager
 from clustrix.backends.ledger import Ledger, LedgerEntry
+from clustrix.backends.remote.cancelling import CancellingMixin
 from clustrix.backends.remote.launchers import Launcher, SchedulerLauncher
 from clustrix.backends.remote.ledger_recorder import LedgerRecorder, function_name
 from clustrix.backends.remote.staging import Stager
 from clustrix.backends.remote.submission import ItemHandle, Submission, TaskPhase
 from clustrix.config.profile import Profile
-from clustrix.errors import ClustrixError, CommandError, PayloadError, TransportError
+from clustrix.errors import ClustrixError, PayloadError, TransportError
 from clustrix.futures import JobFuture, status_for_exception
 from clustrix.payload.binding import JobBinding, new_binding
 from clustrix.payload.codec import Call, dump_array, dump_call, load_result
@@ -46,12 +45,13 @@ LOG_TAIL_BYTES = 64 * 1024
 SHUTDOWN_POLLER_WAIT_S = 5.0
 
 
-class RemoteBackend:
+class RemoteBackend(CancellingMixin):
     """Backend for ``slurm``/``pbs``/``torque``/``sge`` (over SSH or local) and plain ``ssh``.
 
     ``transport``, ``ledger`` (False disables it), ``poller_config``, ``sleep`` (between submit
     retries) and ``poll_sleep`` (the poller's wait between ticks) exist for tests and advanced
-    use; ``RemoteBackend(profile)`` is the normal construction.
+    use; ``RemoteBackend(profile)`` is the normal construction. Cancelling (``cancel_all``,
+    ``cancel_futures``, one task's ``cancel_task``) is :class:`CancellingMixin`'s.
     """
 
     def __init__(self, profile: Profile, *, transport: Transport | None = None, ledger: Ledger | bool | None = None,
@@ -159,76 +159,6 @@ class RemoteBackend:
             # With jobs still live (wait=False) the poller keeps using the connection; it is
             # released at exit instead.
             self.transport.close()
-
-    def cancel_all(self, subs: Sequence[Submission] | None = None) -> None:
-        """Cancel every unfinished job of this backend (or of ``subs``) with one cancel command.
-
-        Raises the cancel command's error (the jobs then resolve as if nothing had happened).
-        """
-        with self._lock:
-            subs = list(self._subs) if subs is None else list(subs)
-            targets = {s: s.open_tasks() for s in subs}
-        self._cancel_tasks(targets, strict=True)
-
-    def cancel_futures(self, futures: Iterable[Future[Any]]) -> int:
-        """Cancel many futures with ONE cancel command, instead of one per ``future.cancel()``.
-
-        Futures of this backend are grouped by submission: a submission all of whose unfinished
-        tasks go is cancelled by its job id (one id for a whole array), otherwise by the ids of
-        the tasks. Other futures are cancelled one by one. A failing cancel command is logged and
-        leaves the jobs to resolve normally, as ``future.cancel()`` returning False would. Returns
-        how many of ``futures`` are cancelled afterwards. Used by the ``map`` clean-ups.
-        """
-        futs = list(futures)
-        targets: dict[Submission, set[int]] = {}
-        for fut in futs:
-            handle = fut.handle if isinstance(fut, JobFuture) else None
-            if isinstance(handle, ItemHandle) and handle.owner is self:
-                if not fut.done():
-                    targets.setdefault(handle.sub, set()).add(handle.task)
-            elif not fut.done():
-                fut.cancel()
-        self._cancel_tasks(targets, strict=False)
-        return sum(1 for f in futs if f.cancelled())
-
-    def _cancel_tasks(self, targets: dict[Submission, set[int]], *, strict: bool) -> None:
-        """Cancel ``targets`` (submission -> task indices) with one cancel command.
-
-        Tasks being cancelled hold back decisions the poller reaches meanwhile (see
-        :attr:`TaskPhase.CANCELLING`); on failure those are released and, when ``strict``,
-        the error is raised.
-        """
-        ids: list[str] = []
-        chosen: list[tuple[Submission, list[int]]] = []
-        with self._lock:
-            for sub, wanted in targets.items():
-                live = {t for t in wanted if sub.tasks[t].phase is TaskPhase.LIVE}
-                if not live:
-                    continue
-                tasks = sorted(live)
-                for t in tasks:
-                    sub.tasks[t].phase = TaskPhase.CANCELLING
-                # Every open task is now being cancelled: one id cancels the whole array.
-                whole = sub.plan is None or all(r.phase is not TaskPhase.LIVE for r in sub.tasks)
-                ids.extend([sub.job_id] if whole else [sub.tasks[t].key for t in tasks])
-                chosen.append((sub, tasks))
-        if not ids:
-            return
-        try:
-            self.launcher.cancel(ids)
-        except BaseException:
-            held = []
-            with self._lock:
-                for sub, tasks in chosen:
-                    held += [(sub, t, d) for t in tasks if (d := self._release(sub, t)) is not None]
-            for sub, t, decision in held:
-                self._on_done(sub, t, decision)
-            if strict or not isinstance(sys.exc_info()[1], (CommandError, TransportError)):
-                raise
-            log.warning("cancelling %s failed", " ".join(ids), exc_info=True)
-            return
-        for sub, tasks in chosen:
-            self._mark_cancelled(sub, tasks)
 
     def adopt(self, entry: LedgerEntry) -> list[JobFuture]:
         """Futures for a job recorded in the ledger (by this or an earlier process).
@@ -381,56 +311,6 @@ class RemoteBackend:
         """Drop a submission none of whose tasks is open any more (under the lock)."""
         if sub.all_ended and sub in self._subs:
             self._subs.remove(sub)
-
-    # -- cancel --------------------------------------------------------------------------------
-
-    def cancel_task(self, sub: Submission, task: int) -> bool:
-        """Cancel one task (``future.cancel()`` of one of its items); True once it is cancelled."""
-        record = sub.tasks[task]
-        with self._lock:
-            if record.phase is TaskPhase.CANCELLED:
-                return True
-            if record.phase is not TaskPhase.LIVE:
-                return False
-            record.phase = TaskPhase.CANCELLING
-        try:
-            self.launcher.cancel([sub.job_id if sub.plan is None else record.key])
-        except (CommandError, TransportError):
-            log.warning("cancelling job %s failed", record.key, exc_info=True)
-            with self._lock:
-                held = self._release(sub, task)
-            if held is not None:
-                self._on_done(sub, task, held)
-            return False
-        self._mark_cancelled(sub, [task])
-        return True
-
-    @staticmethod
-    def _release(sub: Submission, task: int) -> ResultReady | Failed | None:
-        """A cancel failed: the task is LIVE again; returns the decision held meanwhile (under the lock)."""
-        record = sub.tasks[task]
-        record.phase = TaskPhase.LIVE
-        held, record.held = record.held, None
-        return held
-
-    def _mark_cancelled(self, sub: Submission, tasks: Iterable[int]) -> None:
-        """Tasks whose cancel command succeeded: forget them, record them, cancel their futures."""
-        newly: list[int] = []
-        with self._lock:
-            for task in tasks:
-                record = sub.tasks[task]
-                record.held = None
-                if record.is_open:
-                    record.phase, record.final_state = TaskPhase.CANCELLED, "CANCELLED"
-                    newly.append(task)
-            self._forget_if_ended(sub)
-        if not newly:
-            return
-        self.poller.forget([sub.tasks[t].key for t in newly])
-        self.ledger.update(sub, dict.fromkeys(newly, "CANCELLED"))
-        for task in newly:
-            for item in sub.items_of(task):
-                sub.futures[item].cancel()  # the handle answers True at once: the task is cancelled
 
     # -- helpers -------------------------------------------------------------------------------
 
