@@ -54,12 +54,14 @@ def _ping(info: dict[str, Any]) -> int:
                          "start it with `clustrix-sim up`") from None
 
 
-def profile_yaml(ssh: dict[str, Any], scheduler: str = "slurm", name: str = "sim") -> str:
+def profile_yaml(ssh: dict[str, Any], scheduler: str = "slurm", name: str = "sim", *,
+                 max_array_size: int | None = None, ledger: str | None = None) -> str:
     """A clustrix config file section for this simulator (``profiles: {name: ...}``)."""
     from clustrix_sim.cluster import profile_mapping
 
     lines = ["profiles:", f"  {name}:"]
-    for key, value in profile_mapping(ssh, scheduler).items():
+    mapping = profile_mapping(ssh, scheduler, max_array_size=max_array_size, ledger=ledger)
+    for key, value in mapping.items():
         text = json.dumps(value) if isinstance(value, str) else str(value).lower() if isinstance(value, bool) else value
         lines.append(f"    {key}: {text}")
     return "\n".join(lines) + "\n"
@@ -127,7 +129,8 @@ def cmd_up(args: argparse.Namespace) -> int:
         print("SSH (the simulated login node):\n")
         print("  " + " ".join(shlex.quote(a) for a in ssh.command()) + "\n")
         print("clustrix profile (add to clustrix.yaml):\n")
-        print(profile_yaml(info["ssh"], cfg.flavor))
+        print(profile_yaml(info["ssh"], cfg.flavor, max_array_size=cfg.max_array_size,
+                           ledger=os.path.join(state_dir, "ledger.sqlite3")))
     print("Ctrl-C or `clustrix-sim down` stops it.", flush=True)
     while not stop.wait(1.0) and not controller.stopped.is_set():
         pass

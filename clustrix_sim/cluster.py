@@ -381,20 +381,31 @@ class SimCluster:
         ``clustrix jobs`` to clusters that no longer exist. ``ledger=...`` overrides it.
         """
         self.ssh  # noqa: B018 - raises a clear error when ssh=False
-        data = profile_mapping((self._ready or {}).get("ssh") or self.ssh.__dict__, self.scheduler)
-        data["ledger"] = os.path.join(self.root or "", "ledger.sqlite3")
+        data = profile_mapping((self._ready or {}).get("ssh") or self.ssh.__dict__, self.scheduler,
+                               max_array_size=self.config.max_array_size,
+                               ledger=os.path.join(self.root or "", "ledger.sqlite3"))
         data.update(overrides)
         return data
 
 
-def profile_mapping(ssh: Mapping[str, Any], scheduler: str = "slurm") -> dict[str, Any]:
-    """The clustrix profile keys for a simulator's SSH login node (``ssh`` as in ``info``)."""
-    return {
+def profile_mapping(ssh: Mapping[str, Any], scheduler: str = "slurm", *, max_array_size: int | None = None,
+                    ledger: str | None = None) -> dict[str, Any]:
+    """The clustrix profile keys for a simulator's SSH login node (``ssh`` as in ``info``).
+
+    ``max_array_size`` is the site's (clients split bigger maps into several arrays), ``ledger``
+    the cluster's own job ledger (its jobs die with it: they do not belong in the user's).
+    """
+    data: dict[str, Any] = {
         "backend": scheduler, "host": ssh["host"], "port": ssh["port"], "user": ssh["user"],
         "key_file": ssh["key_file"], "known_hosts": ssh["known_hosts"], "host_key_policy": "strict",
         "use_ssh_config": False, "remote_dir": os.path.join(ssh["home"], "clustrix-jobs"),
         "python": sys.executable, "poll_interval_s": 0.05, "poll_max_interval_s": 0.5,
     }
+    if max_array_size is not None:
+        data["max_array_size"] = max_array_size
+    if ledger is not None:
+        data["ledger"] = ledger
+    return data
 
 
 MAX_SOCKET_PATH_BYTES = 107

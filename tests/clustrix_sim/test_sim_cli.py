@@ -100,6 +100,9 @@ def test_up_with_ssh_prints_how_to_connect(state_dir):
         block = banner[banner.index("profiles:"):].split("\n\n")[0]
         profile = Profile.from_mapping(yaml.safe_load(block)["profiles"]["sim"], name="sim")
         assert profile.backend == "slurm" and profile.port > 0 and os.path.exists(profile.key_file)
+        # The cluster's own ledger (its jobs die with it) and the site's array limit.
+        assert profile.ledger == os.path.join(str(state_dir), "ledger.sqlite3")
+        assert profile.max_array_size == 1001
     finally:
         proc.send_signal(2)
         assert proc.wait(30) == 0

@@ -79,6 +79,7 @@ def test_profile_is_accepted_by_clustrix(sim):
         "slurm", "127.0.0.1", sim.ssh.port, "strict")
     assert profile.remote_dir == os.path.join(sim.home, "clustrix-jobs")
     assert Profile.from_mapping(sim.profile(poll_interval_s=1.0)).poll_interval_s == 1.0
+    assert profile.max_array_size == sim.config.max_array_size  # maps bigger than the site's are split
 
 
 def test_ssh_runs_commands_on_the_login_node_with_the_cluster_env(sim):
