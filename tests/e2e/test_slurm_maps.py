@@ -15,6 +15,7 @@ import uuid
 
 import cloudpickle
 import pytest
+from map_jobs import Oops, fail_first_else_wait, triple
 
 import clustrix.api.executor as executor_module
 from clustrix.api.decorator import cluster, executor_for, shutdown_executors
@@ -25,25 +26,6 @@ from clustrix.config.profile import Profile
 cloudpickle.register_pickle_by_value(sys.modules[__name__])
 DEADLINE_S = 90
 
-
-class Oops(Exception):
-    pass
-
-
-def triple(x):
-    return 3 * x
-
-
-def fail_first_else_wait(go, i):
-    """Item 0 fails at once; every other item runs until ``go`` exists (or is cancelled)."""
-    if i == 0:
-        raise Oops("item 0 failed")
-    deadline = time.monotonic() + DEADLINE_S
-    while not os.path.exists(go):
-        if time.monotonic() > deadline:
-            raise TimeoutError(go)
-        time.sleep(0.02)
-    return i
 
 
 def started_then_wait(marker_dir, go, i):

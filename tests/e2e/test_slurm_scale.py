@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import cloudpickle
 import pytest
 from e2e_env import code_under_test_sim
+from map_jobs import Oops, fail_first_else_wait, triple
 
 from clustrix.api.executor import ClusterExecutor
 from clustrix.config.profile import Profile
@@ -26,25 +27,6 @@ cloudpickle.register_pickle_by_value(sys.modules[__name__])
 DEADLINE_S = 120
 LIMIT = 10
 
-
-class Oops(Exception):
-    pass
-
-
-def triple(x):
-    return 3 * x
-
-
-def fail_first_else_wait(go, i):
-    """Item 0 fails at once; every other item runs until ``go`` exists (or is cancelled)."""
-    if i == 0:
-        raise Oops("item 0 failed")
-    deadline = time.monotonic() + DEADLINE_S
-    while not os.path.exists(go):
-        if time.monotonic() > deadline:
-            raise TimeoutError(go)
-        time.sleep(0.02)
-    return i
 
 
 @pytest.fixture(scope="module")
