@@ -34,6 +34,7 @@ path (``python -m clustrix.runner``), so it imports no more than that path needs
 from __future__ import annotations
 
 from clustrix.payload.binding import JobBinding, binding_of, check_result_binding, result_meta
+from clustrix.payload.by_value import loads as by_value_loads
 from clustrix.payload.format import (  # noqa: F401 - HEADER_LEN is re-exported
     HEADER_LEN,
     KIND_ARRAY,
@@ -203,13 +204,13 @@ class ArrayPayload(FrozenRecord):
 
     def load_fn(self) -> Callable[..., Any]:
         """Unpickle the function (may raise whatever the user's pickle raises, e.g. ImportError)."""
-        return pickle_loads(self._fn_blob)
+        return by_value_loads(self._fn_blob)
 
     def load_chunk(self, index: int) -> list[tuple[tuple[Any, ...], dict[str, Any]]]:
         """Unpickle the ``(args, kwargs)`` items of chunk ``index``."""
         if not 0 <= index < self.num_chunks:
             raise IndexError(f"chunk {index} does not exist; this array has chunks 0..{self.num_chunks - 1}")
-        return pickle_loads(self._chunk_blobs[index])
+        return by_value_loads(self._chunk_blobs[index])
 
 
 class Payload(FrozenRecord):
@@ -232,7 +233,7 @@ class Payload(FrozenRecord):
         init(self, "_call_blob", _call_blob)
 
     def load_call(self) -> Call:
-        call = pickle_loads(self._call_blob)
+        call = by_value_loads(self._call_blob)
         if not isinstance(call, Call):
             raise payload_error(f"malformed clustrix call payload: holds {type(call).__name__}, not a Call")
         return call

@@ -28,8 +28,9 @@ host) is reported like any exception the function raises: ``ModuleNotFoundError`
 Start-up time matters (it is paid once per job, and per call by the local backend), so the
 success path imports only the payload core (hmac, hashlib, struct, pickle) and whatever the
 payload's own pickles import; ``tests/clustrix/payload/test_runner_imports.py`` checks that list. In
-particular cloudpickle loads only when the function travelled by value (the pickle imports it)
-or the result needs it, ``traceback`` only when something raised, and ``clustrix.errors``
+particular cloudpickle loads only when the payload holds a class (or other object cloudpickle
+rebuilds) defined by value, or the result needs it: by-value functions are rebuilt without it
+(:mod:`clustrix.payload.by_value`); ``traceback`` only when something raised, and ``clustrix.errors``
 (``concurrent.futures``, ``logging``), ``typing``, ``dataclasses`` and ``threading`` never.
 """
 

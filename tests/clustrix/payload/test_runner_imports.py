@@ -147,3 +147,33 @@ def test_payloads_staged_by_the_executor_cost_the_job_no_heavy_import(job, basel
     assert proc.returncode == EXIT_OK, proc.stderr
     assert [e.unwrap() for e in load_result((job_dir / "result.pkl").read_bytes(), key)] == [42]
     assert sorted((HEAVY & imported_modules(proc.stderr)) - baseline) == []
+
+
+def test_by_value_functions_load_without_cloudpickle(job, baseline):
+    """A lambda or closure (the usual by-value code) is rebuilt by clustrix.payload.by_value:
+    the job imports neither cloudpickle nor what its module body needs (dataclasses, typing...)."""
+    job_dir, key_file, key = job
+    scale = 7
+    blob = dump_call(Call(lambda x: [x * scale, (lambda: scale)()], (6,)), key, sys_path=[])
+    assert b"_make_function" in blob  # it travelled by value
+    (job_dir / "call.pkl").write_bytes(blob)
+    proc = run_runner(job_dir, key_file)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert [e.unwrap() for e in load_result((job_dir / "result.pkl").read_bytes(), key)] == [[42, 7]]
+    loaded = imported_modules(proc.stderr)
+    assert "clustrix.payload.by_value" in loaded
+    assert sorted((HEAVY & loaded) - baseline) == []
+
+
+def test_classes_by_value_still_load_through_cloudpickle(job, baseline):
+    job_dir, key_file, key = job
+
+    class Box:
+        def __init__(self, v):
+            self.v = v
+
+    (job_dir / "call.pkl").write_bytes(dump_call(Call(lambda b: b.v + 1, (Box(41),)), key, sys_path=[]))
+    proc = run_runner(job_dir, key_file)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert [e.unwrap() for e in load_result((job_dir / "result.pkl").read_bytes(), key)] == [42]
+    assert "cloudpickle" in imported_modules(proc.stderr)
