@@ -5,22 +5,22 @@ Every file clustrix moves between the client and a job is a *signed envelope*::
     magic b"CLUSTRIX" | version u8 | kind u8 | body_len u64 | HMAC-SHA256 (32 bytes) | body
     body = section_count u32 | (section_len u64 | section bytes) * section_count
 
-The MAC covers everything but itself, and is checked with :func:`hmac.compare_digest` *before*
-any byte of the body is unpickled. This module is what the job-side runner needs before it runs
-the user's function, so it imports only cheap standard-library modules: clustrix's error classes
+The MAC (HMAC-SHA256, :mod:`clustrix.payload.mac`) covers everything but itself, and is checked
+with :func:`hmac.compare_digest` *before* any byte of the body is unpickled. This module is what
+the job-side runner needs before it runs the user's function, so it imports only cheap
+standard-library modules: clustrix's error classes
 (``clustrix.errors`` pulls in ``concurrent.futures`` and ``logging``) are imported when an error is
 raised, never on the success path. :mod:`clustrix.payload.codec` builds calls, arrays and results on it.
 """
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import os
 import stat
 import struct
 
 from clustrix.payload.key_checks import key_dir_problem, key_file_problem
+from clustrix.payload.mac import DIGEST_SIZE, compare_digest, hmac_sha256
 
 TYPE_CHECKING = False  # not ``from typing import ...``: typing costs ~5 ms per job start
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ KIND_CODE = ord("P")  # the shipped-code list of a job (clustrix.payload.code_pa
 KIND_NAMES = {KIND_CALL: "call payload", KIND_ARRAY: "array payload", KIND_RESULT: "result",
               KIND_CODE: "shipped-code list"}
 _PREFIX = struct.Struct(">8sBBQ")  # magic, version, kind, body length
-_MAC_LEN = hashlib.sha256().digest_size
+_MAC_LEN = DIGEST_SIZE
 HEADER_LEN = _PREFIX.size + _MAC_LEN
 _COUNT = struct.Struct(">I")
 _LEN = struct.Struct(">Q")
@@ -112,7 +112,7 @@ def seal(kind: int, sections: Sequence[bytes | bytearray | memoryview], key: byt
         parts.append(section)
     body_len = sum(len(p) for p in parts)
     prefix = _PREFIX.pack(MAGIC, FORMAT_VERSION, kind, body_len)
-    mac = hmac.new(bytes(key), prefix, hashlib.sha256)
+    mac = hmac_sha256(key, prefix, len(prefix) + body_len)
     for part in parts:
         mac.update(part)
     return b"".join([prefix, mac.digest(), *parts])
@@ -146,9 +146,9 @@ def open_sections(blob: bytes | bytearray | memoryview, key: bytes, kind: int) -
             f"truncated clustrix {what}: header declares a {body_len}-byte body but {len(body)} bytes "
             "follow it; the file was cut short or appended to"
         )
-    expected = hmac.new(bytes(key), view[: _PREFIX.size], hashlib.sha256)
+    expected = hmac_sha256(key, view[: _PREFIX.size], _PREFIX.size + len(body))
     expected.update(body)
-    if not hmac.compare_digest(expected.digest(), bytes(view[_PREFIX.size : HEADER_LEN])):
+    if not compare_digest(expected.digest(), bytes(view[_PREFIX.size : HEADER_LEN])):
         raise payload_auth_error(
             f"HMAC check failed for a clustrix {what}: it was not written with this key (wrong key "
             "file, or the file was modified after it was written); it was not unpickled"

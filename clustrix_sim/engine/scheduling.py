@@ -278,15 +278,18 @@ def schedule_pass(pending: Iterable[JobRecord], nodes: Mapping[str, NodeRecord],
     """
     starts: list[Start] = []
     blocked: set[str] = set()
+    settled: dict[tuple[int, bool, str, int, int], str] = {}  # see _twin_key
     for rec in sorted(pending, key=lambda r: (-r.priority, r.job_id)):
         if rec.state != PENDING:
             continue
-        rec.reason = _pending_reason(rec, nodes, parts, index, running_per_array, now)
-        if rec.reason in INELIGIBLE_REASONS:
-            rec.acct_reason = rec.reason  # accounting keeps why a job could not run yet
-        elif rec.eligible_time is None:
-            rec.eligible_time = now
+        twin = _twin_key(rec, running_per_array)
+        if twin is not None and twin in settled:
+            _set_reason(rec, settled[twin], now)
+            continue
+        _set_reason(rec, _pending_reason(rec, nodes, parts, index, running_per_array, now), now)
         if rec.reason != "None":
+            if twin is not None:
+                settled[twin] = rec.reason
             continue
         need = need_of(rec.request)
         names = [n for n in partition_names(rec.request, parts) if n in parts]
@@ -303,12 +306,33 @@ def schedule_pass(pending: Iterable[JobRecord], nodes: Mapping[str, NodeRecord],
             first = names[0] if names else rec.partition
             rec.reason = "Priority" if first in blocked else "Resources"
             blocked.add(first)
+            if twin is not None:  # a twin further down finds no more room, behind this one
+                settled[twin] = "Priority"
             continue
         name, chosen = placed
         starts.append(Start(rec.job_id, name, tuple(_allocate(node, need) for node in chosen)))
         if rec.array_job_id is not None:
             running_per_array[rec.array_job_id] = running_per_array.get(rec.array_job_id, 0) + 1
     return starts
+
+
+def _set_reason(rec: JobRecord, reason: str, now: float) -> None:
+    rec.reason = reason
+    if reason in INELIGIBLE_REASONS:
+        rec.acct_reason = reason  # accounting keeps why a job could not run yet
+    elif rec.eligible_time is None:
+        rec.eligible_time = now
+
+
+def _twin_key(rec: JobRecord, running_per_array: Mapping[int, int]) -> tuple[int, bool, str, int, int] | None:
+    """What decides a waiting array task. Within one pass, once a task is not started, every later
+    task with the same request, hold, partition and running siblings gets its reason (or
+    "Priority" behind one that found no room: resources only shrink during a pass), for a dict
+    lookup instead of every check. Tasks with dependencies (``aftercorr``, ``singleton`` look at
+    the task itself) are decided one by one."""
+    if rec.array_job_id is None or rec.request.dependencies:
+        return None
+    return (id(rec.request), rec.held, rec.partition, rec.array_job_id, running_per_array.get(rec.array_job_id, 0))
 
 
 def _pending_reason(rec: JobRecord, nodes: Mapping[str, NodeRecord], parts: Mapping[str, PartitionRecord],

@@ -226,3 +226,46 @@ def test_partition_lists_and_down_nodes():
     stuck = c.submit(partition="a")[0]
     c.tick()
     assert stuck.reason == "Resources"
+
+
+def _decisions(cluster):
+    return {r.job_id: (r.state, r.reason, r.acct_reason, r.eligible_time) for r in cluster.jobs.values()}
+
+
+def _mixed_queue(cluster):
+    """Arrays that fit partly, a throttled array, a held task, a task with its own dependency,
+    and single jobs queued between them (with a backfilled small one)."""
+    cluster.submit(cpus_per_task=2, array_indices=list(range(12)))
+    throttled = cluster.submit(cpus_per_task=1, array_indices=list(range(8)), array_max_parallel=2)
+    cluster.submit(cpus_per_task=4)
+    held = cluster.submit(cpus_per_task=1, array_indices=list(range(6)))
+    held[2].held = True
+    cluster.submit(cpus_per_task=1, array_indices=list(range(5)),
+                   dependencies=[Dependency("aftercorr", [str(throttled[0].array_job_id)])])
+    cluster.submit(cpus_per_task=1)
+    cluster.submit(cpus_per_task=1, partition="small", array_indices=list(range(4)))
+
+
+@pytest.mark.parametrize("rounds", [1, 6])
+def test_waiting_array_twins_get_the_reasons_a_full_check_gives(monkeypatch, rounds):
+    """schedule_pass decides a waiting array task's twins at once (_twin_key); it must start the
+    same jobs and leave the same reasons as checking every task, pass after pass."""
+    parts = [PartitionRecord("normal", ["c1", "c2"], default=True), PartitionRecord("small", ["c3"])]
+    fast, full = Cluster(nodes=3, cpus=4, parts=parts), Cluster(nodes=3, cpus=4, parts=parts)
+    for cluster in (fast, full):
+        _mixed_queue(cluster)
+    seen = set()
+    for step in range(rounds):
+        started_fast = fast.tick(now=float(step))
+        seen |= {r.reason for r in fast.jobs.values() if r.state == PENDING}
+        with monkeypatch.context() as m:
+            m.setattr(scheduling, "_twin_key", lambda rec, running: None)
+            started_full = full.tick(now=float(step))
+        assert started_fast == started_full
+        assert _decisions(fast) == _decisions(full)
+        for cluster in (fast, full):  # finish the oldest running jobs so the next pass has room
+            for rec in sorted((r for r in cluster.jobs.values() if r.state == RUNNING), key=lambda r: r.job_id)[:3]:
+                cluster.finish(rec)
+    assert {"Priority", "JobHeldUser", "Dependency"} <= seen  # the mix was exercised
+    if rounds > 1:
+        assert "JobArrayTaskLimit" in seen
