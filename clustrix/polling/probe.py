@@ -8,7 +8,8 @@ before (and usually instead of) the status command, :class:`ResultProbe` looks a
 submission's job directory once:
 
 - without a directory lister (what the remote backend uses): ONE bulk ``get_files`` of the result
-  and sentinel files of every live watch in the probed directories. Over SSH that is pipelined
+  files of every live watch in the probed directories, and of their sentinels every
+  ``SENTINELS_EVERY`` probes. Over SSH that is pipelined
   (:mod:`clustrix.transports.sftp_batch`): one round trip while nothing exists, two when results
   do, whatever the number of jobs and tasks, so noticing a result and fetching it are the same
   probe;
@@ -43,6 +44,8 @@ log = logging.getLogger(__name__)
 
 MAX_DIRS_PER_TICK = 32
 """Directories probed per tick at most; the rest are probed on later ticks (round robin)."""
+SENTINELS_EVERY = 4
+"""Without a lister, sentinels are read on every this many probes (results on every probe)."""
 
 DirLister = Callable[[str], "set[str] | None"]
 """Names in a directory (one round trip), or None when the directory does not exist."""
@@ -66,13 +69,17 @@ class ResultProbe:
     poller thread is its only user."""
 
     def __init__(self, fetcher: ProbeFetcher, lister: DirLister | None = None,
-                 *, max_dirs_per_tick: int = MAX_DIRS_PER_TICK):
+                 *, max_dirs_per_tick: int = MAX_DIRS_PER_TICK, sentinels_every: int = SENTINELS_EVERY):
         if max_dirs_per_tick < 1:
             raise ValueError(f"max_dirs_per_tick must be >= 1, got {max_dirs_per_tick!r}")
+        if sentinels_every < 1:
+            raise ValueError(f"sentinels_every must be >= 1, got {sentinels_every!r}")
         self.fetcher = fetcher
         self.lister = lister
         self.max_dirs_per_tick = max_dirs_per_tick
+        self.sentinels_every = sentinels_every
         self._turn = itertools.count()
+        self._bulk_reads = itertools.count()
 
     def probe(self, watches: Sequence[Watch]) -> ProbeOutcome:
         """Probe the directories of ``watches``; raises TransportError when the link fails."""
@@ -112,8 +119,13 @@ class ResultProbe:
 
 
     def _read_all(self, watches: list[Watch], outcome: ProbeOutcome) -> ProbeOutcome:
-        """Results and sentinels of ``watches`` in one bulk read (the mode without a lister)."""
-        paths = [p for w in watches for p in (w.files.result, w.files.sentinel)]
+        """Results (and, every ``sentinels_every`` probes, sentinels) of ``watches`` in one bulk
+        read: the mode without a lister. A sentinel only hastens the status round for a job that
+        ended without a result, so reading it every probe would double the requests (a 200-task
+        map: thousands per second on a fast poll) for a hint a few ticks earlier."""
+        with_sentinels = next(self._bulk_reads) % self.sentinels_every == 0
+        paths = [p for w in watches for p in ((w.files.result, w.files.sentinel) if with_sentinels
+                                                else (w.files.result,))]
         blobs = self.fetcher.get_files(paths)
         for w in watches:
             blob = blobs.get(w.files.result)

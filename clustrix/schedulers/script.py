@@ -2,7 +2,8 @@
 
 The body exports the job's environment, runs the user's setup lines, starts the clustrix runner
 for this job (or array task) and records the runner's exit code in a sentinel file, written
-atomically, which the poller uses as the tie-breaker when the scheduler has forgotten the job.
+atomically, which the poller uses as the tie-breaker when the scheduler has forgotten the job
+(a runner that succeeded has written it already).
 """
 
 from __future__ import annotations
@@ -47,8 +48,12 @@ def render_body(spec: JobSpec, paths: JobPaths, *, task_var: str | None, task_of
     )
     lines.append("clustrix_status=$?")
     sentinel = q(paths.sentinel()) + suffix
+    # A runner that wrote its result has written exit code 0 here itself (saving an mv process
+    # per job); any other ending, or an older runner, is recorded by the script.
+    lines.append(f'if [ "$clustrix_status" != 0 ] || [ ! -s {sentinel} ]; then')
     lines.append(
-        f'printf "%s\\n" "$clustrix_status" > {sentinel}.tmp && mv -f {sentinel}.tmp {sentinel}'
+        f'  printf "%s\\n" "$clustrix_status" > {sentinel}.tmp && mv -f {sentinel}.tmp {sentinel}'
     )
+    lines.append("fi")
     lines.append('exit "$clustrix_status"')
     return "\n".join(lines) + "\n"

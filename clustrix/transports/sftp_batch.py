@@ -220,7 +220,7 @@ def write_files(sftp: paramiko.SFTPClient, files: Mapping[str, bytes], mode: int
         nums.append(pipe.send(CMD_CLOSE, handle))
         nums.append(pipe.send(CMD_EXTENDED, "posix-rename@openssh.com", tmp, target))
         steps.append((target, tmp, nums))
-    for target, tmp, nums in steps:
+    for _target, tmp, nums in steps:
         try:
             for num in nums:
                 pipe.status(num)

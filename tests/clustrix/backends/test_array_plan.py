@@ -9,7 +9,12 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from clustrix.api.progress import Progress
-from clustrix.backends.array_plan import AUTO_MAX_TASKS, ArrayPlan, check_chunk_size, parallel_shares
+from clustrix.backends.array_plan import (
+    AUTO_MAX_TASKS,
+    ArrayPlan,
+    check_chunk_size,
+    parallel_shares,
+)
 from clustrix.errors import ResourceError
 
 

@@ -73,7 +73,8 @@ def test_single_call_value_and_output(job):
     assert env.stdout == "to stdout 5\n" and env.stderr == "to stderr 5\n"
     assert env.pid != os.getpid() and env.host and env.ended >= env.started
     assert stat.S_IMODE((job_dir / "result.pkl").stat().st_mode) == 0o600
-    assert sorted(p.name for p in job_dir.iterdir()) == ["call.pkl", "result.pkl"]
+    assert sorted(p.name for p in job_dir.iterdir()) == ["call.pkl", "exit_code", "result.pkl"]
+    assert (job_dir / "exit_code").read_text() == "0\n"  # the success the script would record
 
 
 def test_exception_travels_with_type_and_traceback(job):
@@ -236,7 +237,8 @@ def test_no_fsync_still_writes_the_result(job):
     assert proc.returncode == EXIT_OK, proc.stderr
     assert result(job_dir, key)[0].unwrap() == {"x": 8}
     assert stat.S_IMODE((job_dir / "result.pkl").stat().st_mode) == 0o600
-    assert sorted(p.name for p in job_dir.iterdir()) == ["call.pkl", "result.pkl"]
+    assert sorted(p.name for p in job_dir.iterdir()) == ["call.pkl", "exit_code", "result.pkl"]
+    assert (job_dir / "exit_code").read_text() == "0\n"  # the success the script would record
 
 
 @pytest.mark.parametrize(

@@ -230,6 +230,32 @@ def test_without_a_lister_one_bulk_read_of_results_and_sentinels_per_tick():
     assert source.queries == [["9", "10"]]  # the sentinel without a result asked the scheduler at once
 
 
+def test_without_a_lister_sentinels_are_read_every_few_probes():
+    """Results on every probe; sentinels (a hint that hastens a status round) every
+    SENTINELS_EVERY probes, so a big array's poll is not twice the requests."""
+    clock, source, files, out = Clock(), FakeSource(), Files(), Outcomes()
+    config = PollerConfig(interval_s=1.0, max_interval_s=8.0, status_interval_s=100.0, probe_interval_s=1.0)
+    poller = Poller(source, files, config, probe=ResultProbe(files, sentinels_every=3), clock=clock,
+                    sleep=lambda s: None)
+    poller._ensure_thread = lambda: None
+    poller.watch([out.task("9", i) for i in range(2)])
+    source.statuses = {"9_0": RUN, "9_1": RUN}
+    for _ in range(4):
+        poller.tick()
+        clock.t += 1
+        if len(files.reads) == 1:
+            files.files["/j/9/exit_code.1"] = b"137\n"  # appears after the first probe
+    sentinel_reads = [i for i, paths in enumerate(files.reads) if "/j/9/exit_code.0" in paths]
+    assert sentinel_reads == [0, 3]
+    assert all("/j/9/result.0.pkl" in paths for paths in files.reads)
+    assert source.queries == [["9"]]  # the late sentinel was seen on probe 3, which asked at once
+
+
+def test_probe_refuses_a_nonsense_sentinel_period():
+    with pytest.raises(ValueError, match="sentinels_every"):
+        ResultProbe(Files(), sentinels_every=0)
+
+
 def test_with_many_live_tasks_probe_ticks_keep_to_the_file_rate():
     clock, source, files, out = Clock(), FakeSource(), Files(), Outcomes()
     config = PollerConfig(interval_s=1.0, max_interval_s=8.0, status_interval_s=4.0, probe_interval_s=0.01,

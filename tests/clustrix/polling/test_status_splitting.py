@@ -14,7 +14,12 @@ from clustrix import schedulers
 from clustrix.backends.remote.launchers import SchedulerLauncher
 from clustrix.config.profile import Profile
 from clustrix.polling import scheduler_source
-from clustrix.polling.scheduler_source import MAX_ID_CHARS, MAX_IDS_PER_COMMAND, SchedulerStatusSource, split_ids
+from clustrix.polling.scheduler_source import (
+    MAX_ID_CHARS,
+    MAX_IDS_PER_COMMAND,
+    SchedulerStatusSource,
+    split_ids,
+)
 from clustrix.states import JobState
 from clustrix.transports.base import Completed
 

@@ -25,5 +25,7 @@ CLUSTRIX_TASK="${SLURM_ARRAY_TASK_ID:-}"
 case "$CLUSTRIX_TASK" in ""|*[!0-9]*) CLUSTRIX_TASK="" ;; esac
 '/opt/py 3/bin/python' -m clustrix.runner '/scratch/alice/clustrix/100% sure/job 7' --task "$CLUSTRIX_TASK" --key-file '/home/alice/.clustrix/k ey'
 clustrix_status=$?
-printf "%s\n" "$clustrix_status" > '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp && mv -f '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}
+if [ "$clustrix_status" != 0 ] || [ ! -s '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK} ]; then
+  printf "%s\n" "$clustrix_status" > '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp && mv -f '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}
+fi
 exit "$clustrix_status"
