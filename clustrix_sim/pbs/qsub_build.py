@@ -49,13 +49,6 @@ def _home(user: str) -> str:
         return os.environ.get("HOME", "/")
 
 
-def _default_queue() -> str:
-    from clustrix_sim.pbs.common import call
-
-    parts = call("partitions", "qsub")["partitions"]
-    return next((p["name"] for p in parts if p.get("default")), parts[0]["name"] if parts else "")
-
-
 def _escape(value: str) -> str:
     return value.replace(",", "\\,")
 
@@ -111,7 +104,7 @@ def build_request(opts: list[tuple[str, str]], *, dialect: Dialect, script: str,
     pbs_o = [("PBS_O_HOME", home), ("PBS_O_LANG", environ.get("LANG", "C")), ("PBS_O_LOGNAME", user),
              ("PBS_O_PATH", environ.get("PATH", "")), ("PBS_O_MAIL", environ.get("MAIL", f"/var/mail/{user}")),
              ("PBS_O_SHELL", environ.get("SHELL", "/bin/sh")), ("PBS_O_WORKDIR", cwd),
-             ("PBS_O_SYSTEM", platform.system()), ("PBS_O_QUEUE", queue or _default_queue()),
+             ("PBS_O_SYSTEM", platform.system()), ("PBS_O_QUEUE", queue or info["default_partition"]),
              ("PBS_O_HOST", host)]
     exported = list(variables)
     if "-V" in values:
