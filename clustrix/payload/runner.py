@@ -27,8 +27,9 @@ that cannot be *loaded* here (its module is not importable on this
 host) is reported like any exception the function raises: ``ModuleNotFoundError`` with a hint.
 
 Start-up time matters (it is paid once per job, and per call by the local backend), so the
-success path imports only the payload core (hmac, hashlib, struct, pickle) and whatever the
-payload's own pickles import; ``tests/clustrix/payload/test_runner_imports.py`` checks that list. In
+success path imports only the payload core (struct, pickle, CPython's own SHA-256: see
+:mod:`clustrix.payload.mac`) and whatever the payload's own pickles import;
+``tests/clustrix/payload/test_runner_imports.py`` checks that list. In
 particular cloudpickle loads only when the payload holds a class (or other object cloudpickle
 rebuilds) defined by value, or the result needs it: by-value functions are rebuilt without it
 (:mod:`clustrix.payload.by_value`); ``traceback`` only when something raised, and ``clustrix.errors``
