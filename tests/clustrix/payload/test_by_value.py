@@ -75,21 +75,16 @@ def _module_global_user(x):
     return math.sqrt(x) + collections.Counter("aab")["a"]
 
 
-def _make_shapes():
-    shapes = {
-        "lambda": (lambda x: x * 2, (21,)),
-        "closure": (_closure(), (5,)),
-        "recursive": (_recursive(), (5,)),
-        "annotated": (_annotated, (1,)),
-        "submodule": (_submodule_user, ("b",)),
-        "module_global": (_module_global_user, (16,)),
-        "partial_of_lambda": (functools.partial(lambda a, b: a - b, 10), (4,)),
-        "generator": ((lambda n: (i * i for i in range(n))), (4,)),
-    }
-    return shapes
-
-
-SHAPES = _make_shapes()
+SHAPES = {
+    "lambda": (lambda x: x * 2, (21,)),
+    "closure": (_closure(), (5,)),
+    "recursive": (_recursive(), (5,)),
+    "annotated": (_annotated, (1,)),
+    "submodule": (_submodule_user, ("b",)),
+    "module_global": (_module_global_user, (16,)),
+    "partial_of_lambda": (functools.partial(lambda a, b: a - b, 10), (4,)),
+    "generator": ((lambda n: (i * i for i in range(n))), (4,)),
+}
 
 
 @pytest.fixture(autouse=True)
