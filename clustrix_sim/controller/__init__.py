@@ -2,9 +2,9 @@
 
 Owns the process that hosts an :class:`~clustrix_sim.engine.service.Engine` (``server``: Unix
 socket, ready line, state-dir lock, the SSH front door), the JSON-lines protocol between tools and
-controller (``protocol``: both halves; every tool imports it), the tools' fork server
-(``toolserver``), the executables written into the cluster's ``bin/`` (``tool_scripts``) and the
-compiled client that stands in for them when a C compiler is at hand (``toolclient``,
+controller (``protocol``: both halves; every tool imports it), the tools' server and its workers
+(``toolserver``, ``toolworker``), the executables written into the cluster's ``bin/``
+(``tool_scripts``) and the compiled client that stands in for them when a C compiler is at hand (``toolclient``,
 ``toolclient.c``).
 ``python -m clustrix_sim.controller`` runs the process (``__main__``).
 

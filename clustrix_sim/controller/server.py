@@ -111,7 +111,7 @@ class Controller:
         return info
 
     def _start_toolserver(self) -> None:
-        """The tool scripts' fork server (``toolserver``); optional: scripts fall back without it."""
+        """The tool scripts' server (``toolserver``); optional: scripts fall back without it."""
         path = os.path.join(self.state_dir, toolserver.SOCKET_NAME)
         err = open(os.path.join(self.state_dir, "toolserver.stderr"), "ab")  # noqa: SIM115
         try:

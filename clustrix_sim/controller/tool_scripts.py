@@ -3,7 +3,7 @@
 The controller writes one tool script per command of its scheduler's front end (the names come
 from ``clustrix_sim.<flavor>.tools.TOOLS``, see :mod:`clustrix_sim.frontends`). Each is a short
 Python script (``#!<python> -S``). It first asks the cluster's tool server
-(:mod:`clustrix_sim.controller.toolserver`, a fork server with the tools preloaded) to run the tool
+(:mod:`clustrix_sim.controller.toolserver`, a pool of workers with the tools preloaded) to run the tool
 with the script's own stdin/stdout/stderr, cwd and environment; when that is unavailable it calls
 :func:`run_tool` in-process. The script bakes in the cluster's socket path, used when
 ``$CLUSTRIX_SIM_SOCKET`` is unset, so it works from any shell. Startup cost matters (sbatch

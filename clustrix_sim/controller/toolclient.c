@@ -4,7 +4,7 @@
    bin/ under each tool's name. It does what the Python tool script's fast path does, without
    starting an interpreter: send the tool's name, argv, cwd, umask and environment with its
    stdin/stdout/stderr (SCM_RIGHTS) to <socket dir>/tools.sock, forward SIGINT/SIGTERM/SIGHUP
-   to the child that runs the tool, and exit with the child's exit code. Whenever the tool
+   to the worker that runs the tool, and exit with the tool's exit code. Whenever the tool
    server cannot be used it execs the Python tool script, which runs the tool itself: the result
    is the same, only slower.
 
@@ -25,10 +25,11 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#define MAGIC "clustrix-sim-tool/1"
+#define MAGIC "clustrix-sim-tool/2"
 
 extern char **environ;
-static volatile pid_t child_pid = 0;
+static volatile int server_fd = -1;  /* the connection, once the worker took the call */
+static volatile sig_atomic_t forwarded = 0;
 
 struct buf { char *data; size_t len, cap; };
 
@@ -55,8 +56,13 @@ static int put_num(struct buf *b, long n) {
     return put_str(b, text);
 }
 
+/* Forward a signal as its number on the connection (the worker raises or dies of it); never
+   by kill(): a late signal then finds the call over, not the worker's next call. */
 static void forward(int sig) {
-    if (child_pid > 0) kill(child_pid, sig);
+    int saved = errno;
+    unsigned char number = (unsigned char)sig;
+    if (server_fd >= 0 && send(server_fd, &number, 1, MSG_NOSIGNAL | MSG_DONTWAIT) == 1) forwarded = sig;
+    errno = saved;
 }
 
 /* Read exactly 4 bytes (a big-endian unsigned int); -1 on EOF or error. */
@@ -164,7 +170,7 @@ int main(int argc, char **argv) {
     }
     long pid = read_u32(fd);
     if (pid <= 0) fallback(script_dir, tool, argv);  /* the server refused before starting the tool */
-    child_pid = (pid_t)pid;
+    server_fd = fd;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = forward;
@@ -173,5 +179,9 @@ int main(int argc, char **argv) {
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGHUP, &sa, NULL);
     long rc = read_u32(fd);
+    if (rc < 0 && forwarded) {  /* the tool was killed by the signal: so is its caller */
+        signal((int)forwarded, SIG_DFL);
+        raise((int)forwarded);
+    }
     return rc < 0 ? 1 : (int)(rc & 0xFF);
 }

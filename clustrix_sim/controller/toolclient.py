@@ -27,7 +27,7 @@ SOURCE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "toolclient.c"
 CONF_NAME = ".toolclient"
 CHOICE_ENV = "CLUSTRIX_SIM_TOOL_CLIENT"  # "python" forces the Python tool scripts
 COMPILE_TIMEOUT_S = 60.0
-MAGIC = "clustrix-sim-tool/1"  # toolserver.MAGIC, and the fourth line of ``.toolclient``
+MAGIC = "clustrix-sim-tool/2"  # toolserver.MAGIC, and the fourth line of ``.toolclient``
 
 
 def wanted() -> bool:

@@ -11,8 +11,8 @@ import time
 import pytest
 
 from clustrix_sim import SimCluster
-from clustrix_sim.controller import toolclient, toolserver
-from clustrix_sim.engine.processes import all_procs, pid_alive
+from clustrix_sim.controller import toolclient, toolserver, toolworker
+from clustrix_sim.engine.processes import pid_alive
 
 needs_cc = pytest.mark.skipif(not (os.environ.get("CC") or shutil.which("cc") or shutil.which("gcc")),
                               reason="no C compiler (cc, gcc or $CC): the tools stay Python scripts")
@@ -67,6 +67,23 @@ def test_compiled_client_passes_cwd_environment_and_stdin(sim, tmp_path):
     assert (tmp_path / "out.txt").read_text() == "x y $z\n"
 
 
+def test_a_tool_sees_the_callers_environment_not_the_servers(tmp_path, monkeypatch):
+    # The tool server inherits the controller's environment; a child adopts the caller's exactly,
+    # so a variable only the server has is gone and one the caller changed has the caller's value.
+    monkeypatch.setenv("CLUSTRIX_T_SERVER_ONLY", "server")
+    monkeypatch.setenv("CLUSTRIX_T_BOTH", "server")
+    with SimCluster(nodes=1, ssh=False) as cluster:
+        env = {key: value for key, value in os.environ.items() if key != "CLUSTRIX_T_SERVER_ONLY"}
+        env.update(cluster.env(), CLUSTRIX_T_BOTH="caller", CLUSTRIX_T_NEW="new")
+        script = ('#!/bin/sh\necho "only=${CLUSTRIX_T_SERVER_ONLY-unset} both=$CLUSTRIX_T_BOTH '
+                  'new=$CLUSTRIX_T_NEW" > out.txt\n')
+        proc = subprocess.run([os.path.join(cluster.bin_dir, "sbatch"), "--parsable"], input=script, env=env,
+                              cwd=str(tmp_path), capture_output=True, text=True, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        assert cluster.wait_job(int(proc.stdout), 30).state == "COMPLETED"
+    assert (tmp_path / "out.txt").read_text() == "only=unset both=caller new=new\n"
+
+
 @needs_cc
 def test_compiled_client_falls_back_to_the_script_without_a_tool_server(tmp_path):
     with SimCluster(nodes=1, ssh=False) as cluster:
@@ -106,25 +123,6 @@ def test_concurrent_tools_all_get_served(sim, tmp_path):
     assert len({out for _, out, _ in results}) == 1 and results[0][1].startswith("PARTITION")
 
 
-def test_idle_children_wait_ahead_and_exit_with_the_tool_server(tmp_path):
-    with SimCluster(nodes=1, ssh=False) as cluster:
-        server = cluster.ready_info["toolserver_pid"]
-        assert cluster.run(["sinfo"]).returncode == 0
-        children = [p.pid for p in all_procs() if parent_of(p.pid) == server]
-        assert 1 <= len(children) <= toolserver.IDLE_CHILDREN
-        os.kill(server, signal.SIGKILL)
-        wait_gone([server, *children])
-
-
-def parent_of(pid: int) -> int | None:
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as fh:
-            raw = fh.read().decode("ascii", "replace")
-    except OSError:
-        return None
-    return int(raw[raw.rfind(")") + 2:].split()[1])
-
-
 def wait_gone(pids: list[int], timeout_s: float = 20.0) -> None:
     deadline = time.monotonic() + timeout_s
     while any(pid_alive(p) for p in pids):
@@ -137,9 +135,12 @@ def test_request_encoding_round_trips():
                                      {b"A": b"1", b"EMPTY": b"", b"EQ": b"x=y"})
     size = int.from_bytes(data[:4], "big")
     assert size == len(data) - 4
-    assert toolserver.decode_request(data[4:]) == ("slurm", "sbatch", ["--wrap", "echo a=b", ""], "/work dir/x y",
-                                                   {"A": "1", "EMPTY": "", "EQ": "x=y"}, 0o027)
+    assert toolserver.MAGIC == toolworker.MAGIC == toolclient.MAGIC.encode()  # one wire, four speakers
+    with open(toolclient.SOURCE) as fh:
+        assert f'#define MAGIC "{toolclient.MAGIC}"' in fh.read()
+    assert toolworker.decode_request(data[4:]) == ("slurm", "sbatch", ["--wrap", "echo a=b", ""], "/work dir/x y",
+                                                   {b"A": b"1", b"EMPTY": b"", b"EQ": b"x=y"}, 0o027)
     with pytest.raises(ValueError, match="counts"):
-        toolserver.decode_request(data[4:] + b"\0extra")
+        toolworker.decode_request(data[4:] + b"\0extra")
     with pytest.raises(ValueError, match="not a clustrix-sim tool request"):
-        toolserver.decode_request(b"junk\0slurm")
+        toolworker.decode_request(b"junk\0slurm")
