@@ -20,6 +20,7 @@ import pytest
 import clustrix
 from clustrix.payload.codec import Call, dump_array, dump_call, load_result, write_key_file
 from clustrix.payload.runner import EXIT_OK
+from clustrix.schedulers.script import RUNNER_LAUNCH
 
 DEADLINE_S = 60
 CLUSTRIX_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(clustrix.__file__)))
@@ -78,6 +79,20 @@ def job(tmp_path):
 def run_runner(job_dir, key_file, task=""):
     return importtime("-m", "clustrix.runner", str(job_dir), "--task", task, "--key-file", key_file,
                       cwd=str(job_dir))
+
+
+def test_the_batch_scripts_launch_line_skips_runpy(job, baseline):
+    # Job scripts start the runner with ``python -c RUNNER_LAUNCH``: the same run as ``-m``,
+    # without runpy's imports (importlib.util, contextlib, collections).
+    job_dir, key_file, key = job
+    (job_dir / "call.pkl").write_bytes(dump_call(Call(operator.add, (2, 3)), key, sys_path=[]))
+    proc = importtime("-c", RUNNER_LAUNCH, str(job_dir), "--task", "", "--key-file", key_file, cwd=str(job_dir))
+    assert proc.returncode == EXIT_OK, proc.stderr
+    assert [e.unwrap() for e in load_result((job_dir / "result.pkl").read_bytes(), key)] == [5]
+    loaded = imported_modules(proc.stderr)
+    assert "clustrix.payload.codec" in loaded
+    assert sorted(({"runpy", "importlib.util", "contextlib"} & loaded) - baseline) == []
+    assert "runpy" in imported_modules(run_runner(job_dir, key_file).stderr)  # what -m would have paid
 
 
 @pytest.mark.parametrize("kind", ["call", "array"])

@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 
 from clustrix.errors import ResourceError
 from clustrix.schedulers import pbs
+from clustrix.schedulers.script import RUNNER_LAUNCH
 from clustrix.spec import ArraySpec, JobPaths, JobSpec, Resources
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "pbs"
@@ -258,6 +259,6 @@ def run_script(tmp_path: Path, spec_kwargs: dict, env: dict[str, str]) -> tuple[
 def test_script_runs_the_runner_for_the_right_task(tmp_path, spec_kwargs, env, task, sentinel):
     argv, name, content = run_script(tmp_path, spec_kwargs, env)
     job_dir = str(tmp_path / "job dir 'q' $x")
-    assert argv == ["-m", "clustrix.runner", job_dir, "--task", task, "--key-file",
+    assert argv == ["-c", RUNNER_LAUNCH, job_dir, "--task", task, "--key-file",
                     str(tmp_path / "key")]
     assert (name, content) == (sentinel, "7\n")

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from clustrix.errors import ResourceError
 from clustrix.schedulers import sge
+from clustrix.schedulers.script import RUNNER_LAUNCH
 from clustrix.spec import ArraySpec, JobPaths, JobSpec, Resources
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "sge"
@@ -174,6 +175,6 @@ def test_script_runs_the_runner_for_the_right_task(tmp_path, array, env, task, s
                           timeout=60)
     assert proc.returncode == 5, proc.stderr
     assert (tmp_path / "out").read_text().splitlines() == [
-        "-m", "clustrix.runner", str(job_dir), "--task", task, "--key-file", str(tmp_path / "key")]
+        "-c", RUNNER_LAUNCH, str(job_dir), "--task", task, "--key-file", str(tmp_path / "key")]
     assert (tmp_path / "out.env").read_text() == SAFE_HOSTILE
     assert (job_dir / sentinel).read_text() == "5\n"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import posixpath
 import re
+import shlex
 import shutil
 import subprocess
 from pathlib import Path
@@ -21,6 +22,7 @@ from hypothesis import strategies as st
 
 from clustrix.errors import ResourceError
 from clustrix.schedulers import slurm
+from clustrix.schedulers.script import RUNNER_LAUNCH
 from clustrix.spec import ArraySpec, JobPaths, JobSpec, Resources
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "slurm"
@@ -266,7 +268,7 @@ def test_minimal_script_has_the_fixed_directives_and_the_body():
         ("output", "/scratch/u/clustrix/job-1/stdout.log"),
         ("error", "/scratch/u/clustrix/job-1/stderr.log"),
     ]
-    assert "-m clustrix.runner /scratch/u/clustrix/job-1 --task" in script
+    assert f"-c {shlex.quote(RUNNER_LAUNCH)} /scratch/u/clustrix/job-1 --task" in script
     assert 'CLUSTRIX_TASK=""' in script
 
 

@@ -13,6 +13,7 @@ from test_pbs_script import HOSTILE, PATHS, full_spec, options, qsub_directives
 
 from clustrix.errors import ResourceError
 from clustrix.schedulers import torque
+from clustrix.schedulers.script import RUNNER_LAUNCH
 from clustrix.spec import ArraySpec, JobPaths, Resources
 
 DATA = Path(__file__).resolve().parents[2] / "data" / "torque"
@@ -81,5 +82,5 @@ def test_script_runs_the_runner_for_the_right_task(tmp_path, array, env, task, s
                           timeout=60)
     assert proc.returncode == 3, proc.stderr
     assert (tmp_path / "out").read_text().splitlines() == [
-        "-m", "clustrix.runner", str(job_dir), "--task", task, "--key-file", str(tmp_path / "key")]
+        "-c", RUNNER_LAUNCH, str(job_dir), "--task", task, "--key-file", str(tmp_path / "key")]
     assert (job_dir / sentinel).read_text() == "3\n"

@@ -23,7 +23,7 @@ echo setup-ran
 CLUSTRIX_TASK="${SGE_TASK_ID:-}"
 case "$CLUSTRIX_TASK" in ""|*[!0-9]*) CLUSTRIX_TASK="" ;; esac
 [ -n "$CLUSTRIX_TASK" ] && CLUSTRIX_TASK=$((CLUSTRIX_TASK - 1))
-'/opt/py 3/bin/python' -m clustrix.runner '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'' --task "$CLUSTRIX_TASK" --key-file '/home/u s/.clustrix/key file'
+'/opt/py 3/bin/python' -c 'import sys; from clustrix.payload.runner import main; sys.exit(main())' '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'' --task "$CLUSTRIX_TASK" --key-file '/home/u s/.clustrix/key file'
 clustrix_status=$?
 if [ "$clustrix_status" != 0 ] || [ ! -s '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK} ]; then
   printf "%s\n" "$clustrix_status" > '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp && mv -f '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp '/home/u s/clustrix jobs/j$1 '"'"'x'"'"'/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}

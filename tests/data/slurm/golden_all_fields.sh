@@ -23,7 +23,7 @@ export WEIRD='a'"'"'b"c $HOME'
 module load python/3.11
 CLUSTRIX_TASK="${SLURM_ARRAY_TASK_ID:-}"
 case "$CLUSTRIX_TASK" in ""|*[!0-9]*) CLUSTRIX_TASK="" ;; esac
-'/opt/py 3/bin/python' -m clustrix.runner '/scratch/alice/clustrix/100% sure/job 7' --task "$CLUSTRIX_TASK" --key-file '/home/alice/.clustrix/k ey'
+'/opt/py 3/bin/python' -c 'import sys; from clustrix.payload.runner import main; sys.exit(main())' '/scratch/alice/clustrix/100% sure/job 7' --task "$CLUSTRIX_TASK" --key-file '/home/alice/.clustrix/k ey'
 clustrix_status=$?
 if [ "$clustrix_status" != 0 ] || [ ! -s '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK} ]; then
   printf "%s\n" "$clustrix_status" > '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp && mv -f '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}.tmp '/scratch/alice/clustrix/100% sure/job 7/exit_code'${CLUSTRIX_TASK:+.$CLUSTRIX_TASK}
