@@ -107,7 +107,7 @@ def breakdown(sim, job_ids: list[str], samples: list[float], engine: dict[str, f
     ms = lambda xs: f"{statistics.median(xs) * 1000:7.1f} ms"  # noqa: E731
     lines = [f"   where the time goes (medians over {len(run)} calls, from the simulator's timestamps):",
              f"     queue wait  submit -> start        {ms(queue)}",
-             f"     job run     start -> end           {ms(run)}   (bash + python -m clustrix.runner)",
+             f"     job run     start -> end           {ms(run)}   (bash + the clustrix runner)",
              f"     client      rest of the round trip {ms(overhead)}   (staging + sbatch before, "
              "result probe + fetch after)"]
     count = engine.get("reap_s_count", 0.0)
