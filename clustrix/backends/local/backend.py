@@ -1,6 +1,6 @@
 """Local execution: a process pool on this machine (or threads), and the in-process debug backend.
 
-:class:`LocalBackend` runs every call in its own ``python -m clustrix.runner`` subprocess, through
+:class:`LocalBackend` runs every call in its own runner process (a batch job's launch line), through
 exactly the payload, HMAC and result path a cluster job uses, in a private 0700 job directory.
 A process per call buys what a ``multiprocessing`` pool cannot give: a stuck call can be killed
 alone, so time limits (``resources.time_s``) and ``cancel()`` of a running call really stop it (its
@@ -57,6 +57,7 @@ from clustrix.payload.codec import (
     new_key,
     write_key_file,
 )
+from clustrix.schedulers.script import RUNNER_LAUNCH
 from clustrix.spec import JobSpec
 from clustrix.states import JobState
 
@@ -255,7 +256,7 @@ class LocalBackend:
                 # unless this one never ran a call (it cannot start here: stop trying).
                 if not server.started_any:
                     self._fork_server_wanted = False
-        argv = [sys.executable, "-m", "clustrix.runner", *runner_args]
+        argv = [sys.executable, "-c", RUNNER_LAUNCH, *runner_args]
         if job.spec.setup:  # the user's setup lines, then the runner, as in a batch script
             argv = ["/bin/sh", "-c", "\n".join(job.spec.setup) + '\nexec "$@"', "clustrix-setup", *argv]
         with open(out_path, "wb") as out, open(err_path, "wb") as err:
