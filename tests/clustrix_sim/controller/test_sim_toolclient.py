@@ -68,7 +68,7 @@ def test_compiled_client_passes_cwd_environment_and_stdin(sim, tmp_path):
 
 
 def test_a_tool_sees_the_callers_environment_not_the_servers(tmp_path, monkeypatch):
-    # The tool server inherits the controller's environment; a child adopts the caller's exactly,
+    # The tool server inherits the controller's environment; a worker adopts the caller's exactly,
     # so a variable only the server has is gone and one the caller changed has the caller's value.
     monkeypatch.setenv("CLUSTRIX_T_SERVER_ONLY", "server")
     monkeypatch.setenv("CLUSTRIX_T_BOTH", "server")
