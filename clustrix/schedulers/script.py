@@ -1,9 +1,9 @@
 """The scheduler-independent body of every batch script (pure text rendering).
 
 The body exports the job's environment, runs the user's setup lines, starts the clustrix runner
-(:data:`RUNNER_LAUNCH`) for this job (or array task) and records the runner's exit code in a sentinel file, written
-atomically, which the poller uses as the tie-breaker when the scheduler has forgotten the job
-(a runner that succeeded has written it already).
+(:data:`RUNNER_LAUNCH`) for this job (or array task) and records the runner's exit code in a
+sentinel file, written atomically, which the poller uses as the tie-breaker when the scheduler has
+forgotten the job (a runner that succeeded has written it already).
 """
 
 from __future__ import annotations

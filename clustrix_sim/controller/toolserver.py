@@ -197,7 +197,7 @@ def serve(sock_path: str, flavor: str, idle_workers: int = IDLE_WORKERS,
                 fork_worker()
     finally:
         for fd in (listener, state_r, state_w, *retire.values()):
-            _close(fd)
+            toolworker.close_quietly(fd)
         try:
             os.unlink(sock_path)
         except FileNotFoundError:
@@ -239,13 +239,6 @@ def _reap() -> list[int]:
         if pid == 0:
             return gone
         gone.append(pid)
-
-
-def _close(fd) -> None:
-    try:
-        fd.close() if hasattr(fd, "close") else os.close(fd)
-    except OSError:
-        pass
 
 
 def main(argv: list[str] | None = None) -> int:

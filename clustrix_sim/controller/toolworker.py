@@ -47,7 +47,7 @@ def work(listener: socket.socket, retire_r: int, state_w: int, inherited: list[i
     rc = 0
     try:
         for fd in inherited:  # the server's other pipe ends: the retire pipes must see EOF
-            _close(fd)
+            close_quietly(fd)
         for sig in (signal.SIGTERM, signal.SIGHUP, signal.SIGCHLD):
             signal.signal(sig, signal.SIG_DFL)
         signal.signal(signal.SIGINT, signal.default_int_handler)
@@ -239,7 +239,8 @@ def _receive(conn: socket.socket) -> tuple[list[int], tuple] | None:
         return None
 
 
-def _close(fd) -> None:
+def close_quietly(fd) -> None:
+    """Close a descriptor or socket, ignoring an error (it may be closed already)."""
     try:
         fd.close() if hasattr(fd, "close") else os.close(fd)
     except OSError:

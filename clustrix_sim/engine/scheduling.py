@@ -85,13 +85,19 @@ def need_of(req: JobRequest) -> Need:
                 exclusive=bool(req.exclusive))
 
 
+def default_partition(parts: Mapping[str, PartitionRecord]) -> str | None:
+    """The partition (PBS queue) a job lands in without one: the default, else the first."""
+    default = next((p.name for p in parts.values() if p.default), None)
+    if default is None and parts:
+        default = next(iter(parts))
+    return default
+
+
 def partition_names(req: JobRequest, parts: Mapping[str, PartitionRecord]) -> list[str]:
     """The partitions a job may run in, in the order given; the default one when none given."""
     if req.partition:
         return [p.strip() for p in req.partition.split(",") if p.strip()]
-    default = next((p.name for p in parts.values() if p.default), None)
-    if default is None and parts:
-        default = next(iter(parts))
+    default = default_partition(parts)
     return [default] if default else []
 
 

@@ -170,12 +170,7 @@ class Engine:
                 "min_job_age_s": cfg.min_job_age_s, "user": cfg.user, "ssh": self.ssh_info,
                 "state_dir": self.state_dir, "accounting_enabled": self.state.accounting_enabled,
                 "prolog_flags": cfg.prolog_flags, "default_account": cfg.default_account,
-                "default_partition": self._default_partition()}
-
-    def _default_partition(self) -> str:
-        """The partition (PBS queue) a job lands in without one: the default, else the first."""
-        parts = list(self.state.parts.values())
-        return next((p.name for p in parts if p.default), parts[0].name if parts else "")
+                "default_partition": scheduling.default_partition(self.state.parts) or ""}
 
     def _ping(self, params: dict[str, Any]) -> dict[str, Any]:
         return {"pid": os.getpid()}
